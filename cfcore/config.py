@@ -1,0 +1,83 @@
+"""Hyperparameters: one frozen dataclass that flows from the form to training to the checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Literal
+
+from cfcore.errors import ConfigError
+
+Optimizer = Literal["sparse_adam", "adam"]
+Device = Literal["auto", "cpu", "cuda", "mps"]
+OPTIMIZERS: tuple[str, ...] = ("sparse_adam", "adam")
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+OUTPUTS: tuple[str, ...] = ("clip", "sigmoid")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run; ``TrainConfig()`` is the recommended setting."""
+
+    embedding_dim: int = 50  # length of each taste vector; the seed's default
+    learning_rate: float = 0.005  # Adam step size; 0.005 converges in ~10 epochs on MovieLens
+    batch_size: int = 1024  # ratings per step; the seed's default
+    epochs: int = 30  # upper bound; early stopping usually ends sooner
+    weight_decay: float = 0.05  # L2 strength: per-rating penalty on the rows a batch touches (sparse_adam),
+    #                             or Adam's weight_decay on every parameter (adam, as in the seed)
+    optimizer: Optimizer = "sparse_adam"  # sparse_adam updates only touched rows; adam is the seed's dense Adam
+    grad_clip: float | None = None  # max gradient norm per step; None = no clipping
+    lr_factor: float = 0.5  # ReduceLROnPlateau: multiply the learning rate by this on a plateau
+    lr_patience: int | None = 1  # epochs without improvement before reducing; None = fixed learning rate
+    early_stopping: int | None = 3  # epochs without improvement before stopping; None = run every epoch
+    output: Literal["clip", "sigmoid"] = "clip"  # clip to the rating scale (seed) or a scaled sigmoid
+    seed: int = 42  # model init and batch order; same seed + data + CPU = same numbers
+    device: Device = "auto"  # auto = CUDA, then Apple MPS, then CPU
+    log_every: int = 20  # steps between progress records (each one reads the loss back from the device)
+
+    def __post_init__(self) -> None:
+        check_range("embedding_dim", self.embedding_dim, 1, 4096, integer=True)
+        check_range("learning_rate", self.learning_rate, 1e-6, 1.0)
+        check_range("batch_size", self.batch_size, 1, 10_000_000, integer=True)
+        check_range("epochs", self.epochs, 1, 10_000, integer=True)
+        check_range("weight_decay", self.weight_decay, 0.0, 100.0)
+        check_range("lr_factor", self.lr_factor, 0.01, 0.99)
+        check_range("log_every", self.log_every, 1, 1_000_000, integer=True)
+        check_range("seed", self.seed, 0, 2**32 - 1, integer=True)
+        if self.grad_clip is not None:
+            check_range("grad_clip", self.grad_clip, 1e-6, 1e6)
+        for name in ("lr_patience", "early_stopping"):
+            if getattr(self, name) is not None:
+                check_range(name, getattr(self, name), 0, 10_000, integer=True)
+        for name, value, allowed in (("optimizer", self.optimizer, OPTIMIZERS), ("device", self.device, DEVICES),
+                                     ("output", self.output, OUTPUTS)):
+            if value not in allowed:
+                raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        """Rebuild from a dict (a checkpoint's), ignoring keys this version does not know."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+    def replace(self, **changes) -> TrainConfig:
+        return replace(self, **changes)
+
+
+def check_range(name: str, value, low: float, high: float, integer: bool = False) -> None:
+    """Raise ConfigError naming ``value`` unless low <= value <= high (and an int when asked)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not float(value).is_integer()):
+        kind = "a whole number" if integer else "a number"
+        raise ConfigError(f"{name} must be {kind}; got {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low:g} and {high:g}; got {value!r}")
+
+
+# The seed design document's exact values, for comparison with the recommended defaults.
+SEED_PRESET = TrainConfig(
+    embedding_dim=50, learning_rate=0.001, batch_size=1024, epochs=10, weight_decay=0.01, optimizer="adam",
+    grad_clip=None, lr_patience=None, early_stopping=None, output="clip",
+)
+PRESETS: dict[str, TrainConfig] = {"recommended": TrainConfig(), "seed": SEED_PRESET}

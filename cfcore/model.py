@@ -1,0 +1,100 @@
+"""The math only: biased matrix factorisation, as in the seed design document.
+
+prediction = user_vec . item_vec + user_bias + item_bias + global_bias, then limited to the rating
+range (clipped, as the seed does, or squashed by a scaled sigmoid when ``output="sigmoid"``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+OutputMode = Literal["clip", "sigmoid"]
+
+
+class BiasedMF(nn.Module):
+    """User/item embeddings (normal, std 0.01), user/item biases (zeros) and a global bias.
+
+    Parameters
+    ----------
+    n_users, n_items : int
+        Rows of the user and item tables (indices, not raw ids).
+    embedding_dim : int
+        Length of each taste vector.
+    y_range : (low, high)
+        The rating range predictions are limited to (the data's scale; the seed used (0, 5)).
+    output : "clip" | "sigmoid"
+        "clip" clamps the raw score (the seed's choice; no gradient outside the range); "sigmoid"
+        maps it smoothly into the range, extended by 5% each side so the ends stay reachable.
+    sparse : bool
+        Embedding gradients as sparse rows, for optimizers that update only the rows a batch touched.
+    """
+
+    def __init__(self, n_users: int, n_items: int, embedding_dim: int = 50,
+                 y_range: tuple[float, float] = (0.0, 5.0), output: OutputMode = "clip",
+                 sparse: bool = False) -> None:
+        super().__init__()
+        self.n_users, self.n_items, self.embedding_dim = n_users, n_items, embedding_dim
+        self.y_range = (float(y_range[0]), float(y_range[1]))
+        self.output = output
+        self.user_embeddings = nn.Embedding(n_users, embedding_dim, sparse=sparse)
+        self.item_embeddings = nn.Embedding(n_items, embedding_dim, sparse=sparse)
+        self.user_biases = nn.Embedding(n_users, 1, sparse=sparse)
+        self.item_biases = nn.Embedding(n_items, 1, sparse=sparse)
+        self.global_bias = nn.Parameter(torch.zeros(1))
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        # small random vectors so early dot products are ~0 and the biases learn first
+        nn.init.normal_(self.user_embeddings.weight, std=0.01)
+        nn.init.normal_(self.item_embeddings.weight, std=0.01)
+        nn.init.zeros_(self.user_biases.weight)
+        nn.init.zeros_(self.item_biases.weight)
+
+    def init_global_bias(self, mean_rating: float) -> None:
+        """Start the global bias where the raw score maps to the mean rating."""
+        with torch.no_grad():
+            self.global_bias.fill_(self.inverse_output(mean_rating))
+
+    def raw_score(self, user_idx: torch.Tensor, item_idx: torch.Tensor) -> torch.Tensor:
+        """(B,) score before the output range is applied."""
+        user_vec = self.user_embeddings(user_idx)  # (B, D)
+        item_vec = self.item_embeddings(item_idx)  # (B, D)
+        dot = (user_vec * item_vec).sum(dim=1)  # (B,)
+        return dot + self.user_biases(user_idx).squeeze(-1) + self.item_biases(item_idx).squeeze(-1) + self.global_bias
+
+    def forward(self, user_idx: torch.Tensor, item_idx: torch.Tensor) -> torch.Tensor:
+        """(B,) predicted ratings for index pairs."""
+        return self.apply_output(self.raw_score(user_idx, item_idx))
+
+    def apply_output(self, score: torch.Tensor) -> torch.Tensor:
+        low, high = self.y_range
+        if self.output == "sigmoid":
+            low, high = self._sigmoid_range()
+            return low + (high - low) * torch.sigmoid(score)
+        return torch.clamp(score, low, high)
+
+    def inverse_output(self, rating: float) -> float:
+        """The raw score that maps to ``rating``."""
+        if self.output == "sigmoid":
+            low, high = self._sigmoid_range()
+            p = min(max((rating - low) / (high - low), 1e-4), 1 - 1e-4)
+            return float(torch.logit(torch.tensor(p)))
+        return float(rating)
+
+    def _sigmoid_range(self) -> tuple[float, float]:
+        low, high = self.y_range
+        margin = 0.05 * (high - low) or 0.5
+        return low - margin, high + margin
+
+    def model_args(self) -> dict:
+        """What rebuilds this architecture (stored in checkpoints)."""
+        return {"n_users": self.n_users, "n_items": self.n_items, "embedding_dim": self.embedding_dim,
+                "y_range": list(self.y_range), "output": self.output}
+
+
+def count_parameters(n_users: int, n_items: int, embedding_dim: int) -> int:
+    """Trainable numbers in a BiasedMF of this size."""
+    return (n_users + n_items) * (embedding_dim + 1) + 1

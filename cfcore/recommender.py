@@ -1,0 +1,326 @@
+"""Queries on a fitted model: predictions, top-k, similar items, fold-in for new users, explanations.
+
+The query contract, once:
+- Inputs are raw ids (``user_id``, ``item_id``) as in the ratings file; unknown ids raise
+  ``UnknownIdError`` except in ``predict``, which predicts them from what is known (biases, mean).
+- ``k`` is the number of rows returned (fewer when fewer items qualify); rows are best first.
+- ``recommend`` excludes the items the user rated in training, unless ``exclude_seen=False``.
+- Results are pandas DataFrames or numpy arrays with the catalogue's title, year and genres;
+  never framework tensors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from cfcore.config import TrainConfig
+from cfcore.data import default_catalog
+from cfcore.errors import ConfigError, DataError
+from cfcore.ids import IdMap
+from cfcore.metrics import ranking_metrics
+from cfcore.model import BiasedMF
+from cfcore.ratings import Ratings, RatingScale
+
+CATALOG_COLUMNS = ["item_id", "title", "year", "genres", "n_ratings", "mean_rating"]
+
+
+class Recommender:
+    """A fitted BiasedMF with its id maps, catalogue and training interactions.
+
+    Learned arrays (numpy, read-only views of the model): ``user_factors_`` (U, D),
+    ``item_factors_`` (I, D), ``user_bias_`` (U,), ``item_bias_`` (I,), ``global_bias_``.
+    """
+
+    def __init__(self, model: BiasedMF, users: IdMap, items: IdMap, config: TrainConfig, *,
+                 catalog: pd.DataFrame, seen_indptr: np.ndarray, seen_items: np.ndarray,
+                 seen_ratings: np.ndarray, scale: RatingScale, history: list[dict] | None = None,
+                 metrics: dict | None = None, dataset_name: str = "") -> None:
+        if model.n_users != len(users) or model.n_items != len(items):
+            raise ConfigError(f"model has {model.n_users} users x {model.n_items} items but the id maps have "
+                              f"{len(users)} x {len(items)}")
+        self.model = model.eval()
+        self.users, self.items, self.config, self.scale = users, items, config, scale
+        self.history = history or []
+        self.metrics = metrics or {}
+        self.dataset_name = dataset_name
+        self.seen_indptr, self.seen_items, self.seen_ratings = seen_indptr, seen_items, seen_ratings
+        self.user_factors_ = model.user_embeddings.weight.detach().numpy()  # (U, D)
+        self.item_factors_ = model.item_embeddings.weight.detach().numpy()  # (I, D)
+        self.user_bias_ = model.user_biases.weight.detach().numpy()[:, 0]  # (U,)
+        self.item_bias_ = model.item_biases.weight.detach().numpy()[:, 0]  # (I,)
+        self.global_bias_ = float(model.global_bias.detach()[0])
+        counts = np.bincount(seen_items, minlength=len(items))
+        sums = np.bincount(seen_items, weights=seen_ratings, minlength=len(items))
+        catalog = catalog.reset_index(drop=True).copy()
+        catalog["n_ratings"] = counts
+        catalog["mean_rating"] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+        self.catalog = catalog[CATALOG_COLUMNS]
+        norms = np.linalg.norm(self.item_factors_, axis=1, keepdims=True)
+        self._unit_items = self.item_factors_ / np.maximum(norms, 1e-12)  # (I, D), zero rows stay zero
+
+    @classmethod
+    def from_training(cls, model: BiasedMF, train: Ratings, config: TrainConfig, *, catalog=None,
+                      history=None, metrics=None, dataset_name: str = "") -> Recommender:
+        order = np.lexsort((train.item_idx, train.user_idx))
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(train.user_idx, minlength=train.n_users))])
+        if catalog is None or len(catalog) != train.n_items:
+            catalog = _extend_catalog(catalog, train.items)
+        return cls(model, train.users, train.items, config, catalog=catalog, seen_indptr=indptr.astype(np.int64),
+                   seen_items=train.item_idx[order].astype(np.int32), seen_ratings=train.rating[order].astype(np.float32),
+                   scale=train.scale, history=history, metrics=metrics, dataset_name=dataset_name)
+
+    def __repr__(self) -> str:
+        return (f"Recommender(users={len(self.users)}, items={len(self.items)}, dim={self.model.embedding_dim}, "
+                f"val_rmse={self.metrics.get('val_rmse', float('nan')):.4f})")
+
+    @property
+    def n_users(self) -> int:
+        return len(self.users)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.items)
+
+    # -- predictions ------------------------------------------------------------------------
+
+    def _output(self, score: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return self.model.apply_output(torch.as_tensor(score, dtype=torch.float32)).numpy()
+
+    def predict_idx(self, user_idx: np.ndarray, item_idx: np.ndarray) -> np.ndarray:
+        """(n,) predicted ratings for index pairs; index -1 means unknown (predicted from the rest)."""
+        user_idx, item_idx = np.asarray(user_idx, np.int64), np.asarray(item_idx, np.int64)
+        known_u, known_i = user_idx >= 0, item_idx >= 0
+        u, i = np.where(known_u, user_idx, 0), np.where(known_i, item_idx, 0)
+        dot = np.einsum("nd,nd->n", self.user_factors_[u], self.item_factors_[i]) * (known_u & known_i)
+        score = self.global_bias_ + self.user_bias_[u] * known_u + self.item_bias_[i] * known_i + dot
+        return self._output(score)
+
+    def predict(self, user_ids: Iterable, item_ids: Iterable) -> np.ndarray:
+        """Predicted ratings for raw id pairs; ids unseen in training use the mean and known biases."""
+        return self.predict_idx(self.users.to_idx(user_ids, missing="ignore"),
+                                self.items.to_idx(item_ids, missing="ignore"))
+
+    def scores_for_user(self, user_idx: int) -> np.ndarray:
+        """(I,) predicted rating of every item for one user index."""
+        score = self.item_factors_ @ self.user_factors_[user_idx] + self.item_bias_ + self.user_bias_[user_idx] \
+            + self.global_bias_  # (I,)
+        return self._output(score)
+
+    # -- top-k ------------------------------------------------------------------------------
+
+    def seen(self, user_idx: int) -> np.ndarray:
+        """Item indices the user rated in training."""
+        return self.seen_items[self.seen_indptr[user_idx]:self.seen_indptr[user_idx + 1]]
+
+    def user_ratings(self, user_id, k: int | None = None) -> pd.DataFrame:
+        """The user's training ratings, highest first, with catalogue columns."""
+        user_idx = self.users.idx(user_id)
+        lo, hi = self.seen_indptr[user_idx], self.seen_indptr[user_idx + 1]
+        items, ratings = self.seen_items[lo:hi], self.seen_ratings[lo:hi]
+        order = np.lexsort((-self.catalog["n_ratings"].to_numpy()[items], -ratings))
+        frame = self.catalog.iloc[items[order]].reset_index(drop=True)
+        frame.insert(len(frame.columns), "rating", ratings[order])
+        return frame.head(k) if k else frame
+
+    def recommend(self, user_id, k: int = 10, exclude_seen: bool = True,
+                  item_mask: np.ndarray | None = None) -> pd.DataFrame:
+        """Top-k items for a known user, with predicted ratings.
+
+        ``item_mask`` (I,) bool limits the candidates (e.g. a genre filter from ``filter_items``).
+        Ties in predicted rating (common at the clip ceiling) go to the higher raw score.
+        """
+        user_idx = self.users.idx(user_id)
+        raw = self.item_factors_ @ self.user_factors_[user_idx] + self.item_bias_ + self.user_bias_[user_idx]  # (I,)
+        allowed = np.ones(self.n_items, dtype=bool) if item_mask is None else item_mask.copy()
+        if exclude_seen:
+            allowed[self.seen(user_idx)] = False
+        return self._top_k(raw + self.global_bias_, allowed, k, "predicted_rating")
+
+    def _top_k(self, raw: np.ndarray, allowed: np.ndarray, k: int, column: str) -> pd.DataFrame:
+        if k < 1:
+            raise ConfigError(f"k must be at least 1; got {k}")
+        candidates = np.flatnonzero(allowed)
+        k = min(k, len(candidates))
+        if k == 0:
+            return self._frame(np.empty(0, np.int64), np.empty(0), column)
+        part = candidates[np.argpartition(-raw[candidates], k - 1)[:k]] if k < len(candidates) else candidates
+        best = part[np.argsort(-raw[part], kind="stable")]
+        return self._frame(best, self._output(raw[best]), column)
+
+    def _frame(self, item_idx: np.ndarray, values: np.ndarray, column: str) -> pd.DataFrame:
+        frame = self.catalog.iloc[item_idx].reset_index(drop=True)
+        frame.insert(4, column, np.asarray(values, np.float64))
+        frame.insert(0, "item_idx", item_idx)
+        return frame
+
+    def top_k_idx(self, user_idx: np.ndarray, k: int, exclude_seen: bool = True,
+                  batch_size: int = 1024) -> np.ndarray:
+        """(n, k) best item indices for many users at once: one matrix product and topk per batch."""
+        items = torch.as_tensor(self.item_factors_)  # (I, D)
+        item_bias = torch.as_tensor(self.item_bias_)  # (I,)
+        k = min(k, self.n_items)
+        out = np.empty((len(user_idx), k), dtype=np.int64)
+        for start in range(0, len(user_idx), batch_size):
+            batch = np.asarray(user_idx[start:start + batch_size])
+            scores = torch.as_tensor(self.user_factors_[batch]) @ items.T + item_bias  # (b, I); user terms rank-neutral
+            if exclude_seen:
+                for row, u in enumerate(batch):
+                    scores[row, torch.as_tensor(self.seen(u), dtype=torch.long)] = -torch.inf
+            out[start:start + len(batch)] = torch.topk(scores, k, dim=1).indices.numpy()
+        return out
+
+    def filter_items(self, genre: str | None = None, min_ratings: int = 0,
+                     years: tuple[float, float] | None = None) -> np.ndarray:
+        """(I,) bool mask of catalogue items passing the filters (unknown years pass a year filter)."""
+        mask = self.catalog["n_ratings"].to_numpy() >= min_ratings
+        if genre:
+            mask &= self.catalog["genres"].astype(str).str.split("|").apply(lambda g: genre in g).to_numpy()
+        if years is not None:
+            year = self.catalog["year"].to_numpy(np.float64)
+            mask &= np.isnan(year) | ((year >= years[0]) & (year <= years[1]))
+        return mask
+
+    def genres(self) -> list[str]:
+        """Every genre in the catalogue, sorted."""
+        found = self.catalog["genres"].astype(str).str.split("|").explode()
+        return sorted(g for g in found.unique() if g)
+
+    # -- similar items ----------------------------------------------------------------------
+
+    def similar_items(self, item_id, k: int = 10, item_mask: np.ndarray | None = None) -> pd.DataFrame:
+        """The k items whose embeddings are closest by cosine similarity (the item itself excluded)."""
+        item_idx = self.items.idx(item_id)
+        if not self._unit_items[item_idx].any():
+            raise DataError(f"item_id {item_id!r} has no ratings in training, so it has no learned vector to compare")
+        sims = self._unit_items @ self._unit_items[item_idx]  # (I,)
+        allowed = np.ones(self.n_items, dtype=bool) if item_mask is None else item_mask.copy()
+        allowed[item_idx] = False
+        allowed &= np.abs(self._unit_items).sum(1) > 0
+        frame = self._top_k(sims, allowed, k, "similarity")
+        frame["similarity"] = sims[frame["item_idx"].to_numpy()]
+        return frame
+
+    def nearest_items_idx(self, vector: np.ndarray, candidates: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Among ``candidates`` (item indices), the n closest by cosine to ``vector``, and their similarities."""
+        unit = vector / max(float(np.linalg.norm(vector)), 1e-12)
+        sims = self._unit_items[candidates] @ unit
+        order = np.argsort(-sims, kind="stable")[:n]
+        return candidates[order], sims[order]
+
+    # -- new users (fold-in) ----------------------------------------------------------------
+
+    def fold_in(self, item_ratings: Sequence[tuple[object, float]], reg: float = 1.0) -> tuple[np.ndarray, float]:
+        """A new user's vector and bias from (item_id, rating) pairs, without retraining.
+
+        Ridge regression against the fixed item embeddings: minimise
+        sum (r - global - item_bias - bias - vec . item_vec)^2 + reg * (|vec|^2 + bias^2).
+        """
+        if reg < 0:
+            raise ConfigError(f"reg must be >= 0; got {reg}")
+        item_idx = self.items.to_idx([item for item, _ in item_ratings])
+        rating = np.array([float(r) for _, r in item_ratings], dtype=np.float64)
+        x = np.hstack([self.item_factors_[item_idx].astype(np.float64), np.ones((len(item_idx), 1))])  # (m, D+1)
+        target = rating - self.global_bias_ - self.item_bias_[item_idx]  # (m,)
+        gram = x.T @ x + max(reg, 1e-9) * np.eye(x.shape[1])  # (D+1, D+1)
+        solution = np.linalg.solve(gram, x.T @ target)  # (D+1,)
+        return solution[:-1].astype(np.float32), float(solution[-1])
+
+    def recommend_new_user(self, item_ratings: Sequence[tuple[object, float]], k: int = 10, reg: float = 1.0,
+                           item_mask: np.ndarray | None = None, min_ratings_popular: int = 20) -> pd.DataFrame:
+        """Top-k for a user known only by a few (item_id, rating) pairs; no pairs -> ``popular``."""
+        if not item_ratings:
+            return self.popular(k, min_ratings=min_ratings_popular, item_mask=item_mask)
+        vec, bias = self.fold_in(item_ratings, reg)
+        raw = self.item_factors_ @ vec + self.item_bias_ + bias + self.global_bias_  # (I,)
+        allowed = np.ones(self.n_items, dtype=bool) if item_mask is None else item_mask.copy()
+        allowed[self.items.to_idx([item for item, _ in item_ratings])] = False
+        return self._top_k(raw, allowed, k, "predicted_rating")
+
+    def popular(self, k: int = 10, min_ratings: int = 20, item_mask: np.ndarray | None = None) -> pd.DataFrame:
+        """Well-rated popular items for someone we know nothing about: highest shrunken mean rating.
+
+        The mean is shrunk toward the global mean by ``min_ratings`` pseudo-ratings, so an item
+        rated 5 by two people does not beat one rated 4.5 by three hundred.
+        """
+        counts = self.catalog["n_ratings"].to_numpy()
+        sums = np.nan_to_num(self.catalog["mean_rating"].to_numpy()) * counts
+        prior = float(self.seen_ratings.mean()) if len(self.seen_ratings) else self.global_bias_
+        score = (sums + min_ratings * prior) / (counts + min_ratings)
+        allowed = counts > 0 if item_mask is None else item_mask & (counts > 0)
+        frame = self._top_k(score - self.global_bias_, allowed, k, "predicted_rating")
+        frame["predicted_rating"] = score[frame["item_idx"].to_numpy()]
+        return frame.rename(columns={"predicted_rating": "shrunk_mean_rating"})
+
+    # -- explanations -----------------------------------------------------------------------
+
+    def explain(self, user_id, item_id) -> dict[str, float]:
+        """A prediction split into parts that sum to it: global + user bias + item bias + taste match (+ range limit)."""
+        user_idx, item_idx = self.users.idx(user_id), self.items.idx(item_id)
+        parts = {
+            "global mean": self.global_bias_,
+            "user bias": float(self.user_bias_[user_idx]),
+            "item bias": float(self.item_bias_[item_idx]),
+            "taste match": float(self.user_factors_[user_idx] @ self.item_factors_[item_idx]),
+        }
+        raw = sum(parts.values())
+        prediction = float(self._output(np.array([raw]))[0])
+        parts["range limit"] = prediction - raw  # 0 unless the score left the rating range
+        parts["prediction"] = prediction
+        return parts
+
+    def because_you_liked(self, user_id, item_id, n: int = 3) -> pd.DataFrame:
+        """The user's well-rated training items closest to ``item_id`` in embedding space."""
+        user_idx, item_idx = self.users.idx(user_id), self.items.idx(item_id)
+        lo, hi = self.seen_indptr[user_idx], self.seen_indptr[user_idx + 1]
+        items, ratings = self.seen_items[lo:hi].astype(np.int64), self.seen_ratings[lo:hi]
+        liked = items[ratings >= max(np.median(ratings), ratings.mean())] if len(items) else items
+        chosen, sims = self.nearest_items_idx(self.item_factors_[item_idx], liked, n)
+        frame = self.catalog.iloc[chosen].reset_index(drop=True)
+        frame["similarity"] = sims
+        frame["their_rating"] = ratings[np.searchsorted(items, chosen)] if len(chosen) else []
+        return frame
+
+    # -- lookups ----------------------------------------------------------------------------
+
+    def search_titles(self, text: str, limit: int = 20) -> pd.DataFrame:
+        """Catalogue rows whose title contains ``text`` (case-insensitive, literal), most rated first."""
+        titles = self.catalog["title"].astype(str)
+        hits = self.catalog[titles.str.contains(text, case=False, regex=False)]
+        return hits.sort_values("n_ratings", ascending=False).head(limit)
+
+    # -- evaluation -------------------------------------------------------------------------
+
+    def evaluate_ranking(self, test: Ratings, k: int = 10, threshold: float = 4.0) -> dict[str, float]:
+        """Precision, recall, NDCG at k and coverage on held-out ratings (relevant = rating >= threshold).
+
+        Every item the user did not rate in training is a candidate; users with no relevant
+        held-out item are skipped.
+        """
+        relevant = test.rating >= threshold
+        users = np.unique(test.user_idx[relevant])
+        users = users[users < self.n_users]
+        if len(users) == 0:
+            return ranking_metrics(np.empty((0, k), np.int64), [], self.n_items) | {"k": k, "threshold": threshold}
+        order = np.argsort(test.user_idx[relevant], kind="stable")
+        rel_users, rel_items = test.user_idx[relevant][order], test.item_idx[relevant][order]
+        bounds = np.searchsorted(rel_users, users), np.searchsorted(rel_users, users, side="right")
+        rel_lists = [rel_items[a:b] for a, b in zip(*bounds)]
+        top = self.top_k_idx(users, k)
+        return ranking_metrics(top, rel_lists, self.n_items) | {"k": k, "threshold": threshold}
+
+
+def _extend_catalog(catalog: pd.DataFrame | None, items: IdMap) -> pd.DataFrame:
+    """A catalogue row per item index; items missing from ``catalog`` get their id as title."""
+    base = default_catalog(items)
+    if catalog is None:
+        return base
+    meta = catalog.drop_duplicates("item_id").set_index("item_id")
+    hit = items.index.isin(meta.index)
+    for col in ("title", "year", "genres"):
+        base.loc[hit, col] = meta[col].reindex(items.index[hit]).to_numpy()
+    return base

@@ -1,0 +1,358 @@
+"""The training loop: a generator of progress records that the caller drives, stops and reads.
+
+    run = TrainingRun(split.train, split.val, TrainConfig())
+    for record in run:           # StepRecord every config.log_every steps, EpochRecord each epoch,
+        ...                      # then one EndRecord; ``break`` (or run.stop()) ends training
+    fitted = run.finish(dataset) # the best-validation-epoch weights as a Recommender
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from cfcore.baselines import baseline_scores
+from cfcore.config import TrainConfig
+from cfcore.errors import ConfigError
+from cfcore.model import BiasedMF
+from cfcore.ratings import Ratings
+
+EVAL_BATCH = 1 << 16  # ratings per prediction batch: large, since evaluation needs no gradients
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """Progress inside an epoch."""
+
+    step: int  # optimiser steps so far, over all epochs
+    epoch: int  # 1-based epoch this step belongs to
+    epoch_progress: float  # 0..1 through the epoch
+    train_loss: float  # mean squared error over the steps since the last record
+    ratings_per_second: float
+    kind: str = "step"
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One finished epoch."""
+
+    epoch: int
+    train_loss: float  # mean batch MSE over the epoch (data term, without regularisation)
+    train_rmse: float
+    val_rmse: float
+    val_mae: float
+    learning_rate: float
+    seconds: float
+    ratings_per_second: float
+    is_best: bool
+    step: int = 0
+    kind: str = "epoch"
+
+
+@dataclass(frozen=True)
+class EndRecord:
+    """Training is over; ``reason`` says why."""
+
+    reason: str  # "completed" | "early_stopping" | "diverged" | "stopped"
+    message: str
+    best_epoch: int | None
+    best_val_rmse: float | None
+    kind: str = "end"
+
+
+Record = StepRecord | EpochRecord | EndRecord
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA, then Apple MPS, then CPU; an unavailable device is a ConfigError."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' was asked for but no CUDA GPU is available; use 'auto' or 'cpu'")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError("device 'mps' was asked for but Apple MPS is not available; use 'auto' or 'cpu'")
+    return torch.device(name)
+
+
+def describe_device(device: torch.device) -> str:
+    """A person-readable device name: "CPU (2 threads)" or the GPU's name and memory."""
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        return f"{props.name} ({props.total_memory / 2**30:.0f} GiB)"
+    if device.type == "mps":
+        return "Apple GPU (MPS)"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+@dataclass
+class _Best:
+    epoch: int | None = None
+    val_rmse: float = math.inf
+    state: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+class TrainingRun:
+    """One training run of BiasedMF on ``train``, validated on ``val`` after every epoch.
+
+    Parameters
+    ----------
+    train, val : Ratings
+        Over the same id maps; ``val`` may be empty-free only (at least one rating).
+    config : TrainConfig
+    """
+
+    def __init__(self, train: Ratings, val: Ratings, config: TrainConfig = TrainConfig()) -> None:
+        if len(train) == 0:
+            raise ConfigError("the training set is empty")
+        if len(val) == 0:
+            raise ConfigError("the validation set is empty; hold out a larger fraction")
+        self.train, self.val, self.config = train, val, config
+        self.notes: list[str] = []  # settings adjusted before training, for the caller to show
+        self.batch_size = config.batch_size
+        if self.batch_size > len(train):
+            self.batch_size = len(train)
+            self.notes.append(f"batch size {config.batch_size:,} is larger than the {len(train):,} training "
+                              f"ratings; using {self.batch_size:,}")
+        self.device = resolve_device(config.device)
+        self.device_name = describe_device(self.device)
+        self.baselines = baseline_scores(train, val)
+        self.history: list[EpochRecord] = []
+        self.end: EndRecord | None = None
+        self._best = _Best()
+        self._stop_requested = False
+        self._started = False
+
+        torch.manual_seed(config.seed)
+        scale = train.scale
+        self.model = BiasedMF(train.n_users, train.n_items, config.embedding_dim, (scale.min, scale.max),
+                              config.output, sparse=config.optimizer == "sparse_adam").to(self.device)
+        self.model.init_global_bias(float(train.rating.mean()))
+        self._zero_unseen_rows()
+        self._optimizers = self._make_optimizers()
+        self._schedulers = [torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=config.lr_factor,
+                                                                       patience=config.lr_patience)
+                            for opt in self._optimizers] if config.lr_patience is not None else []
+        # the whole training set lives on the device for the run; batches are slices, never lists
+        self._user_idx = torch.as_tensor(train.user_idx, dtype=torch.long, device=self.device)  # (N,)
+        self._item_idx = torch.as_tensor(train.item_idx, dtype=torch.long, device=self.device)  # (N,)
+        self._rating = torch.as_tensor(train.rating, dtype=torch.float32, device=self.device)  # (N,)
+        self._val = (torch.as_tensor(val.user_idx, dtype=torch.long, device=self.device),
+                     torch.as_tensor(val.item_idx, dtype=torch.long, device=self.device),
+                     torch.as_tensor(val.rating, dtype=torch.float32, device=self.device))
+        self._generator = torch.Generator(device=self.device).manual_seed(config.seed)
+
+    # -- setup ------------------------------------------------------------------------------
+
+    def _zero_unseen_rows(self) -> None:
+        """Users/items with no training rating keep zero vectors, so they are predicted from what is known."""
+        with torch.no_grad():
+            for table, idx, n in ((self.model.user_embeddings, self.train.user_idx, self.train.n_users),
+                                  (self.model.item_embeddings, self.train.item_idx, self.train.n_items)):
+                unseen = np.bincount(idx, minlength=n) == 0
+                if unseen.any():
+                    table.weight[torch.as_tensor(unseen, device=self.device)] = 0.0
+
+    def _make_optimizers(self) -> list[torch.optim.Optimizer]:
+        cfg = self.config
+        if cfg.optimizer == "adam":  # the seed: one dense Adam with coupled L2 on every parameter
+            return [torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)]
+        tables = [self.model.user_embeddings.weight, self.model.item_embeddings.weight,
+                  self.model.user_biases.weight, self.model.item_biases.weight]
+        return [torch.optim.SparseAdam(tables, lr=cfg.learning_rate),
+                torch.optim.Adam([self.model.global_bias], lr=cfg.learning_rate)]
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[Record]:
+        return self.records()
+
+    def stop(self) -> None:
+        """Ask the loop to end after the current step (safe to call from another thread)."""
+        self._stop_requested = True
+
+    def records(self) -> Iterator[Record]:
+        """Train, yielding progress; ends with one EndRecord (unless the caller breaks first)."""
+        if self._started:
+            raise RuntimeError("a TrainingRun can be iterated once; create a new one to train again")
+        self._started = True
+        cfg = self.config
+        n = len(self.train)
+        steps_per_epoch = math.ceil(n / self.batch_size)
+        step = 0
+        no_improvement = 0
+        reason, message = "completed", f"trained {cfg.epochs} epochs"
+        for epoch in range(1, cfg.epochs + 1):
+            self.model.train()
+            started = window_started = time.perf_counter()
+            perm = torch.randperm(n, device=self.device, generator=self._generator)  # (N,)
+            users, items, ratings = self._user_idx[perm], self._item_idx[perm], self._rating[perm]  # (N,) each
+            epoch_loss = torch.zeros((), device=self.device)
+            window_loss = torch.zeros((), device=self.device)
+            window_steps = 0
+            diverged = False
+            for batch, start in enumerate(range(0, n, self.batch_size)):
+                end = start + self.batch_size
+                loss = self._step(users[start:end], items[start:end], ratings[start:end])
+                step += 1
+                window_steps += 1
+                window_loss += loss
+                epoch_loss += loss
+                last = batch == steps_per_epoch - 1
+                if step % cfg.log_every == 0 or last or self._stop_requested:
+                    mean_loss = float(window_loss) / window_steps  # the one host read per window
+                    now = time.perf_counter()
+                    if not math.isfinite(mean_loss):
+                        diverged = True
+                        break
+                    rate = window_steps * self.batch_size / max(now - window_started, 1e-9)
+                    yield StepRecord(step, epoch, (batch + 1) / steps_per_epoch, mean_loss, rate)
+                    window_loss.zero_()
+                    window_steps, window_started = 0, time.perf_counter()
+                if self._stop_requested:
+                    break
+            if diverged:
+                reason, message = "diverged", self._divergence_message(epoch)
+                break
+            if self._stop_requested:
+                reason, message = "stopped", f"stopped during epoch {epoch}; kept the best epoch so far"
+                break
+            seconds = time.perf_counter() - started
+            train_loss = float(epoch_loss) / steps_per_epoch
+            val_rmse, val_mae = self._evaluate()
+            if not math.isfinite(val_rmse):
+                reason, message = "diverged", self._divergence_message(epoch)
+                break
+            improved = val_rmse < self._best.val_rmse - 1e-5
+            if improved:
+                self._best = _Best(epoch, val_rmse, {k: v.detach().clone() for k, v in self.model.state_dict().items()})
+                no_improvement = 0
+            else:
+                no_improvement += 1
+            record = EpochRecord(epoch, train_loss, math.sqrt(train_loss), val_rmse, val_mae,
+                                 self._optimizers[0].param_groups[0]["lr"], seconds, n / seconds, improved, step)
+            self.history.append(record)
+            yield record
+            for scheduler in self._schedulers:
+                scheduler.step(val_rmse)
+            if cfg.early_stopping is not None and no_improvement > cfg.early_stopping:
+                reason = "early_stopping"
+                message = (f"validation RMSE did not improve for {no_improvement} epochs; "
+                           f"stopped after epoch {epoch}")
+                break
+            if self._stop_requested:
+                reason, message = "stopped", f"stopped after epoch {epoch}"
+                break
+        if reason == "completed":
+            message = f"trained {cfg.epochs} epochs"
+        self.end = EndRecord(reason, message, self._best.epoch,
+                             self._best.val_rmse if self._best.epoch is not None else None)
+        yield self.end
+
+    def _step(self, user_idx: torch.Tensor, item_idx: torch.Tensor, rating: torch.Tensor) -> torch.Tensor:
+        """One optimiser step on a batch; returns the batch MSE (on the device, not read back)."""
+        cfg = self.config
+        for opt in self._optimizers:
+            opt.zero_grad(set_to_none=True)
+        pred = self.model(user_idx, item_idx)  # (B,)
+        mse = torch.mean((pred - rating) ** 2)
+        loss = mse
+        if cfg.optimizer == "sparse_adam" and cfg.weight_decay > 0:
+            # L2 on the rows this batch touched, per rating (the classic SVD++ style penalty)
+            m = self.model
+            penalty = (m.user_embeddings(user_idx).pow(2).sum(1) + m.item_embeddings(item_idx).pow(2).sum(1)
+                       + m.user_biases(user_idx).squeeze(-1).pow(2) + m.item_biases(item_idx).squeeze(-1).pow(2))  # (B,)
+            loss = mse + cfg.weight_decay * penalty.mean()
+        loss.backward()
+        if cfg.grad_clip is not None:
+            self._clip_gradients(cfg.grad_clip)
+        for opt in self._optimizers:
+            opt.step()
+        return mse.detach()
+
+    def _clip_gradients(self, max_norm: float) -> None:
+        """clip_grad_norm_ for a mix of dense and sparse gradients."""
+        grads = []
+        for p in self.model.parameters():
+            if p.grad is None:
+                continue
+            if p.grad.is_sparse:
+                p.grad = p.grad.coalesce()
+                grads.append(p.grad._values())
+            else:
+                grads.append(p.grad)
+        total = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+        coef = torch.clamp(max_norm / (total + 1e-6), max=1.0)
+        for g in grads:
+            g.mul_(coef)
+
+    @torch.no_grad()
+    def _evaluate(self) -> tuple[float, float]:
+        """Validation RMSE and MAE, predicted in large batches on the device."""
+        self.model.eval()
+        users, items, ratings = self._val
+        sq = torch.zeros((), dtype=torch.float64, device=self.device)
+        ab = torch.zeros((), dtype=torch.float64, device=self.device)
+        for start in range(0, len(ratings), EVAL_BATCH):
+            diff = self.model(users[start:start + EVAL_BATCH], items[start:start + EVAL_BATCH]) - ratings[start:start + EVAL_BATCH]
+            sq += (diff.double() ** 2).sum()
+            ab += diff.double().abs().sum()
+        return math.sqrt(float(sq) / len(ratings)), float(ab) / len(ratings)
+
+    def _divergence_message(self, epoch: int) -> str:
+        kept = f"kept epoch {self._best.epoch}" if self._best.epoch else "no epoch finished, so no model was kept"
+        return (f"training diverged in epoch {epoch}: the loss became NaN or infinite. The learning rate "
+                f"({self.config.learning_rate:g}) is probably too high; try 10x lower. ({kept})")
+
+    # -- results ----------------------------------------------------------------------------
+
+    @property
+    def best_epoch(self) -> int | None:
+        return self._best.epoch
+
+    @property
+    def best_val_rmse(self) -> float | None:
+        return self._best.val_rmse if self._best.epoch is not None else None
+
+    def best_model(self) -> BiasedMF | None:
+        """A CPU copy of the model at its best validation epoch (None before any epoch finished)."""
+        if self._best.epoch is None:
+            return None
+        model = BiasedMF(**{**self.model.model_args(), "y_range": tuple(self.model.y_range)})
+        model.load_state_dict({k: v.cpu() for k, v in self._best.state.items()})
+        return model.eval()
+
+    def finish(self, catalog=None, dataset_name: str = ""):
+        """The best model as a Recommender (None when no epoch finished)."""
+        from cfcore.recommender import Recommender
+
+        if self.end is None:  # the caller broke out of the loop
+            self.end = EndRecord("stopped", "stopped by the caller", self.best_epoch, self.best_val_rmse)
+        model = self.best_model()
+        if model is None:
+            return None
+        best = next(r for r in self.history if r.epoch == self.best_epoch)
+        metrics = {"val_rmse": best.val_rmse, "val_mae": best.val_mae, "best_epoch": best.epoch,
+                   **{f"baseline_{k}": v for k, v in self.baselines.items()},
+                   "stop_reason": self.end.reason, "device": self.device_name,
+                   "seconds": sum(r.seconds for r in self.history)}
+        return Recommender.from_training(model, self.train, self.config, catalog=catalog,
+                                         history=[r.__dict__ for r in self.history], metrics=metrics,
+                                         dataset_name=dataset_name)
+
+
+def train_with_callback(train: Ratings, val: Ratings, config: TrainConfig, callback=None):
+    """Run to the end, calling ``callback(record)`` for each record; returns the TrainingRun."""
+    run = TrainingRun(train, val, config)
+    for record in run:
+        if callback is not None and callback(record) is False:
+            break
+    return run
