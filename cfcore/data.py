@@ -283,6 +283,11 @@ def detect_separator(lines: list[str], label: str) -> str:
         counts = [len(line.split()) for line in lines[:50]]
         if counts[0] >= 3 and all(c == counts[0] for c in counts):
             return "whitespace"
+    if best is None and all(len(line.split()) == 1 and not any(s in line for s in ",;|\t") for line in lines[:50]):
+        raise DataError(
+            f"{label} has only 1 column (first line {lines[0][:80]!r}); a ratings file needs user, item and "
+            "rating columns"
+        )
     if best is None:
         raise DataError(
             f"{label}: could not find a field separator in the first line {lines[0][:80]!r}; "

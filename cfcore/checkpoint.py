@@ -1,0 +1,151 @@
+"""Save and load fitted models as plain data: tensors, numbers, strings; never pickled objects.
+
+A checkpoint loads with ``torch.load(path, weights_only=True)``: the restricted unpickler refuses
+anything but tensors and plain containers, so a crafted file cannot run code on load. The model is
+rebuilt from its stored arguments (never a hard-coded embedding size).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from cfcore.config import TrainConfig
+from cfcore.errors import CheckpointError, CFError
+from cfcore.ids import IdMap
+from cfcore.model import BiasedMF
+from cfcore.ratings import RatingScale
+from cfcore.recommender import Recommender
+
+FORMAT = "cfstudio-checkpoint"
+FORMAT_VERSION = 1
+REQUIRED = ("format", "format_version", "model_args", "state_dict", "config", "user_ids", "item_ids", "scale",
+            "catalog", "seen_indptr", "seen_items", "seen_ratings")
+
+
+def to_dict(rec: Recommender) -> dict:
+    """The checkpoint's contents: only tensors, numbers, strings, lists and dicts."""
+    catalog = rec.catalog
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model_args": rec.model.model_args(),
+        "state_dict": {k: v.detach().cpu().clone() for k, v in rec.model.state_dict().items()},
+        "config": rec.config.to_dict(),
+        "user_ids": rec.users.to_list(),
+        "item_ids": rec.items.to_list(),
+        "scale": {"min": rec.scale.min, "max": rec.scale.max, "step": rec.scale.step},
+        "catalog": {"title": catalog["title"].astype(str).tolist(),
+                    "year": torch.tensor(catalog["year"].to_numpy(np.float64, copy=True)),
+                    "genres": catalog["genres"].fillna("").astype(str).tolist()},
+        "seen_indptr": torch.tensor(np.array(rec.seen_indptr)),
+        "seen_items": torch.tensor(np.array(rec.seen_items)),
+        "seen_ratings": torch.tensor(np.array(rec.seen_ratings)),
+        "history": [{k: _plain(v) for k, v in row.items()} for row in rec.history],
+        "metrics": {k: _plain(v) for k, v in rec.metrics.items()},
+        "dataset_name": rec.dataset_name,
+    }
+
+
+def _plain(value):
+    if isinstance(value, (np.generic,)):
+        return value.item()
+    return value
+
+
+def save(rec: Recommender, path: str | Path) -> Path:
+    """Write atomically: a crash mid-write leaves the old file (or none), never half a checkpoint."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(to_dict(rec), fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def to_bytes(rec: Recommender) -> bytes:
+    """The checkpoint as bytes (for a download button)."""
+    buffer = io.BytesIO()
+    torch.save(to_dict(rec), buffer)
+    return buffer.getvalue()
+
+
+def load(source: str | Path | bytes, label: str | None = None) -> Recommender:
+    """Load a checkpoint from a path or bytes; anything that is not one raises CheckpointError."""
+    label = label or (str(source) if not isinstance(source, bytes) else "uploaded file")
+    if not isinstance(source, bytes):
+        path = Path(source)
+        if not path.is_file():
+            raise CheckpointError(f"{label}: no such checkpoint file")
+        source = path.read_bytes()
+    try:
+        data = torch.load(io.BytesIO(source), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise CheckpointError(
+            f"{label} is not a CF Studio checkpoint: it holds Python objects other than plain data, "
+            "which are refused unread for safety; save models with CF Studio (python -m cfcore train --out)"
+        ) from None
+    except Exception:  # not a zip/pickle at all, truncated, or damaged
+        raise CheckpointError(
+            f"{label} is not a CF Studio checkpoint (not a readable PyTorch file, or cut short); "
+            "choose a .pt file saved by CF Studio"
+        ) from None
+    return from_dict(data, label)
+
+
+def from_dict(data: object, label: str = "checkpoint") -> Recommender:
+    """Rebuild a Recommender from checkpoint contents, checking format, version and shapes."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckpointError(f"{label} is a PyTorch file but not a CF Studio checkpoint (no '{FORMAT}' marker)")
+    version = data.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{label} has checkpoint format version {version!r}; this CF Studio reads version {FORMAT_VERSION}. "
+            "Retrain the model with this version"
+        )
+    missing = [key for key in REQUIRED if key not in data]
+    if missing:
+        raise CheckpointError(f"{label} is missing {', '.join(missing)}; the file is incomplete")
+    try:
+        args = dict(data["model_args"])
+        model = BiasedMF(int(args["n_users"]), int(args["n_items"]), int(args["embedding_dim"]),
+                         tuple(args["y_range"]), args.get("output", "clip"))
+        expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+        got = {k: tuple(v.shape) for k, v in data["state_dict"].items()}
+        if expected != got:
+            diff = [f"{k}: expected {expected.get(k)}, found {got.get(k)}" for k in sorted(set(expected) | set(got))
+                    if expected.get(k) != got.get(k)]
+            raise CheckpointError(f"{label}: weights do not match the stored model size ({'; '.join(diff[:3])})")
+        model.load_state_dict(data["state_dict"])
+        users = IdMap(data["user_ids"], "user")
+        items = IdMap(data["item_ids"], "item")
+        catalog = pd.DataFrame({"item_id": items.index.to_numpy(), "title": data["catalog"]["title"],
+                                "year": np.asarray(data["catalog"]["year"], dtype=np.float64),
+                                "genres": data["catalog"]["genres"]})
+        scale = RatingScale(**data["scale"])
+        return Recommender(model, users, items, TrainConfig.from_dict(data["config"]), catalog=catalog,
+                           seen_indptr=np.asarray(data["seen_indptr"], np.int64),
+                           seen_items=np.asarray(data["seen_items"], np.int32),
+                           seen_ratings=np.asarray(data["seen_ratings"], np.float32), scale=scale,
+                           history=list(data.get("history", [])), metrics=dict(data.get("metrics", {})),
+                           dataset_name=str(data.get("dataset_name", "")))
+    except CFError as exc:
+        if isinstance(exc, CheckpointError):
+            raise
+        raise CheckpointError(f"{label}: inconsistent checkpoint ({exc})") from None
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{label}: damaged checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None

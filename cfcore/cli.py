@@ -1,0 +1,234 @@
+"""The command-line interface: train, recommend, similar. Exit 0 on success, 2 on bad input or usage."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from cfcore import checkpoint
+from cfcore.config import DEVICES, OPTIMIZERS, PRESETS, TrainConfig
+from cfcore.data import BUILTIN_MOVIELENS, load_dataset
+from cfcore.errors import CFError
+from cfcore.metrics import mae, rmse
+from cfcore.split import SPLIT_METHODS, split, with_test_set
+from cfcore.train import TrainingRun
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors are one ``error:`` line and exit 2 (no usage dump)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(f"{message} (see {self.prog} --help)")
+
+
+class _UsageError(Exception):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m cfcore", description="CF Studio engine: train and query matrix-factorisation recommenders.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = sub.add_parser("train", help="train a model and report validation (and test) accuracy")
+    train.add_argument("--data", default=BUILTIN_MOVIELENS, help="ratings file, builtin:movielens (default) or builtin:synthetic?n_ratings=N&noise=S&seed=K")
+    train.add_argument("--test", help="a separate test ratings file (same formats); reports test RMSE/MAE")
+    train.add_argument("--items", help="item metadata: movies.csv, u.item or movies.dat")
+    train.add_argument("--sep", help="field separator when detection fails: tab, comma, semicolon, pipe, '::' or whitespace")
+    train.add_argument("--columns", help="user,item,rating[,timestamp] column names (or 0-based positions)")
+    train.add_argument("--split", choices=SPLIT_METHODS, default="random", help="how validation is held out (default random)")
+    train.add_argument("--val-fraction", type=float, default=0.1, help="share of ratings held out for validation (default 0.1)")
+    train.add_argument("--split-seed", type=int, default=0, help="seed of the split (default 0)")
+    train.add_argument("--preset", choices=sorted(PRESETS), default="recommended", help="starting hyperparameters")
+    train.add_argument("--dim", type=int, dest="embedding_dim", help="embedding dimension")
+    train.add_argument("--lr", type=float, dest="learning_rate", help="learning rate")
+    train.add_argument("--batch-size", type=int, dest="batch_size")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--weight-decay", type=float, dest="weight_decay")
+    train.add_argument("--optimizer", choices=OPTIMIZERS)
+    train.add_argument("--grad-clip", type=float, dest="grad_clip")
+    train.add_argument("--early-stopping", type=int, dest="early_stopping", help="patience in epochs; 0 stops at the first non-improving epoch")
+    train.add_argument("--output", choices=("clip", "sigmoid"))
+    train.add_argument("--seed", type=int)
+    train.add_argument("--device", choices=DEVICES)
+    train.add_argument("--out", help="where to save the model checkpoint (.pt)")
+    train.add_argument("--metrics-json", help="write metrics and the per-epoch history as JSON here")
+    train.add_argument("--quiet", action="store_true", help="no per-epoch lines or progress bar")
+
+    for name, key, what in (("recommend", "--user", "a user's top-k unseen items"), ("similar", "--item", "the items most like an item")):
+        cmd = sub.add_parser(name, help=what)
+        cmd.add_argument("--model", required=True, help="a checkpoint saved by train --out")
+        cmd.add_argument(key, required=True, dest="id", help="raw id as in the ratings file")
+        cmd.add_argument("-k", type=int, default=10, help="rows to show (default 10)")
+        cmd.add_argument("--json", action="store_true", help="print JSON records instead of a table")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "train":
+            return _train(args)
+        return _query(args)
+    except _UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except CFError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("error: out of memory; use a smaller --dim or --batch-size, or a smaller dataset", file=sys.stderr)
+        return 2
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    overrides = {key: getattr(args, key) for key in ("embedding_dim", "learning_rate", "batch_size", "epochs",
+                                                     "weight_decay", "optimizer", "grad_clip", "early_stopping",
+                                                     "output", "seed", "device")
+                 if getattr(args, key, None) is not None}
+    return PRESETS[args.preset].replace(**overrides)
+
+
+def _train(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    dataset = load_dataset(args.data, sep=args.sep, columns=args.columns, items=args.items)
+    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+    say(f"data: {dataset.name}: {len(dataset.ratings):,} ratings, {dataset.ratings.n_users:,} users, "
+        f"{dataset.ratings.n_items:,} items, scale {dataset.ratings.scale}")
+    for line in dataset.report.lines()[3:-1]:
+        say(f"  {line}")
+    if dataset.credit:
+        say(f"  credit: {dataset.credit}")
+    parts = split(dataset.ratings, args.split, args.val_fraction, args.split_seed)
+    train, val, test = parts.train, parts.val, None
+    if args.test:
+        test_set = load_dataset(args.test, sep=args.sep, columns=args.columns)
+        train_all, test = with_test_set(dataset.ratings, test_set.ratings)
+        train, val = train_all.subset(_rows_of(train_all, parts.train)), train_all.subset(_rows_of(train_all, parts.val))
+    summary = parts.summary()
+    say(f"split: {args.split}, train {summary['train_ratings']:,} / validation {summary['val_ratings']:,} ratings "
+        f"({summary['val_users_unseen_in_train']} validation users and {summary['val_items_unseen_in_train']} items unseen in train)")
+
+    run = TrainingRun(train, val, config)
+    for note in run.notes:
+        say(f"note: {note}")
+    say(f"device: {run.device_name}; config: {_short_config(config)}")
+    bar = _progress_bar(config, len(train), run.batch_size, disable=args.quiet)
+    try:
+        for record in run:
+            if record.kind == "step":
+                bar.update(record.step - bar.n)
+                bar.set_postfix(epoch=record.epoch, loss=f"{record.train_loss:.4f}")
+            elif record.kind == "epoch":
+                bar.clear()
+                say(f"Epoch {record.epoch}: Training Loss: {record.train_loss:.4f}, Validation RMSE: {record.val_rmse:.4f}, "
+                    f"MAE: {record.val_mae:.4f}, lr {record.learning_rate:.2g}, {record.seconds:.1f}s, "
+                    f"{record.ratings_per_second / 1e3:,.0f}K ratings/s{' *' if record.is_best else ''}")
+    except KeyboardInterrupt:
+        run.stop()
+        say("interrupted: keeping the best epoch so far")
+    finally:
+        bar.close()
+    end = run.end
+    rec = run.finish(dataset.catalog, dataset.name)
+    if rec is None:
+        raise CFError(end.message if end else "training stopped before the first epoch finished; nothing to save")
+    say(f"stopped: {end.message}" if end.reason != "completed" else f"done: {end.message}")
+
+    base = run.baselines
+    results = {"val_rmse": rec.metrics["val_rmse"], "val_mae": rec.metrics["val_mae"], "test_rmse": None, "test_mae": None}
+    if test is not None:
+        from cfcore.baselines import baseline_scores
+
+        pred = rec.predict_idx(test.user_idx, test.item_idx)
+        results["test_rmse"], results["test_mae"] = rmse(pred, test.rating), mae(pred, test.rating)
+        base = baseline_scores(train, test)
+        seen_users = np.bincount(train.user_idx, minlength=train.n_users) > 0
+        seen_items = np.bincount(train.item_idx, minlength=train.n_items) > 0
+        unseen = ~seen_users[test.user_idx] | ~seen_items[test.item_idx]
+        say(f"test: {len(test):,} ratings, {int(unseen.sum()):,} of them with a user or item unseen in training "
+            "(predicted from biases and the mean)")
+    where = "test" if test is not None else "validation"
+    say(f"best epoch {rec.metrics['best_epoch']}: validation RMSE {results['val_rmse']:.4f}, MAE {results['val_mae']:.4f}")
+    if test is not None:
+        say(f"test RMSE {results['test_rmse']:.4f}, MAE {results['test_mae']:.4f}")
+    model_rmse = results["test_rmse"] if test is not None else results["val_rmse"]
+    say(f"baselines on {where}: global mean RMSE {base['global_mean_rmse']:.4f}, bias-only RMSE {base['bias_rmse']:.4f}; "
+        f"model {model_rmse:.4f} ({100 * (1 - model_rmse / base['bias_rmse']):+.1f}% vs bias-only)")
+    if args.out:
+        path = checkpoint.save(rec, args.out)
+        say(f"saved model to {path}")
+    if args.metrics_json:
+        epochs = [{k: r[k] for k in ("epoch", "train_loss", "val_rmse", "val_mae", "seconds", "ratings_per_second")}
+                  for r in rec.history]
+        payload = {**results, "baseline_global_mean_rmse": base["global_mean_rmse"], "baseline_bias_rmse": base["bias_rmse"],
+                   "best_epoch": rec.metrics["best_epoch"], "stop_reason": end.reason, "epochs": epochs,
+                   "train_ratings_per_second": statistics.median(r["ratings_per_second"] for r in rec.history),
+                   "device": run.device_name, "config": config.to_dict(), "data": args.data,
+                   "split": summary}
+        Path(args.metrics_json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.metrics_json).write_text(json.dumps(payload, indent=2, default=_json_default))
+    return 0
+
+
+def _rows_of(full, part) -> np.ndarray:
+    """Row positions in ``full`` (union-mapped) of a split part over the original maps."""
+    # parts were cut from the same rows in the same order; match by (user, item) pair, which is unique
+    key_full = full.users.to_id(full.user_idx).astype(str).astype(object) + "\x00" + full.items.to_id(full.item_idx).astype(str).astype(object)
+    key_part = part.users.to_id(part.user_idx).astype(str).astype(object) + "\x00" + part.items.to_id(part.item_idx).astype(str).astype(object)
+    import pandas as pd
+
+    return pd.Index(key_full).get_indexer(key_part)
+
+
+def _json_default(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {value!r}")
+
+
+def _short_config(config: TrainConfig) -> str:
+    return (f"dim {config.embedding_dim}, lr {config.learning_rate:g}, batch {config.batch_size}, "
+            f"epochs {config.epochs}, weight decay {config.weight_decay:g}, {config.optimizer}")
+
+
+def _progress_bar(config: TrainConfig, n: int, batch_size: int, disable: bool):
+    from tqdm import tqdm
+
+    total = config.epochs * math.ceil(n / batch_size)
+    return tqdm(total=total, unit="step", file=sys.stderr, leave=False, disable=disable or None, dynamic_ncols=True)
+
+
+def _query(args: argparse.Namespace) -> int:
+    rec = checkpoint.load(args.model)
+    if args.k < 1:
+        raise CFError(f"-k must be at least 1; got {args.k}")
+    raw_id = _typed_id(args.id)
+    if args.command == "recommend":
+        frame = rec.recommend(raw_id, args.k)
+        value = "predicted_rating"
+    else:
+        frame = rec.similar_items(raw_id, args.k)
+        value = "similarity"
+    frame = frame[["item_id", "title", "year", "genres", value, "n_ratings"]]
+    if args.json:
+        print(json.dumps(json.loads(frame.to_json(orient="records")), indent=2))
+    else:
+        frame = frame.assign(year=frame["year"].map(lambda y: "" if np.isnan(y) else f"{y:.0f}"))
+        print(frame.to_string(index=False, float_format=lambda v: f"{v:.3f}", max_colwidth=50))
+    return 0
+
+
+def _typed_id(text: str):
+    """Ids typed on the command line are strings; the maps accept "12" for 12 themselves."""
+    return text

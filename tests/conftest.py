@@ -1,0 +1,41 @@
+"""Shared fixtures: small seeded datasets with known answers."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from cfcore.ids import IdMap  # noqa: E402
+from cfcore.ratings import Ratings  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def movielens():
+    from cfcore.data import load_dataset
+
+    return load_dataset("builtin:movielens")
+
+
+@pytest.fixture(scope="session")
+def small_synthetic():
+    """400 users x 300 items, 30,000 ratings of a rank-4 model with noise sigma 0.3."""
+    from cfcore.synthetic import SyntheticSpec, generate
+
+    return generate(SyntheticSpec(n_ratings=30_000, n_users=400, n_items=300, rank=4, noise=0.3, seed=7))
+
+
+@pytest.fixture
+def tiny_ratings() -> Ratings:
+    """6 ratings over 3 users x 3 items, with timestamps."""
+    users = IdMap([10, 20, 30], "user")
+    items = IdMap(["a", "b", "c"], "item")
+    return Ratings(np.array([0, 0, 1, 1, 2, 2]), np.array([0, 1, 1, 2, 0, 2]),
+                   np.array([5, 3, 4, 2, 1, 4], dtype=np.float32), users, items,
+                   np.array([1, 2, 3, 4, 5, 6], dtype=np.int64))

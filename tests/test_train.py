@@ -1,0 +1,185 @@
+"""The model and the training generator: known answers on synthetic data, records, stopping, divergence."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from cfcore.config import PRESETS, SEED_PRESET, TrainConfig
+from cfcore.errors import ConfigError
+from cfcore.metrics import rmse
+from cfcore.model import BiasedMF, count_parameters
+from cfcore.split import split
+from cfcore.train import EndRecord, EpochRecord, StepRecord, TrainingRun
+
+FAST = TrainConfig(embedding_dim=8, learning_rate=0.01, weight_decay=0.01, epochs=40, log_every=10)
+
+
+@pytest.fixture(scope="module")
+def synth_split(small_synthetic):
+    return split(small_synthetic.dataset.ratings, "random", 0.1, seed=0)
+
+
+def _train(parts, config):
+    run = TrainingRun(parts.train, parts.val, config)
+    records = list(run)
+    return run, records
+
+
+def test_model_matches_seed_definition():
+    torch.manual_seed(0)
+    model = BiasedMF(1000, 2000, 50, (0.5, 5.0))
+    assert abs(model.user_embeddings.weight.std().item() - 0.01) < 0.0005
+    assert abs(model.item_embeddings.weight.std().item() - 0.01) < 0.0005
+    assert model.user_biases.weight.abs().sum() == 0 and model.item_biases.weight.abs().sum() == 0
+    assert sum(p.numel() for p in model.parameters()) == count_parameters(1000, 2000, 50)
+    u, i = torch.tensor([0, 1]), torch.tensor([5, 6])
+    with torch.no_grad():
+        model.user_biases.weight[0] = 10.0  # pushes the first prediction above the scale
+        expected = (model.user_embeddings(u) * model.item_embeddings(i)).sum(1) + model.user_biases(u)[:, 0] \
+            + model.item_biases(i)[:, 0] + model.global_bias
+        out = model(u, i)
+    assert out[0] == 5.0  # clipped to the data's scale
+    assert torch.allclose(out[1], expected[1].clamp(0.5, 5.0))
+
+
+@pytest.mark.parametrize("optimizer", ["sparse_adam", "adam"])
+def test_fits_low_rank_synthetic_near_noise_floor(synth_split, small_synthetic, optimizer):
+    config = FAST.replace(optimizer=optimizer, weight_decay=0.01 if optimizer == "sparse_adam" else 0.0)
+    run, records = _train(synth_split, config)
+    noise = 0.3
+    assert run.best_val_rmse < noise * 1.15, run.best_val_rmse
+    bias_only = run.baselines["bias_rmse"]
+    assert run.best_val_rmse < 0.6 * bias_only  # the interaction term is really learned
+    rec = run.finish()
+    val = synth_split.val
+    assert math.isclose(rmse(rec.predict_idx(val.user_idx, val.item_idx), val.rating), run.best_val_rmse, rel_tol=1e-4)
+    # the learned predictions track the true noise-free ratings
+    truth = small_synthetic.true_rating(val.user_idx, val.item_idx)
+    assert rmse(rec.predict_idx(val.user_idx, val.item_idx), truth) < 0.2
+
+
+def test_records_sequence_and_history(synth_split):
+    run, records = _train(synth_split, FAST.replace(epochs=3, early_stopping=None))
+    kinds = [r.kind for r in records]
+    assert kinds[-1] == "end" and kinds.count("epoch") == 3 and kinds.count("end") == 1
+    steps_per_epoch = math.ceil(len(synth_split.train) / FAST.batch_size)
+    epochs = [r for r in records if isinstance(r, EpochRecord)]
+    assert [e.epoch for e in epochs] == [1, 2, 3] and epochs[-1].step == 3 * steps_per_epoch
+    steps = [r for r in records if isinstance(r, StepRecord)]
+    assert len(steps) >= 3 * (steps_per_epoch // FAST.log_every)
+    assert all(s.train_loss > 0 and s.ratings_per_second > 0 for s in steps)
+    assert run.history == epochs and records[-1].reason == "completed"
+    assert epochs[0].val_rmse > epochs[-1].val_rmse
+
+
+def test_same_seed_same_numbers(synth_split):
+    config = FAST.replace(epochs=2, device="cpu")
+    a = [r.val_rmse for r in _train(synth_split, config)[1] if r.kind == "epoch"]
+    b = [r.val_rmse for r in _train(synth_split, config)[1] if r.kind == "epoch"]
+    c = [r.val_rmse for r in _train(synth_split, config.replace(seed=7))[1] if r.kind == "epoch"]
+    assert a == b and a != c
+
+
+def test_early_stopping_keeps_best_epoch(synth_split):
+    # a large learning rate and no regularisation overfit fast, so validation turns up
+    config = TrainConfig(embedding_dim=32, learning_rate=0.05, weight_decay=0.0, epochs=30, early_stopping=1,
+                         lr_patience=None)
+    run, records = _train(synth_split, config)
+    assert records[-1].reason == "early_stopping"
+    last = run.history[-1]
+    assert last.epoch >= run.best_epoch + 2 and last.val_rmse > run.best_val_rmse
+    rec = run.finish()
+    val = synth_split.val
+    assert math.isclose(rmse(rec.predict_idx(val.user_idx, val.item_idx), val.rating), run.best_val_rmse, rel_tol=1e-4)
+
+
+def test_stop_after_any_record(synth_split):
+    run = TrainingRun(synth_split.train, synth_split.val, FAST)
+    for record in run:
+        if record.kind == "step":
+            break
+    assert run.finish() is None  # no epoch finished: nothing to keep
+    assert run.end.reason == "stopped"
+
+    run = TrainingRun(synth_split.train, synth_split.val, FAST)
+    seen = []
+    for record in run:
+        seen.append(record)
+        if record.kind == "epoch":
+            run.stop()
+    assert seen[-1].kind == "end" and seen[-1].reason == "stopped" and run.best_epoch == 1
+    assert run.finish() is not None
+
+
+def test_divergence_is_reported_and_best_model_kept(synth_split):
+    run = TrainingRun(synth_split.train, synth_split.val, FAST.replace(epochs=5))
+    records = []
+    for record in run:
+        records.append(record)
+        if record.kind == "epoch" and record.epoch == 2:
+            with torch.no_grad():
+                run.model.global_bias.fill_(float("nan"))  # what a too-high learning rate ends in
+    end = records[-1]
+    assert isinstance(end, EndRecord) and end.reason == "diverged"
+    assert "learning rate" in end.message and "epoch 3" in end.message and "kept epoch 2" in end.message
+    rec = run.finish()
+    assert np.isfinite(rec.predict_idx(synth_split.val.user_idx, synth_split.val.item_idx)).all()
+
+
+def test_unseen_rows_have_zero_vectors(tiny_ratings):
+    parts = split(tiny_ratings, "random", 0.5, seed=1)
+    run = TrainingRun(parts.train, parts.val, TrainConfig(epochs=2, embedding_dim=4))
+    list(run)
+    rec = run.finish()
+    unseen = np.bincount(parts.train.item_idx, minlength=3) == 0
+    assert unseen.any()
+    assert np.all(rec.item_factors_[unseen] == 0) and np.all(rec.item_bias_[unseen] == 0)
+
+
+def test_batch_larger_than_data_is_clamped_with_note(tiny_ratings):
+    parts = split(tiny_ratings, "random", 0.5, seed=1)
+    run = TrainingRun(parts.train, parts.val, TrainConfig(batch_size=4096, epochs=1))
+    assert run.batch_size == 3 and "larger than the 3 training ratings" in run.notes[0]
+
+
+@pytest.mark.parametrize("optimizer", ["sparse_adam", "adam"])
+def test_grad_clip_and_sigmoid_output(synth_split, optimizer):
+    run, records = _train(synth_split, FAST.replace(epochs=2, grad_clip=0.5, output="sigmoid", optimizer=optimizer))
+    assert records[-1].reason == "completed"
+    preds = run.finish().predict_idx(synth_split.val.user_idx, synth_split.val.item_idx)
+    scale = synth_split.train.scale
+    span = scale.max - scale.min
+    assert preds.min() >= scale.min - 0.05 * span - 1e-5 and preds.max() <= scale.max + 0.05 * span + 1e-5
+
+
+def test_seed_preset_has_the_documents_values():
+    assert (SEED_PRESET.learning_rate, SEED_PRESET.batch_size, SEED_PRESET.epochs, SEED_PRESET.weight_decay,
+            SEED_PRESET.optimizer, SEED_PRESET.embedding_dim) == (0.001, 1024, 10, 0.01, "adam", 50)
+    assert PRESETS["recommended"] == TrainConfig()
+
+
+@pytest.mark.parametrize("field,value,pattern", [
+    ("embedding_dim", 0, "embedding_dim must be between 1 and 4096; got 0"),
+    ("embedding_dim", 100_000, "got 100000"),
+    ("learning_rate", 0.0, "learning_rate must be between"),
+    ("learning_rate", 1e6, "got 1000000.0"),
+    ("epochs", 0, "epochs must be between"),
+    ("batch_size", 2.5, "batch_size must be a whole number"),
+    ("optimizer", "rmsprop", "optimizer must be one of sparse_adam, adam"),
+    ("device", "tpu", "device must be one of"),
+])
+def test_config_refuses_absurd_values(field, value, pattern):
+    with pytest.raises(ConfigError, match=pattern):
+        TrainConfig(**{field: value})
+
+
+def test_unavailable_device_is_refused(tiny_ratings):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    parts = split(tiny_ratings, "random", 0.5, seed=1)
+    with pytest.raises(ConfigError, match="no CUDA GPU is available"):
+        TrainingRun(parts.train, parts.val, TrainConfig(device="cuda"))
