@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--output", choices=("clip", "sigmoid"))
     train.add_argument("--seed", type=int)
     train.add_argument("--device", choices=DEVICES)
+    train.add_argument("--relevance-threshold", type=float, default=4.0,
+                       help="ratings at or above this count as relevant in the ranking metrics (default 4.0)")
     train.add_argument("--out", help="where to save the model checkpoint (.pt)")
     train.add_argument("--metrics-json", help="write metrics and the per-epoch history as JSON here")
     train.add_argument("--quiet", action="store_true", help="no per-epoch lines or progress bar")
@@ -108,11 +110,11 @@ def _train(args: argparse.Namespace) -> int:
     if dataset.credit:
         say(f"  credit: {dataset.credit}")
     parts = split(dataset.ratings, args.split, args.val_fraction, args.split_seed)
-    train, val, test = parts.train, parts.val, None
+    test = None
     if args.test:
         test_set = load_dataset(args.test, sep=args.sep, columns=args.columns)
-        train_all, test = with_test_set(dataset.ratings, test_set.ratings)
-        train, val = train_all.subset(_rows_of(train_all, parts.train)), train_all.subset(_rows_of(train_all, parts.val))
+        parts, test = with_test_set(parts, test_set.ratings)
+    train, val = parts.train, parts.val
     summary = parts.summary()
     say(f"split: {args.split}, train {summary['train_ratings']:,} / validation {summary['val_ratings']:,} ratings "
         f"({summary['val_users_unseen_in_train']} validation users and {summary['val_items_unseen_in_train']} items unseen in train)")
@@ -163,6 +165,10 @@ def _train(args: argparse.Namespace) -> int:
     model_rmse = results["test_rmse"] if test is not None else results["val_rmse"]
     say(f"baselines on {where}: global mean RMSE {base['global_mean_rmse']:.4f}, bias-only RMSE {base['bias_rmse']:.4f}; "
         f"model {model_rmse:.4f} ({100 * (1 - model_rmse / base['bias_rmse']):+.1f}% vs bias-only)")
+    ranking = rec.evaluate_ranking(test if test is not None else val, k=10, threshold=args.relevance_threshold)
+    say(f"ranking on {where} (k=10, relevant = rating >= {args.relevance_threshold:g}, {ranking['users']:,} users): "
+        f"precision {ranking['precision']:.4f}, recall {ranking['recall']:.4f}, NDCG {ranking['ndcg']:.4f}, "
+        f"catalogue coverage {ranking['coverage']:.1%}")
     if args.out:
         path = checkpoint.save(rec, args.out)
         say(f"saved model to {path}")
@@ -173,20 +179,10 @@ def _train(args: argparse.Namespace) -> int:
                    "best_epoch": rec.metrics["best_epoch"], "stop_reason": end.reason, "epochs": epochs,
                    "train_ratings_per_second": statistics.median(r["ratings_per_second"] for r in rec.history),
                    "device": run.device_name, "config": config.to_dict(), "data": args.data,
-                   "split": summary}
+                   "split": summary, "ranking": ranking}
         Path(args.metrics_json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.metrics_json).write_text(json.dumps(payload, indent=2, default=_json_default))
     return 0
-
-
-def _rows_of(full, part) -> np.ndarray:
-    """Row positions in ``full`` (union-mapped) of a split part over the original maps."""
-    # parts were cut from the same rows in the same order; match by (user, item) pair, which is unique
-    key_full = full.users.to_id(full.user_idx).astype(str).astype(object) + "\x00" + full.items.to_id(full.item_idx).astype(str).astype(object)
-    key_part = part.users.to_id(part.user_idx).astype(str).astype(object) + "\x00" + part.items.to_id(part.item_idx).astype(str).astype(object)
-    import pandas as pd
-
-    return pd.Index(key_full).get_indexer(key_part)
 
 
 def _json_default(value):

@@ -108,12 +108,13 @@ def per_user_mask(ratings: Ratings, fraction: float, seed: int, min_user_ratings
     return mask
 
 
-def with_test_set(train_all: Ratings, test: Ratings) -> tuple[Ratings, Ratings]:
-    """Put an explicit test file's ratings on the training data's id maps, extended by unseen ids.
+def with_test_set(parts: Split, test: Ratings) -> tuple[Split, Ratings]:
+    """Put a split and an explicit test file's ratings on shared id maps, extended by unseen ids.
 
-    Unseen users/items get indices past the training ones; the model never trains them, so it
-    predicts them from what it knows (biases, global mean).
+    Training indices stay as they were; users/items only in the test file get indices past them.
+    The model never trains those rows, so it predicts them from what it knows (biases, mean).
     """
-    users = union_maps(train_all.users, test.users)
-    items = union_maps(train_all.items, test.items)
-    return train_all.reindexed(users, items), test.reindexed(users, items)
+    users = union_maps(parts.train.users, test.users)
+    items = union_maps(parts.train.items, test.items)
+    aligned = Split(parts.train.reindexed(users, items), parts.val.reindexed(users, items), parts.method)
+    return aligned, test.reindexed(users, items)

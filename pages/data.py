@@ -20,6 +20,7 @@ cols[3].metric("Density", f"{ratings.density:.2%}")
 st.write(f"Rating scale: {ratings.scale}")
 if dataset.credit:
     st.caption(dataset.credit)
+st.markdown("**The first movies in the catalogue**")
 st.dataframe(dataset.catalog.head(20), hide_index=True, width="stretch")
 st.info("Training, runs and exploration pages arrive with the dashboard. Meanwhile the engine is usable "
         "from the command line: `python -m cfcore train --help`.")

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for path in (ROOT, ROOT / "tests"):  # the project and the tests' helpers import without installing
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
 from cfcore.ids import IdMap  # noqa: E402
 from cfcore.ratings import Ratings  # noqa: E402

@@ -82,7 +82,10 @@ def test_bad_split_arguments(tiny_ratings):
 def test_explicit_test_set_extends_maps(tiny_ratings):
     test = Ratings(np.array([0, 1]), np.array([0, 1]), np.array([3.0, 4.0], np.float32),
                    IdMap([10, 99], "user"), IdMap(["a", "zz"], "item"))
-    train, aligned = with_test_set(tiny_ratings, test)
-    assert list(train.users.index) == [10, 20, 30, 99] and list(train.items.index) == ["a", "b", "c", "zz"]
-    assert np.array_equal(train.user_idx, tiny_ratings.user_idx)  # old indices unchanged
-    assert aligned.users.to_id(aligned.user_idx).tolist() == [10, 99]
+    parts = split(tiny_ratings, "random", 0.5, seed=1)
+    aligned, aligned_test = with_test_set(parts, test)
+    assert list(aligned.train.users.index) == [10, 20, 30, 99]
+    assert list(aligned.val.items.index) == ["a", "b", "c", "zz"]
+    assert np.array_equal(aligned.train.user_idx, parts.train.user_idx)  # old indices unchanged
+    assert np.array_equal(aligned.val.item_idx, parts.val.item_idx)
+    assert aligned_test.users.to_id(aligned_test.user_idx).tolist() == [10, 99]

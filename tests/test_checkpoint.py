@@ -1,0 +1,99 @@
+"""Checkpoints: identical predictions after a round trip; anything else is refused and never executed."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from cfcore import checkpoint
+from cfcore.config import TrainConfig
+from cfcore.errors import CheckpointError
+from cfcore.split import split
+from cfcore.train import TrainingRun
+
+
+@pytest.fixture(scope="module")
+def fitted(small_synthetic):
+    parts = split(small_synthetic.dataset.ratings, "random", 0.1, seed=0)
+    run = TrainingRun(parts.train, parts.val, TrainConfig(embedding_dim=12, epochs=3))
+    list(run)
+    return run.finish(small_synthetic.dataset.catalog, "synthetic"), parts
+
+
+def test_round_trip_gives_identical_predictions(fitted, tmp_path):
+    rec, parts = fitted
+    path = checkpoint.save(rec, tmp_path / "sub" / "model.pt")
+    loaded = checkpoint.load(path)
+    val = parts.val
+    assert np.array_equal(rec.predict_idx(val.user_idx, val.item_idx), loaded.predict_idx(val.user_idx, val.item_idx))
+    assert loaded.config == rec.config and loaded.model.embedding_dim == 12
+    assert loaded.recommend(1, 10).equals(rec.recommend(1, 10))
+    assert loaded.similar_items(5, 5).equals(rec.similar_items(5, 5))
+    assert loaded.history == rec.history and loaded.metrics == rec.metrics
+    assert loaded.catalog.equals(rec.catalog)
+    assert checkpoint.load(checkpoint.to_bytes(rec)).predict([1], [1]) == rec.predict([1], [1])
+    # plain data: loads with the restricted unpickler by itself
+    data = torch.load(path, weights_only=True)
+    assert data["format"] == "cfstudio-checkpoint" and data["model_args"]["embedding_dim"] == 12
+    assert not list(tmp_path.glob("sub/.model.pt.*"))  # no temporary file left behind
+
+
+class _Payload:
+    """Pickles to a call that creates a file: the classic malicious-checkpoint trick."""
+
+    def __init__(self, marker: pathlib.Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (pathlib.Path.touch, (self.marker,))
+
+
+def test_crafted_pickles_are_refused_and_never_run(tmp_path):
+    marker = tmp_path / "pwned"
+    evil_torch = tmp_path / "evil.pt"
+    torch.save({"format": "cfstudio-checkpoint", "payload": _Payload(marker)}, evil_torch)
+    evil_pickle = tmp_path / "evil.pkl"
+    evil_pickle.write_bytes(pickle.dumps(_Payload(marker)))
+    assert not marker.exists()
+    for path in (evil_torch, evil_pickle):
+        with pytest.raises(CheckpointError, match="not a CF Studio checkpoint"):
+            checkpoint.load(path)
+        with pytest.raises(CheckpointError):
+            checkpoint.load(path.read_bytes())
+    assert not marker.exists()
+
+
+def test_other_format_version_and_shapes(fitted, tmp_path):
+    rec, _ = fitted
+    data = checkpoint.to_dict(rec)
+    path = tmp_path / "v.pt"
+    torch.save({**data, "format_version": 99}, path)
+    with pytest.raises(CheckpointError, match="format version 99; this CF Studio reads version 1"):
+        checkpoint.load(path)
+    state = dict(data["state_dict"])
+    state["item_embeddings.weight"] = torch.zeros(3, 12)
+    torch.save({**data, "state_dict": state}, path)
+    with pytest.raises(CheckpointError, match=r"item_embeddings.weight: expected \(300, 12\), found \(3, 12\)"):
+        checkpoint.load(path)
+    torch.save({"model_state_dict": data["state_dict"]}, path)  # the seed document's format
+    with pytest.raises(CheckpointError, match="not a CF Studio checkpoint"):
+        checkpoint.load(path)
+    data_missing = {k: v for k, v in data.items() if k != "user_ids"}
+    torch.save(data_missing, path)
+    with pytest.raises(CheckpointError, match="missing user_ids"):
+        checkpoint.load(path)
+
+
+@pytest.mark.parametrize("content", [b"", b"hello", os.urandom(4096), b"PK\x03\x04" + os.urandom(200)])
+def test_garbage_is_refused(tmp_path, content):
+    path = tmp_path / "x.pt"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match="not a CF Studio checkpoint"):
+        checkpoint.load(path)
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        checkpoint.load(tmp_path / "missing.pt")
