@@ -1,12 +1,19 @@
-"""CF Studio: the Streamlit frame. Page config and navigation over pages/."""
+"""CF Studio: the Streamlit frame. Page config, navigation over pages/, and the shared sidebar."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from ui.sidebar import sidebar_status
+
 st.set_page_config(page_title="CF Studio", page_icon=":material/movie_filter:", layout="wide")
 
 navigation = st.navigation([
     st.Page("pages/data.py", title="Data", icon=":material/table_chart:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
+    st.Page("pages/recommend.py", title="Recommend", icon=":material/recommend:"),
+    st.Page("pages/embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
 ])
+sidebar_status()
 navigation.run()

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Iterator
@@ -124,7 +125,6 @@ class TrainingRun:
                               f"ratings; using {self.batch_size:,}")
         self.device = resolve_device(config.device)
         self.device_name = describe_device(self.device)
-        self.baselines = baseline_scores(train, val)
         self.history: list[EpochRecord] = []
         self.end: EndRecord | None = None
         self._best = _Best()
@@ -149,6 +149,11 @@ class TrainingRun:
                      torch.as_tensor(val.item_idx, dtype=torch.long, device=self.device),
                      torch.as_tensor(val.rating, dtype=torch.float32, device=self.device))
         self._generator = torch.Generator(device=self.device).manual_seed(config.seed)
+
+    @functools.cached_property
+    def baselines(self) -> dict[str, float]:
+        """Global-mean and bias-only scores on the validation set (computed once, when first asked)."""
+        return baseline_scores(self.train, self.val)
 
     # -- setup ------------------------------------------------------------------------------
 
@@ -256,6 +261,26 @@ class TrainingRun:
         self.end = EndRecord(reason, message, self._best.epoch,
                              self._best.val_rmse if self._best.epoch is not None else None)
         yield self.end
+
+    def time_steps(self, n_steps: int = 20) -> float:
+        """Mean seconds per optimiser step, timed on real batches (this run is spent afterwards)."""
+        self._started = True
+        n = len(self.train)
+        perm = torch.randperm(n, device=self.device, generator=self._generator)[: (n_steps + 2) * self.batch_size]
+        users, items, ratings = self._user_idx[perm], self._item_idx[perm], self._rating[perm]
+        batches = [slice(s, s + self.batch_size) for s in range(0, len(perm), self.batch_size)]
+        for b in batches[:2]:  # warm-up: first calls allocate optimiser state
+            self._step(users[b], items[b], ratings[b])
+        self._sync()
+        started = time.perf_counter()
+        for b in batches[2:]:
+            self._step(users[b], items[b], ratings[b])
+        self._sync()
+        return (time.perf_counter() - started) / max(1, len(batches) - 2)
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
 
     def _step(self, user_idx: torch.Tensor, item_idx: torch.Tensor, rating: torch.Tensor) -> torch.Tensor:
         """One optimiser step on a batch; returns the batch MSE (on the device, not read back)."""

@@ -1,26 +1,135 @@
-"""Data page: the active dataset at a glance."""
+"""Data page: choose the active dataset (built-in, upload, synthetic), inspect it, and set the split."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
-from ui.data import builtin_dataset
+from cfcore.data import SEPARATORS
+from cfcore.errors import CFError
+from cfcore.split import SPLIT_METHODS
+from ui import charts, state
+from ui.data import builtin_dataset, synthetic_dataset, uploaded_dataset
 
-st.title("CF Studio")
-st.caption("Explicit-rating collaborative filtering: load ratings, train a matrix-factorisation model, explore it.")
+SOURCES = {"builtin": "Built-in MovieLens sample", "upload": "Upload a file", "synthetic": "Synthetic (known answer)"}
+SEP_CHOICES = {"auto": "detect", **{sep: name for sep, name in SEPARATORS.items()}, "whitespace": "whitespace"}
 
-dataset = builtin_dataset()
-ratings = dataset.ratings
-st.subheader(f"Active dataset: {dataset.name}")
-cols = st.columns(4)
-cols[0].metric("Ratings", f"{len(ratings):,}")
-cols[1].metric("Users", f"{ratings.n_users:,}")
-cols[2].metric("Movies", f"{ratings.n_items:,}")
-cols[3].metric("Density", f"{ratings.density:.2%}")
-st.write(f"Rating scale: {ratings.scale}")
-if dataset.credit:
-    st.caption(dataset.credit)
-st.markdown("**The first movies in the catalogue**")
-st.dataframe(dataset.catalog.head(20), hide_index=True, width="stretch")
-st.info("Training, runs and exploration pages arrive with the dashboard. Meanwhile the engine is usable "
-        "from the command line: `python -m cfcore train --help`.")
+st.title("Data")
+state.show_flash()
+active = state.dataset()
+
+st.radio("Source", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="data_source")
+source = st.session_state["data_source"]
+
+if source == "builtin":
+    st.caption("MovieLens ratings sample (GroupLens Research): 100,004 ratings, 671 users, 9,066 movies.")
+    if active.name != "MovieLens sample" and st.button("Use the MovieLens sample", key="data_use_builtin"):
+        state.set_dataset(builtin_dataset())
+        state.flash("The MovieLens sample is now the active dataset.")
+        st.rerun()
+
+elif source == "upload":
+    ratings_file = st.file_uploader("Ratings file (CSV, TSV, u.data, ratings.dat, Parquet, optionally .gz)",
+                                    key="data_upload")
+    items_file = st.file_uploader("Item metadata, optional (movies.csv, u.item, movies.dat)", key="data_items_upload")
+    if ratings_file is not None:
+        file_key = f"{ratings_file.file_id}:{ratings_file.size}"
+        sep_choice = st.selectbox("Separator", list(SEP_CHOICES), format_func=SEP_CHOICES.get,
+                                  key=f"data_sep_{ratings_file.file_id}")
+        sep = None if sep_choice == "auto" else sep_choice
+        overrides = st.session_state.get(f"data_columns_{ratings_file.file_id}")
+        try:
+            items_bytes = items_file.getvalue() if items_file is not None else None
+            candidate = uploaded_dataset(file_key, ratings_file.getvalue(), ratings_file.name, sep,
+                                         tuple(overrides) if overrides else None,
+                                         f"{items_file.file_id}:{items_file.size}" if items_file else None,
+                                         items_bytes, items_file.name if items_file else None)
+        except CFError as exc:
+            st.error(f"{exc}")
+            st.caption(f"The active dataset is still **{active.name}**.")
+        else:
+            report = candidate.report
+            st.success(f"Read {len(candidate.ratings):,} ratings as {report.format}.")
+            with st.container(border=True):
+                st.markdown("**Column mapping** (change it if the detection was wrong)")
+                cols = st.columns(4)
+                chosen = []
+                for col, role in zip(cols, ("user", "item", "rating", "timestamp")):
+                    options = list(report.available_columns) + (["(none)"] if role == "timestamp" else [])
+                    current = report.columns.get(role, "(none)")
+                    chosen.append(col.selectbox(role, options, index=options.index(current) if current in options else 0,
+                                                key=f"data_map_{role}_{ratings_file.file_id}"))
+                mapping = [c for c in chosen if c != "(none)"]
+                detected = [report.columns[r] for r in ("user", "item", "rating", "timestamp") if r in report.columns]
+                if mapping != detected and st.button("Apply mapping", key="data_apply_mapping"):
+                    st.session_state[f"data_columns_{ratings_file.file_id}"] = mapping
+                    st.rerun()
+            st.markdown("**Preview**")
+            st.dataframe(candidate.ratings.to_frame().head(8), hide_index=True)
+            with st.expander("Validation report", expanded=bool(report.dropped or report.n_duplicates or report.warnings)):
+                for line in report.lines():
+                    st.text(line)
+            if st.button("Use this dataset", type="primary", key="data_use_upload"):
+                state.set_dataset(candidate)
+                state.flash(f"{candidate.name} is now the active dataset.")
+                st.rerun()
+
+else:
+    a, b, c = st.columns(3)
+    n_ratings = a.select_slider("Ratings", [10_000, 30_000, 100_000, 300_000, 1_000_000, 3_000_000], value=100_000,
+                                key="data_synth_n", format_func=lambda v: f"{v:,}")
+    noise = b.slider("Noise sigma (the best achievable RMSE)", 0.0, 1.5, 0.5, 0.05, key="data_synth_noise")
+    seed = c.number_input("Seed", 0, 10_000, 0, key="data_synth_seed")
+    if st.button("Generate and use", type="primary", key="data_use_synth"):
+        try:
+            state.set_dataset(synthetic_dataset(int(n_ratings), float(noise), int(seed)))
+        except (CFError, ValueError) as exc:
+            st.error(str(exc))
+        else:
+            state.flash(f"Synthetic data with {n_ratings:,} ratings is now the active dataset.")
+            st.rerun()
+
+st.divider()
+data = state.dataset()
+ratings = data.ratings
+st.subheader(f"Active dataset: {data.name}")
+m = st.columns(5)
+m[0].metric("Ratings", f"{len(ratings):,}")
+m[1].metric("Users", f"{ratings.n_users:,}")
+m[2].metric("Movies" if data.credit else "Items", f"{ratings.n_items:,}")
+m[3].metric("Density", f"{ratings.density:.2%}")
+m[4].metric("Rating scale", f"{ratings.scale.min:g}–{ratings.scale.max:g}")
+if data.credit:
+    st.caption(data.credit)
+st.caption(" · ".join(data.report.lines()))
+
+left, right = st.columns(2)
+left.plotly_chart(charts.rating_histogram(ratings.rating), key="chart_hist")
+if ratings.timestamp is not None:
+    right.plotly_chart(charts.ratings_over_time(ratings.timestamp), key="chart_time")
+left.plotly_chart(charts.long_tail(ratings.user_counts(), "user"), key="chart_users")
+right.plotly_chart(charts.long_tail(ratings.item_counts(), "item"), key="chart_items")
+
+st.subheader("Train / validation split")
+settings = state.split_settings()
+a, b, c = st.columns(3)
+method = a.radio("Method", SPLIT_METHODS, index=SPLIT_METHODS.index(settings.method), key="data_split_method",
+                 format_func={"random": "random ratings", "user": "per user", "time": "each user's latest"}.get,
+                 horizontal=True)
+fraction = b.slider("Validation fraction", 0.05, 0.5, settings.fraction, 0.05, key="data_split_fraction")
+seed = c.number_input("Split seed", 0, 1_000_000, settings.seed, key="data_split_seed")
+state.set_split_settings(state.SplitSettings(method, float(fraction), int(seed)))
+try:
+    summary = state.current_split().summary()
+except CFError as exc:
+    st.error(str(exc))
+else:
+    table = pd.DataFrame({
+        "ratings": [summary["train_ratings"], summary["val_ratings"]],
+        "users": [summary["train_users"], summary["val_users"]],
+        "items": [summary["train_items"], summary["val_items"]],
+    }, index=["train", "validation"])
+    st.dataframe(table, width="content")
+    st.caption(f"{summary['val_users_unseen_in_train']} validation users and {summary['val_items_unseen_in_train']} "
+               "validation items have no rating in train; the model predicts them from biases and the mean.")
+st.page_link("pages/train.py", label="Next: train a model", icon=":material/arrow_forward:")

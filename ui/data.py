@@ -1,13 +1,27 @@
-"""Cached access to datasets, so no page re-parses data on a rerun."""
+"""Cached access to datasets, so no page reloads or re-parses data on a rerun."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from cfcore.data import BUILTIN_MOVIELENS, Dataset, load_dataset
+from cfcore.synthetic import SyntheticSpec, generate
 
 
 @st.cache_resource(show_spinner="Loading the MovieLens sample...")
 def builtin_dataset(source: str = BUILTIN_MOVIELENS) -> Dataset:
     """Built-in datasets are shared read-only by every session."""
     return load_dataset(source)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Reading the file...")
+def uploaded_dataset(file_key: str, _data: bytes, name: str, sep: str | None, columns: tuple | None,
+                     items_key: str | None, _items: bytes | None, items_name: str | None) -> Dataset:
+    """An uploaded file parsed once per (upload, options); ``file_key`` stands in for the bytes' hash."""
+    return load_dataset(_data, name=name, sep=sep, columns=list(columns) if columns else None,
+                        items=_items, items_name=items_name)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Generating synthetic ratings...")
+def synthetic_dataset(n_ratings: int, noise: float, seed: int) -> Dataset:
+    return generate(SyntheticSpec(n_ratings=n_ratings, noise=noise, seed=seed)).dataset

@@ -1,0 +1,150 @@
+"""The runs directory: every training run as a folder of plain files (run.json + model.pt) that survives restarts.
+
+A run folder is written under a hidden temporary name and renamed into place in one step, so a
+crash mid-save never leaves a half-written run; a folder that cannot be read is listed as unreadable.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import secrets
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cfcore import checkpoint
+from cfcore.errors import CFError, CheckpointError
+from cfcore.recommender import Recommender
+
+RUN_FORMAT_VERSION = 1
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}$")
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What the Runs page lists about one run folder."""
+
+    run_id: str
+    path: Path
+    readable: bool
+    error: str = ""
+    created: float = 0.0  # seconds since 1970
+    dataset: str = ""
+    source: str = ""  # "trained" or "uploaded <file name>"
+    config: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.created)) if self.created else "?"
+        rmse = self.metrics.get("val_rmse")
+        rmse_text = f"RMSE {rmse:.4f}" if isinstance(rmse, (int, float)) and math.isfinite(rmse) else "unreadable"
+        return f"{stamp} · {self.dataset or '?'} · dim {self.config.get('embedding_dim', '?')} · {rmse_text}"
+
+
+def check_run_id(run_id: str) -> str:
+    """Run ids name folders: letters, digits, '_', '-', '.', never a path."""
+    if not isinstance(run_id, str) or not _RUN_ID.match(run_id) or ".." in run_id:
+        raise CFError(f"invalid run id {run_id!r}: use letters, digits, '_', '-' and '.' only")
+    return run_id
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def save_run(runs_dir: str | Path, rec: Recommender, *, source: str = "trained", run_id: str | None = None) -> RunInfo:
+    """Write ``rec`` as a new run folder atomically and return its listing."""
+    runs_dir = Path(runs_dir)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    run_id = check_run_id(run_id or new_run_id())
+    final = runs_dir / run_id
+    if final.exists():
+        raise CFError(f"run {run_id!r} already exists in {runs_dir}")
+    tmp = runs_dir / f".tmp-{run_id}-{secrets.token_hex(3)}"
+    tmp.mkdir()
+    try:
+        checkpoint.save(rec, tmp / "model.pt")
+        meta = {"format_version": RUN_FORMAT_VERSION, "run_id": run_id, "created": time.time(),
+                "dataset": rec.dataset_name, "source": source, "config": rec.config.to_dict(),
+                "metrics": _finite(rec.metrics), "history": [_finite(h) for h in rec.history]}
+        with open(tmp / "run.json", "w") as fh:
+            json.dump(meta, fh, indent=2)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.rename(tmp, final)  # the one step that makes the run visible
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return read_run(final)
+
+
+def _finite(values: dict) -> dict:
+    """JSON has no NaN: store non-finite numbers as null."""
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}
+
+
+def read_run(path: Path) -> RunInfo:
+    """The listing of one run folder; problems make it unreadable, never raise."""
+    try:
+        meta = json.loads((path / "run.json").read_text())
+        if not isinstance(meta, dict) or meta.get("format_version") != RUN_FORMAT_VERSION:
+            raise ValueError(f"run.json format version {meta.get('format_version') if isinstance(meta, dict) else '?'}")
+        if not (path / "model.pt").is_file():
+            raise ValueError("model.pt is missing")
+        return RunInfo(path.name, path, True, created=float(meta.get("created", 0)), dataset=str(meta.get("dataset", "")),
+                       source=str(meta.get("source", "")), config=dict(meta.get("config", {})),
+                       metrics=dict(meta.get("metrics", {})), history=list(meta.get("history", [])))
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        return RunInfo(path.name, path, False, error=f"{type(exc).__name__}: {exc}"[:200])
+
+
+def list_runs(runs_dir: str | Path) -> list[RunInfo]:
+    """Every run folder, newest first; unreadable ones included (with ``readable=False``)."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return []
+    infos = [read_run(p) for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    return sorted(infos, key=lambda r: (r.created, r.run_id), reverse=True)
+
+
+def run_path(runs_dir: str | Path, run_id: str) -> Path:
+    """The folder of ``run_id``, guaranteed inside ``runs_dir``."""
+    root = Path(runs_dir).resolve()
+    path = (root / check_run_id(run_id)).resolve()
+    if path.parent != root:
+        raise CFError(f"invalid run id {run_id!r}")
+    return path
+
+
+def load_run(runs_dir: str | Path, run_id: str) -> Recommender:
+    """The fitted model of a run."""
+    path = run_path(runs_dir, run_id)
+    try:
+        return checkpoint.load(path / "model.pt", label=f"run {run_id}")
+    except CheckpointError:
+        raise
+    except OSError as exc:
+        raise CheckpointError(f"run {run_id}: cannot read its model ({exc.strerror})") from None
+
+
+def delete_run(runs_dir: str | Path, run_id: str) -> None:
+    """Remove a run folder (renamed away first, so a crash never leaves half a run listed)."""
+    path = run_path(runs_dir, run_id)
+    if not path.exists():
+        return
+    trash = path.parent / f".deleted-{run_id}-{secrets.token_hex(3)}"
+    os.rename(path, trash)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def import_checkpoint(runs_dir: str | Path, data: bytes, file_name: str) -> tuple[RunInfo, Recommender]:
+    """Validate uploaded checkpoint bytes (never unpickling objects) and keep them as a new run."""
+    rec = checkpoint.load(data, label=Path(file_name).name or "uploaded file")
+    info = save_run(runs_dir, rec, source=f"uploaded {Path(file_name).name}"[:200])
+    return info, rec

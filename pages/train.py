@@ -1,0 +1,137 @@
+"""Train page: hyperparameters, a resource estimate, and live training in a background job."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from cfcore.errors import CFError
+from cfcore.resources import estimate_resources, human_bytes
+from cfcore.train import describe_device, resolve_device
+from ui import charts, state
+from ui.forms import config_form
+from ui.jobs import TrainingJob
+
+st.title("Train")
+state.show_flash()
+data = state.dataset()
+try:
+    parts = state.current_split()
+except CFError as exc:
+    st.error(f"The current split does not work on this dataset: {exc}")
+    st.page_link("pages/data.py", label="Change the split on the Data page", icon=":material/arrow_back:")
+    st.stop()
+job: TrainingJob | None = st.session_state.get(state.JOB)
+running = job is not None and job.running
+
+st.caption(f"**{data.name}** · {parts.method} split: {len(parts.train):,} training and {len(parts.val):,} "
+           "validation ratings (change it on the Data page)")
+
+form_col, side_col = st.columns([3, 2], gap="large")
+with form_col:
+    config, problem = config_form()
+with side_col:
+    try:
+        device = describe_device(resolve_device(config.device if config else "auto"))
+    except CFError as exc:
+        device, problem = "unavailable", str(exc)
+    st.markdown(f"**Device:** {device}")
+    estimate = None
+    if problem:
+        st.error(problem)
+    elif not running:
+        key = (id(data), state.split_settings(), config)
+        cached = st.session_state.get("train_estimate")
+        if cached is None or cached[0] != key:
+            try:
+                with st.spinner("Timing a few steps..."):
+                    cached = (key, estimate_resources(parts.train, parts.val, config))
+            except CFError as exc:
+                cached = (key, exc)
+            st.session_state["train_estimate"] = cached
+        estimate = cached[1]
+        if isinstance(estimate, CFError):
+            st.error(str(estimate))
+            estimate = None
+        else:
+            e = estimate
+            st.markdown(f"**Parameters:** {e.n_parameters:,}  \n"
+                        f"**Memory:** {human_bytes(e.weights_bytes)} weights + {human_bytes(e.optimizer_bytes)} "
+                        f"optimizer state and copies + {human_bytes(e.data_bytes)} data = "
+                        f"**{human_bytes(e.total_bytes)}** of {human_bytes(e.available_bytes)} free")
+            if e.seconds_per_epoch is not None:
+                st.markdown(f"**Expected:** about {e.seconds_per_epoch:.1f} s per epoch "
+                            f"({e.steps_per_epoch:,} steps), at most {e.seconds_per_epoch * config.epochs:.0f} s")
+            if not e.fits:
+                st.error(f"This configuration needs {human_bytes(e.total_bytes)} but only "
+                         f"{human_bytes(e.available_bytes)} is free on {e.device}; lower the embedding dimension.")
+    start_col, stop_col = st.columns(2)
+    can_start = config is not None and not running and (estimate is None or estimate.fits) and not problem
+    if start_col.button("Train", type="primary", disabled=not can_start, key="train_start", width="stretch"):
+        st.session_state[state.JOB] = TrainingJob(data, parts, config, state.runs_dir()).start()
+        st.session_state.pop("train_absorbed", None)
+        st.rerun()
+    if stop_col.button("Stop", disabled=not running, key="train_stop", width="stretch"):
+        job.stop()
+        job.join(timeout=5)
+        st.rerun()
+
+
+def live_panel() -> None:
+    """Redrawn every second while the job runs; reruns the page once when it ends."""
+    job: TrainingJob | None = st.session_state.get(state.JOB)
+    if job is None:
+        st.info("Set the hyperparameters and press **Train**. The loss curves update live while it runs; "
+                "you can visit other pages and come back.")
+        return
+    job.heartbeat()
+    s = job.state
+    done, text = job.progress()
+    if job.running:
+        st.progress(done, text=text)
+    for note in s.notes[:1]:
+        st.caption(note)
+    st.plotly_chart(charts.training_figure(list(s.steps), list(s.epochs), s.baselines, job.steps_per_epoch),
+                    key="train_live_chart")
+    if not job.running and not st.session_state.get("train_absorbed"):
+        st.session_state["train_absorbed"] = True
+        if s.result is not None:
+            label = f"{s.run_info.run_id if s.run_info else 'unsaved'} · dim {job.config.embedding_dim} · " \
+                    f"RMSE {s.result.metrics['val_rmse']:.4f}"
+            state.set_active_model(s.result, s.run_info.run_id if s.run_info else None, label)
+        st.rerun()
+
+
+running_now = job is not None and job.running
+st.fragment(run_every=1.0 if running_now else None)(live_panel)()
+
+if job is not None and not job.running:
+    s = job.state
+    if s.status == "diverged":
+        st.error(s.message)
+    elif s.status == "failed":
+        st.error(s.message)
+    elif s.status == "stopped":
+        st.warning(s.message)
+    if s.result is not None:
+        metrics = s.result.metrics
+        st.subheader("Result")
+        base = s.baselines
+        c = st.columns(4)
+        c[0].metric("Validation RMSE", f"{metrics['val_rmse']:.4f}",
+                    delta=f"{metrics['val_rmse'] - base['bias_rmse']:+.4f} vs bias-only", delta_color="inverse")
+        c[1].metric("Validation MAE", f"{metrics['val_mae']:.4f}",
+                    delta=f"{metrics['val_mae'] - base['bias_mae']:+.4f} vs bias-only", delta_color="inverse")
+        c[2].metric("Best epoch", f"{metrics['best_epoch']} of {len(s.epochs)}")
+        c[3].metric("Time", f"{(s.finished or time.time()) - s.started:.1f} s")
+        st.caption(f"Baselines on the same split: global mean RMSE {base['global_mean_rmse']:.4f}, bias-only RMSE "
+                   f"{base['bias_rmse']:.4f}. Device: {s.device}. {s.message}.")
+        r = s.ranking
+        if r:
+            st.caption(f"Ranking on validation (top 10, relevant = rating ≥ 4, {r['users']:,} users): precision "
+                       f"{r['precision']:.3f} · recall {r['recall']:.3f} · NDCG {r['ndcg']:.3f} · catalogue coverage "
+                       f"{r['coverage']:.1%}")
+        if s.run_info:
+            st.success(f"Saved as run **{s.run_info.run_id}** and made the active model.")
+        st.page_link("pages/recommend.py", label="Explore its recommendations", icon=":material/arrow_forward:")

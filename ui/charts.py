@@ -1,0 +1,129 @@
+"""Plotly figure builders: plain data in, figures out (no Streamlit calls, no torch)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+ACCENT = "#E4572E"
+BLUE = "#2E86AB"
+GREY = "#8A94A6"
+LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.2))
+
+
+def smooth(values: Sequence[float], alpha: float = 0.3) -> np.ndarray:
+    """Exponential moving average, so noisy per-step losses read as a trend."""
+    out = np.empty(len(values))
+    acc = None
+    for i, v in enumerate(values):
+        acc = v if acc is None else alpha * v + (1 - alpha) * acc
+        out[i] = acc
+    return out
+
+
+def training_figure(steps: Sequence, epochs: Sequence, baselines: dict[str, float], steps_per_epoch: int) -> go.Figure:
+    """Left: training loss per step (raw and smoothed). Right: train/validation RMSE per epoch and baselines."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Training loss (MSE) per step", "RMSE per epoch"),
+                        horizontal_spacing=0.08)
+    if steps:
+        x = [s.step / steps_per_epoch for s in steps]
+        y = [s.train_loss for s in steps]
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name="loss", line=dict(color=GREY, width=1),
+                                 opacity=0.5, showlegend=False), row=1, col=1)
+        fig.add_trace(go.Scatter(x=x, y=smooth(y), mode="lines", name="loss (smoothed)",
+                                 line=dict(color=ACCENT, width=2)), row=1, col=1)
+    if epochs:
+        ex = [e.epoch for e in epochs]
+        fig.add_trace(go.Scatter(x=ex, y=[e.train_rmse for e in epochs], mode="lines+markers", name="train RMSE",
+                                 line=dict(color=GREY)), row=1, col=2)
+        fig.add_trace(go.Scatter(x=ex, y=[e.val_rmse for e in epochs], mode="lines+markers", name="validation RMSE",
+                                 line=dict(color=BLUE, width=3)), row=1, col=2)
+    for key, label, dash in (("global_mean_rmse", "global mean", "dot"), ("bias_rmse", "bias only", "dash")):
+        if key in baselines:
+            fig.add_hline(y=baselines[key], line=dict(color="#555", dash=dash, width=1), row=1, col=2,
+                          annotation_text=f"{label} {baselines[key]:.3f}", annotation_position="top right")
+    fig.update_xaxes(title_text="epoch", row=1, col=1)
+    fig.update_xaxes(title_text="epoch", dtick=1 if len(epochs) <= 20 else None, row=1, col=2)
+    fig.update_layout(height=380, **LAYOUT)
+    return fig
+
+
+def rating_histogram(rating: np.ndarray) -> go.Figure:
+    values, counts = np.unique(np.round(rating.astype(np.float64), 3), return_counts=True)
+    if len(values) > 40:  # continuous ratings: bin them
+        fig = px.histogram(x=rating, nbins=40)
+    else:
+        fig = px.bar(x=values, y=counts)
+    fig.update_traces(marker_color=ACCENT)
+    fig.update_layout(title="Ratings", xaxis_title="rating", yaxis_title="count", height=320, **LAYOUT)
+    return fig
+
+
+def long_tail(counts: np.ndarray, what: str) -> go.Figure:
+    """Ratings per user/item sorted from most to least, on log axes: the long tail."""
+    ordered = np.sort(counts[counts > 0])[::-1]
+    fig = go.Figure(go.Scatter(x=np.arange(1, len(ordered) + 1), y=ordered, mode="lines", line=dict(color=BLUE, width=2),
+                               hovertemplate=f"{what} rank %{{x}}<br>%{{y}} ratings<extra></extra>"))
+    fig.update_layout(title=f"Ratings per {what} (long tail)", xaxis_title=f"{what}s, most active first",
+                      yaxis_title="ratings", xaxis_type="log", yaxis_type="log", height=320, **LAYOUT)
+    return fig
+
+
+def ratings_over_time(timestamp: np.ndarray) -> go.Figure:
+    valid = timestamp[timestamp > np.iinfo(np.int64).min]
+    months = pd.to_datetime(valid, unit="s").to_period("M").value_counts().sort_index()
+    fig = px.bar(x=months.index.to_timestamp(), y=months.to_numpy())
+    fig.update_traces(marker_color=BLUE)
+    fig.update_layout(title="Ratings per month", xaxis_title="", yaxis_title="ratings", height=320, **LAYOUT)
+    return fig
+
+
+def runs_overlay(runs: Sequence) -> go.Figure:
+    """Validation RMSE per epoch of several runs in one chart."""
+    fig = go.Figure()
+    for run in runs:
+        history = run.history
+        fig.add_trace(go.Scatter(x=[h["epoch"] for h in history], y=[h["val_rmse"] for h in history],
+                                 mode="lines+markers", name=run.label))
+    fig.update_layout(title="Validation RMSE per epoch", xaxis_title="epoch", yaxis_title="validation RMSE",
+                      height=380, **LAYOUT)
+    return fig
+
+
+def parallel_coordinates(frame: pd.DataFrame, dims: list[str], color: str = "val RMSE") -> go.Figure:
+    data = frame.dropna(subset=[color])
+    fig = go.Figure(go.Parcoords(
+        line=dict(color=data[color], colorscale="Viridis_r", showscale=True, colorbar=dict(title=color)),
+        dimensions=[dict(label=d, values=np.log10(data[d]) if d in ("learning rate", "weight decay") and (data[d] > 0).all()
+                         else data[d]) for d in dims + [color]],
+    ))
+    fig.update_layout(title="Hyperparameters against validation RMSE (learning rate and weight decay as log10)",
+                      height=380, **LAYOUT)
+    return fig
+
+
+def sweep_figure(frame: pd.DataFrame, varied: list[str]) -> go.Figure:
+    """A heatmap when two settings vary, otherwise a scatter; the best run is marked."""
+    done = frame.dropna(subset=["val RMSE"])
+    if len(varied) == 2 and len(done):
+        table = done.pivot_table(index=varied[0], columns=varied[1], values="val RMSE", aggfunc="min")
+        fig = px.imshow(table, text_auto=".4f", color_continuous_scale="Viridis_r", aspect="auto",
+                        labels=dict(color="val RMSE"))
+        fig.update_xaxes(type="category")
+        fig.update_yaxes(type="category")
+    else:
+        x = varied[0] if varied else "run"
+        fig = px.scatter(done.assign(run=np.arange(len(done))), x=x, y="val RMSE",
+                         hover_data=[c for c in done.columns if c not in (x, "val RMSE")])
+        fig.update_traces(marker=dict(size=12, color=BLUE))
+        if len(done):
+            best = done.loc[done["val RMSE"].idxmin()]
+            fig.add_trace(go.Scatter(x=[best[x] if x in best else 0], y=[best["val RMSE"]], mode="markers",
+                                     marker=dict(size=20, color=ACCENT, symbol="star"), name="best"))
+    fig.update_layout(title="Sweep: validation RMSE", height=380, **LAYOUT)
+    return fig

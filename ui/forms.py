@@ -1,0 +1,101 @@
+"""The hyperparameter form: widgets in, a TrainConfig (or the reason there is none) out."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cfcore.config import DEVICES, OPTIMIZERS, PRESETS, TrainConfig
+from cfcore.errors import ConfigError
+
+LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1, 3e-1, 1.0]
+BATCH_SIZES = [32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536]
+OPTIMIZER_LABELS = {"sparse_adam": "Adam on the rows each batch touches (fast)", "adam": "Dense Adam (the seed's exact optimizer)"}
+OUTPUT_LABELS = {"clip": "clip to the rating scale (seed)", "sigmoid": "scaled sigmoid"}
+PREFIX = "train_"
+PRESET_KEY = PREFIX + "preset"
+
+
+def _key(name: str) -> str:
+    return PREFIX + name
+
+
+def _apply_preset() -> None:
+    """Write a preset's values into the widgets' state (on_change of the preset selector)."""
+    config = PRESETS[st.session_state[PRESET_KEY]]
+    _load_values(config)
+
+
+def _load_values(config: TrainConfig) -> None:
+    values = {
+        "embedding_dim": config.embedding_dim, "learning_rate": _nearest(LEARNING_RATES, config.learning_rate),
+        "batch_size": _nearest(BATCH_SIZES, config.batch_size), "epochs": config.epochs,
+        "weight_decay": config.weight_decay, "optimizer": config.optimizer,
+        "use_clip": config.grad_clip is not None, "grad_clip": config.grad_clip or 1.0,
+        "use_schedule": config.lr_patience is not None, "lr_factor": config.lr_factor,
+        "lr_patience": config.lr_patience if config.lr_patience is not None else 1,
+        "use_early_stopping": config.early_stopping is not None,
+        "early_stopping": config.early_stopping if config.early_stopping is not None else 3,
+        "output": config.output, "seed": config.seed, "device": config.device,
+    }
+    for name, value in values.items():
+        st.session_state[_key(name)] = value
+
+
+def _nearest(options: list, value):
+    return min(options, key=lambda o: abs(o - value))
+
+
+def config_form() -> tuple[TrainConfig | None, str | None]:
+    """Draw the form; return (config, None) or (None, what is wrong with the values)."""
+    if _key("embedding_dim") not in st.session_state:
+        _load_values(TrainConfig())
+    st.selectbox("Preset", list(PRESETS), key=PRESET_KEY, on_change=_apply_preset,
+                 format_func=lambda p: {"recommended": "Recommended (CF Studio defaults)",
+                                        "seed": "Seed document (lr 0.001, dense Adam, 10 epochs)"}.get(p, p),
+                 help="Fills the form; change any value afterwards.")
+    left, right = st.columns(2)
+    left.number_input("Embedding dimension", min_value=1, max_value=4096, step=1, key=_key("embedding_dim"),
+                      help="Length of each user's and movie's taste vector.")
+    right.number_input("Epochs", min_value=1, max_value=1000, step=1, key=_key("epochs"),
+                       help="Upper bound; early stopping may end sooner.")
+    left.select_slider("Learning rate", options=LEARNING_RATES, key=_key("learning_rate"),
+                       format_func=lambda v: f"{v:g}", help="Log scale. Too high makes the loss diverge.")
+    right.select_slider("Batch size", options=BATCH_SIZES, key=_key("batch_size"), help="Ratings per step.")
+    with st.expander("Advanced"):
+        a, b = st.columns(2)
+        a.number_input("Weight decay (L2)", min_value=0.0, max_value=100.0, step=0.01, format="%.4f",
+                       key=_key("weight_decay"),
+                       help="Per-rating penalty on the touched rows (fast Adam) or Adam's weight_decay (dense).")
+        b.selectbox("Optimizer", OPTIMIZERS, key=_key("optimizer"), format_func=OPTIMIZER_LABELS.get)
+        a.checkbox("Clip gradients", key=_key("use_clip"))
+        b.number_input("Max gradient norm", min_value=1e-6, max_value=1e6, key=_key("grad_clip"),
+                       disabled=not st.session_state[_key("use_clip")])
+        a.checkbox("Reduce learning rate on plateau", key=_key("use_schedule"))
+        sched = not st.session_state[_key("use_schedule")]
+        b.number_input("LR factor", min_value=0.01, max_value=0.99, step=0.05, key=_key("lr_factor"), disabled=sched)
+        b.number_input("LR patience (epochs)", min_value=0, max_value=100, step=1, key=_key("lr_patience"), disabled=sched)
+        a.checkbox("Early stopping", key=_key("use_early_stopping"))
+        b.number_input("Early-stopping patience (epochs)", min_value=0, max_value=1000, step=1,
+                       key=_key("early_stopping"), disabled=not st.session_state[_key("use_early_stopping")])
+        a.selectbox("Output range", ["clip", "sigmoid"], key=_key("output"), format_func=OUTPUT_LABELS.get)
+        b.number_input("Seed", min_value=0, max_value=2**32 - 1, step=1, key=_key("seed"))
+        a.selectbox("Device", DEVICES, key=_key("device"),
+                    format_func=lambda d: {"auto": "auto (CUDA, then MPS, then CPU)"}.get(d, d))
+    try:
+        return config_from_state(), None
+    except ConfigError as exc:
+        return None, str(exc)
+
+
+def config_from_state() -> TrainConfig:
+    s = st.session_state
+    return TrainConfig(
+        embedding_dim=int(s[_key("embedding_dim")]), learning_rate=float(s[_key("learning_rate")]),
+        batch_size=int(s[_key("batch_size")]), epochs=int(s[_key("epochs")]),
+        weight_decay=float(s[_key("weight_decay")]), optimizer=s[_key("optimizer")],
+        grad_clip=float(s[_key("grad_clip")]) if s[_key("use_clip")] else None,
+        lr_factor=float(s[_key("lr_factor")]),
+        lr_patience=int(s[_key("lr_patience")]) if s[_key("use_schedule")] else None,
+        early_stopping=int(s[_key("early_stopping")]) if s[_key("use_early_stopping")] else None,
+        output=s[_key("output")], seed=int(s[_key("seed")]), device=s[_key("device")],
+    )

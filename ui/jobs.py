@@ -1,0 +1,191 @@
+"""Background training jobs owned by one browser session: a thread drives the core's generator.
+
+The thread never calls Streamlit; pages read the job's plain attributes from a fragment that
+redraws every second. A job whose session stops polling for ``ORPHAN_SECONDS`` stops itself.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cfcore.config import TrainConfig
+from cfcore.data import Dataset
+from cfcore.errors import CFError
+from cfcore.recommender import Recommender
+from cfcore.runs import RunInfo, save_run
+from cfcore.split import Split
+from cfcore.train import EndRecord, EpochRecord, StepRecord, TrainingRun
+
+ORPHAN_SECONDS = 60.0
+
+
+@dataclass
+class JobState:
+    """What a page may read about a job (written only by the job's thread)."""
+
+    status: str = "starting"  # starting | running | done | stopped | diverged | failed
+    message: str = ""
+    steps: list[StepRecord] = field(default_factory=list)
+    epochs: list[EpochRecord] = field(default_factory=list)
+    end: EndRecord | None = None
+    baselines: dict[str, float] = field(default_factory=dict)
+    ranking: dict[str, float] = field(default_factory=dict)
+    device: str = ""
+    notes: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
+    finished: float | None = None
+    result: Recommender | None = None
+    run_info: RunInfo | None = None
+
+
+class TrainingJob:
+    """One training run in a daemon thread; ``stop()`` ends it after the current step."""
+
+    def __init__(self, dataset: Dataset, parts: Split, config: TrainConfig, runs_dir: Path) -> None:
+        self.dataset, self.parts, self.config, self.runs_dir = dataset, parts, config, runs_dir
+        self.state = JobState()
+        self.steps_per_epoch = max(1, -(-len(parts.train) // min(config.batch_size, len(parts.train))))
+        self._run: TrainingRun | None = None
+        self._stop = threading.Event()
+        self.last_seen = time.time()
+        self._thread = threading.Thread(target=self._work, name="cf-training", daemon=True)
+
+    def start(self) -> TrainingJob:
+        self._thread.start()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._run is not None:
+            self._run.stop()
+
+    def heartbeat(self) -> None:
+        """Called by the page on every redraw; a job nobody watches stops itself."""
+        self.last_seen = time.time()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def _work(self) -> None:
+        state = self.state
+        try:
+            run = TrainingRun(self.parts.train, self.parts.val, self.config)
+            self._run = run
+            state.device, state.notes = run.device_name, list(run.notes)
+            state.baselines = run.baselines
+            state.status = "running"
+            if self._stop.is_set():
+                run.stop()
+            for record in run:
+                if isinstance(record, StepRecord):
+                    state.steps.append(record)
+                elif isinstance(record, EpochRecord):
+                    state.epochs.append(record)
+                else:
+                    state.end = record
+                if time.time() - self.last_seen > ORPHAN_SECONDS:
+                    run.stop()  # the browser session is gone
+            state.result = run.finish(self.dataset.catalog, self.dataset.name)
+            end = run.end
+            if state.result is not None:
+                state.ranking = state.result.evaluate_ranking(self.parts.val, k=10, threshold=4.0)
+                state.result.metrics["ranking"] = state.ranking
+                state.run_info = save_run(self.runs_dir, state.result)
+            state.status = {"completed": "done", "early_stopping": "done"}.get(end.reason, end.reason)
+            state.message = end.message
+        except CFError as exc:
+            state.status, state.message = "failed", str(exc)
+        except Exception as exc:  # never let a thread die silently: the page shows this
+            state.status = "failed"
+            state.message = f"training failed: {type(exc).__name__}: {exc}"
+            state.notes.append(traceback.format_exc(limit=3))
+        finally:
+            state.finished = time.time()
+
+    # -- derived numbers for the progress bar -----------------------------------------------
+
+    def progress(self) -> tuple[float, str]:
+        """(fraction done, "epoch 3/10 · 1.2M ratings/s · ETA 12 s")."""
+        state, cfg = self.state, self.config
+        if not state.steps:
+            return 0.0, "starting..."
+        last = state.steps[-1]
+        total_steps = cfg.epochs * self.steps_per_epoch
+        done = min(1.0, last.step / total_steps)
+        elapsed = time.time() - state.started
+        eta = elapsed / max(done, 1e-9) * (1 - done) if done > 0 else float("nan")
+        rate = last.ratings_per_second
+        rate_text = f"{rate / 1e6:.2f}M" if rate >= 1e6 else f"{rate / 1e3:.0f}K"
+        return done, f"epoch {last.epoch}/{cfg.epochs} · {rate_text} ratings/s · ETA {eta:.0f} s"
+
+
+@dataclass
+class SweepResult:
+    config: TrainConfig
+    status: str
+    val_rmse: float | None = None
+    best_epoch: int | None = None
+    seconds: float = 0.0
+    run_id: str | None = None
+
+
+class SweepJob:
+    """A grid of configs trained one after another in one background thread."""
+
+    def __init__(self, dataset: Dataset, parts: Split, base: TrainConfig, grid: dict[str, list], runs_dir: Path) -> None:
+        self.dataset, self.parts, self.runs_dir = dataset, parts, runs_dir
+        keys = list(grid)
+        self.configs = [base.replace(**dict(zip(keys, values))) for values in itertools.product(*grid.values())]
+        self.grid_keys = keys
+        self.results: list[SweepResult] = []
+        self.current: TrainingJob | None = None
+        self.status = "running"
+        self.message = ""
+        self._stop = threading.Event()
+        self.last_seen = time.time()
+        self._thread = threading.Thread(target=self._work, name="cf-sweep", daemon=True)
+
+    def start(self) -> SweepJob:
+        self._thread.start()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.current is not None:
+            self.current.stop()
+
+    def heartbeat(self) -> None:
+        self.last_seen = time.time()
+        if self.current is not None:
+            self.current.heartbeat()
+
+    def _work(self) -> None:
+        for config in self.configs:
+            if self._stop.is_set() or time.time() - self.last_seen > ORPHAN_SECONDS:
+                break
+            job = TrainingJob(self.dataset, self.parts, config, self.runs_dir)
+            job.last_seen = self.last_seen
+            self.current = job
+            job._work()  # same thread: one run at a time
+            state = job.state
+            best = state.result.metrics["val_rmse"] if state.result is not None else None
+            self.results.append(SweepResult(config, state.status, best, state.result.metrics.get("best_epoch")
+                                            if state.result is not None else None,
+                                            (state.finished or time.time()) - state.started,
+                                            state.run_info.run_id if state.run_info else None))
+        self.current = None
+        self.status = "stopped" if self._stop.is_set() else "done"
+        self.message = f"{len(self.results)} of {len(self.configs)} runs finished"
