@@ -15,5 +15,5 @@ navigation = st.navigation([
     st.Page("pages/recommend.py", title="Recommend", icon=":material/recommend:"),
     st.Page("pages/embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
 ])
-sidebar_status()
 navigation.run()
+sidebar_status()  # after the page, so it shows what the page just changed

@@ -348,7 +348,10 @@ def read_ratings_frame(
     sep = _normalise_sep(sep) if sep else detect_separator(lines, label)
     header = detect_header(lines, sep)
     frame = _read_text(source, label, sep, header)
-    frame.columns = [str(c).strip().lstrip("\ufeff").strip('"') for c in frame.columns]
+    if header:
+        frame.columns = [str(c).strip().lstrip("\ufeff").strip('"') for c in frame.columns]
+    else:  # name positions as a person counts them; "0".."n" still select by position
+        frame.columns = [f"column {i + 1}" for i in range(frame.shape[1])]
     if header and len(frame) == 0:
         raise DataError(f"{label} has a header ({', '.join(frame.columns)}) but no rating rows")
     mapping = map_columns(list(frame.columns), header, columns, label)
@@ -461,7 +464,7 @@ def _resolve_column(col, available: list, header: bool, label: str, role: str):
     if _norm(col) in lowered:
         return lowered[_norm(col)]
     if str(col).isdigit() and int(col) < len(available):
-        return available[int(col)]
+        return available[int(col)]  # a 0-based position
     raise DataError(f"{label}: no column {col!r} for {role}; the file has {', '.join(map(str, available))}")
 
 

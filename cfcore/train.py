@@ -228,7 +228,9 @@ class TrainingRun:
                 reason, message = "diverged", self._divergence_message(epoch)
                 break
             if self._stop_requested:
-                reason, message = "stopped", f"stopped during epoch {epoch}; kept the best epoch so far"
+                kept = (f"kept epoch {self._best.epoch}, the best so far" if self._best.epoch is not None
+                        else "no epoch had finished, so no model was kept")
+                reason, message = "stopped", f"stopped during epoch {epoch}; {kept}"
                 break
             seconds = time.perf_counter() - started
             train_loss = float(epoch_loss) / steps_per_epoch
@@ -254,7 +256,7 @@ class TrainingRun:
                            f"stopped after epoch {epoch}")
                 break
             if self._stop_requested:
-                reason, message = "stopped", f"stopped after epoch {epoch}"
+                reason, message = "stopped", f"stopped after epoch {epoch}; kept epoch {self._best.epoch}, the best so far"
                 break
         if reason == "completed":
             message = f"trained {cfg.epochs} epochs"

@@ -33,11 +33,13 @@ def runs_table(infos) -> pd.DataFrame:
     for r in infos:
         c, m = r.config, r.metrics
         rows.append({
-            "run": r.run_id, "created": pd.Timestamp(r.created, unit="s").strftime("%Y-%m-%d %H:%M"),
-            "dataset": r.dataset, "dim": c.get("embedding_dim"), "learning rate": c.get("learning_rate"),
-            "batch": c.get("batch_size"), "weight decay": c.get("weight_decay"), "optimizer": c.get("optimizer"),
-            "epochs": len(r.history), "best epoch": m.get("best_epoch"), "val RMSE": m.get("val_rmse"),
-            "val MAE": m.get("val_mae"), "seconds": m.get("seconds"), "device": m.get("device"), "source": r.source,
+            "run": r.run_id, "val RMSE": m.get("val_rmse"), "val MAE": m.get("val_mae"),
+            "best epoch": m.get("best_epoch"), "epochs": len(r.history), "dim": c.get("embedding_dim"),
+            "learning rate": c.get("learning_rate"), "batch": c.get("batch_size"),
+            "weight decay": c.get("weight_decay"), "optimizer": c.get("optimizer"),
+            "seconds": m.get("seconds"), "dataset": r.dataset,
+            "created": pd.Timestamp(r.created, unit="s").strftime("%Y-%m-%d %H:%M"), "device": m.get("device"),
+            "source": r.source,
         })
     return pd.DataFrame(rows)
 
@@ -118,7 +120,7 @@ sweep_running = sweep is not None and sweep.running
 st.caption("Train every combination one after another, on the active dataset and split, with the Train page's "
            "other settings.")
 a, b, c, d = st.columns(4)
-dims = a.multiselect("Embedding dimension", [8, 16, 32, 50, 64, 100, 128, 200], default=[16, 50], key="sweep_dims")
+dims = a.multiselect("Embedding dimension", [4, 8, 16, 32, 50, 64, 100, 128, 200], default=[16, 50], key="sweep_dims")
 lrs = b.multiselect("Learning rate", LEARNING_RATES, default=[0.003, 0.01], key="sweep_lrs", format_func=lambda v: f"{v:g}")
 batches = c.multiselect("Batch size", BATCH_SIZES, default=[1024], key="sweep_batches")
 wds = d.multiselect("Weight decay", [0.0, 0.001, 0.01, 0.02, 0.05, 0.1, 0.2], default=[0.05], key="sweep_wds")

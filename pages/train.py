@@ -11,7 +11,7 @@ from cfcore.resources import estimate_resources, human_bytes
 from cfcore.train import describe_device, resolve_device
 from ui import charts, state
 from ui.forms import config_form
-from ui.jobs import TrainingJob
+from ui.jobs import TrainingJob, absorb_finished
 
 st.title("Train")
 state.show_flash()
@@ -70,7 +70,7 @@ with side_col:
     can_start = config is not None and not running and (estimate is None or estimate.fits) and not problem
     if start_col.button("Train", type="primary", disabled=not can_start, key="train_start", width="stretch"):
         st.session_state[state.JOB] = TrainingJob(data, parts, config, state.runs_dir()).start()
-        st.session_state.pop("train_absorbed", None)
+        st.session_state.pop(state.JOB_ABSORBED, None)
         st.rerun()
     if stop_col.button("Stop", disabled=not running, key="train_stop", width="stretch"):
         job.stop()
@@ -94,13 +94,8 @@ def live_panel() -> None:
         st.caption(note)
     st.plotly_chart(charts.training_figure(list(s.steps), list(s.epochs), s.baselines, job.steps_per_epoch),
                     key="train_live_chart")
-    if not job.running and not st.session_state.get("train_absorbed"):
-        st.session_state["train_absorbed"] = True
-        if s.result is not None:
-            label = f"{s.run_info.run_id if s.run_info else 'unsaved'} · dim {job.config.embedding_dim} · " \
-                    f"RMSE {s.result.metrics['val_rmse']:.4f}"
-            state.set_active_model(s.result, s.run_info.run_id if s.run_info else None, label)
-        st.rerun()
+    if absorb_finished(job, st.session_state, state.JOB_ABSORBED, state.set_active_model):
+        st.rerun()  # the whole page: summary, buttons and sidebar
 
 
 running_now = job is not None and job.running

@@ -1,13 +1,18 @@
-"""The dashboard in a real headless Chromium, started the way the README starts it."""
+"""The dashboard in a real headless Chromium, started the way the README starts it (app.py via streamlit run)."""
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from browser_support import CHROMIUM, LAUNCH_ARGS, ROOT, screenshot, streamlit_server, wait_idle
+
+POINTS = """() => { const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
+                     return gd && gd._fullData && gd._fullData[0] ? gd._fullData[0].x.length : 0 }"""
 
 
 @pytest.fixture(scope="module")
@@ -21,16 +26,113 @@ def browser():
         browser.close()
 
 
-def test_app_opens_on_the_builtin_movielens_sample(browser):
-    with streamlit_server() as url:
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.goto(url)
-        wait_idle(page)
+def open_app(browser, url):
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(url)
+    wait_idle(page)
+    return page
+
+
+def go(page, title: str) -> None:
+    page.locator('[data-testid="stSidebarNavLink"]', has_text=title).click()
+    wait_idle(page)
+    expect(page.locator("h1", has_text=title)).to_be_visible()
+
+
+def sidebar(page):
+    return page.locator('[data-testid="stSidebar"]')
+
+
+def test_app_opens_on_the_builtin_movielens_sample(browser, tmp_path):
+    with streamlit_server(env={"CF_STUDIO_RUNS_DIR": str(tmp_path)}) as url:
+        page = open_app(browser, url)
         values = page.locator('[data-testid="stMetricValue"]')
         expect(values.first).to_have_text("100,004", timeout=60_000)
         expect(page.get_by_text("GroupLens", exact=False).first).to_be_visible()
-        page.wait_for_function(  # the table is drawn on a canvas once it has its full width
-            "() => (document.querySelector('[data-testid=\"stDataFrame\"]')?.getBoundingClientRect().width || 0) > 600")
-        page.wait_for_timeout(1000)
+        expect(sidebar(page)).to_contain_text("MovieLens sample · 100,004 ratings")
+        expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(4)
+        page.wait_for_timeout(1500)  # Plotly's first render
         screenshot(page, "data-page")
+        for title in ("Recommend", "Embeddings"):
+            go(page, title)
+            expect(page.get_by_text("Train a model first")).to_be_visible()
+            screenshot(page, f"{title.lower()}-page")
+        page.close()
+
+
+def start_training(page, epochs: int) -> None:
+    page.get_by_label("Epochs", exact=True).fill(str(epochs))
+    page.get_by_label("Epochs", exact=True).press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Train", exact=True).click()
+
+
+def test_live_training_stop_and_runs_survive_restart(browser, tmp_path):
+    runs_dir = tmp_path / "runs"
+    with streamlit_server(env={"CF_STUDIO_RUNS_DIR": str(runs_dir)}) as url:
+        page = open_app(browser, url)
+        go(page, "Train")
+        expect(page.get_by_text("Parameters:")).to_be_visible(timeout=60_000)
+        page.get_by_text("Advanced").click()
+        page.get_by_text("Early stopping", exact=True).click()  # run every epoch: long enough to watch
+        wait_idle(page)
+        start_training(page, 10)
+        counts = []
+        deadline = time.time() + 180
+        while time.time() < deadline and not page.get_by_text("Saved as run").count():
+            counts.append(page.evaluate(POINTS))
+            page.wait_for_timeout(300)
+        expect(page.get_by_text("Saved as run")).to_be_visible()
+        final = page.evaluate(POINTS)
+        intermediate = sorted({c for c in counts if 0 < c < final})
+        assert len(intermediate) >= 2, (counts, final)  # the chart grew while training ran
+        expect(page.locator('[data-testid="stMetricLabel"]', has_text="Validation RMSE")).to_be_visible()
+        expect(sidebar(page)).to_contain_text("dim 50")
+        page.wait_for_timeout(1000)
+        screenshot(page, "train-page-done")
+
+        start_training(page, 30)
+        expect(page.get_by_test_id("stMain").get_by_test_id("stProgress")).to_contain_text("epoch", timeout=30_000)
+        go(page, "Data")  # training goes on while the user looks elsewhere
+        expect(sidebar(page).get_by_test_id("stProgress")).to_contain_text("training: epoch", timeout=30_000)
+        go(page, "Train")
+        # stop once the first epoch is done, so there is a model to keep
+        expect(page.get_by_test_id("stMain").get_by_test_id("stProgress")).to_contain_text(re.compile(r"epoch ([2-9]|\d\d)/30"),
+                                                                         timeout=60_000)
+        clicked = time.time()
+        page.get_by_role("button", name="Stop", exact=True).click()
+        expect(page.get_by_test_id("stAlertContentWarning")).to_contain_text("the best so far", timeout=10_000)
+        assert time.time() - clicked < 10
+        expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled()
+        screenshot(page, "train-page-stopped")
+        page.close()
+
+    runs = [p for p in runs_dir.iterdir() if not p.name.startswith(".")]
+    assert len(runs) == 2
+    with streamlit_server(env={"CF_STUDIO_RUNS_DIR": str(runs_dir)}) as url:  # a restarted app
+        page = open_app(browser, url)
+        go(page, "Runs")
+        expect(page.get_by_text("2 runs")).to_be_visible()
+        expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(1)  # parallel coordinates
+        page.wait_for_timeout(1500)
+        screenshot(page, "runs-page")
+        page.close()
+
+
+def test_uploaded_u_data_becomes_active(browser, tmp_path):
+    rows = [f"{u}\t{i}\t{(u * i) % 5 + 1}\t{880000000 + u * 1000 + i}" for u in range(1, 61) for i in range(1, 41) if (u + i) % 3]
+    path = tmp_path / "u.data"
+    path.write_text("\n".join(rows) + "\n")
+    with streamlit_server(env={"CF_STUDIO_RUNS_DIR": str(tmp_path / "runs")}) as url:
+        page = open_app(browser, url)
+        page.get_by_text("Upload a file").click()
+        wait_idle(page)
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(path))
+        expect(page.get_by_text(f"Read {len(rows):,} ratings as tsv")).to_be_visible(timeout=30_000)
+        page.get_by_role("button", name="Use this dataset").click()
+        wait_idle(page)
+        expect(sidebar(page)).to_contain_text(f"u.data · {len(rows):,} ratings · 60 users · 40 items")
+        expect(page.locator("h3", has_text="Active dataset: u.data")).to_be_visible()
+        page.wait_for_timeout(1500)
+        screenshot(page, "data-page-uploaded")
         page.close()

@@ -102,8 +102,9 @@ def parallel_coordinates(frame: pd.DataFrame, dims: list[str], color: str = "val
         dimensions=[dict(label=d, values=np.log10(data[d]) if d in ("learning rate", "weight decay") and (data[d] > 0).all()
                          else data[d]) for d in dims + [color]],
     ))
-    fig.update_layout(title="Hyperparameters against validation RMSE (learning rate and weight decay as log10)",
-                      height=380, **LAYOUT)
+    fig.update_layout(title=dict(text="Hyperparameters against validation RMSE (learning rate and weight decay "
+                                      "as log10)", y=0.98, font=dict(size=14)),
+                      height=420, **{**LAYOUT, "margin": dict(l=40, r=40, t=110, b=20)})
     return fig
 
 

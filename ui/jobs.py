@@ -189,3 +189,16 @@ class SweepJob:
         self.current = None
         self.status = "stopped" if self._stop.is_set() else "done"
         self.message = f"{len(self.results)} of {len(self.configs)} runs finished"
+
+
+def absorb_finished(job: TrainingJob | None, session: dict, absorbed_key: str, set_active) -> bool:
+    """Once a job has ended, make its model the active one (exactly once); True if it did just now."""
+    if job is None or job.running or session.get(absorbed_key):
+        return False
+    session[absorbed_key] = True
+    s = job.state
+    if s.result is not None:
+        run_id = s.run_info.run_id if s.run_info else None
+        label = f"{run_id or 'unsaved'} · dim {job.config.embedding_dim} · RMSE {s.result.metrics['val_rmse']:.4f}"
+        set_active(s.result, run_id, label)
+    return True

@@ -5,6 +5,22 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import state
+from ui.jobs import absorb_finished
+
+
+def _model_and_job() -> None:
+    """Redrawn every 2 s while a job runs, so its end shows (and activates its model) on any page."""
+    job = st.session_state.get(state.JOB)
+    if job is not None:
+        job.heartbeat()
+    if absorb_finished(job, st.session_state, state.JOB_ABSORBED, state.set_active_model):
+        st.rerun()
+    st.markdown("**Model**")
+    model = state.active_model()
+    st.caption(model.label if model else "none yet: train one on the Train page")
+    if job is not None and job.running:
+        done, text = job.progress()
+        st.progress(done, text=f"training: {text}")
 
 
 def sidebar_status() -> None:
@@ -13,12 +29,7 @@ def sidebar_status() -> None:
         st.markdown("**Dataset**")
         st.caption(f"{data.name} · {len(data.ratings):,} ratings · {data.ratings.n_users:,} users · "
                    f"{data.ratings.n_items:,} items")
-        st.markdown("**Model**")
-        model = state.active_model()
-        st.caption(model.label if model else "none yet: train one on the Train page")
         job = st.session_state.get(state.JOB)
-        if job is not None and job.running:
-            done, text = job.progress()
-            st.caption(f"training: {text}")
+        st.fragment(run_every=2.0 if job is not None and job.running else None)(_model_and_job)()
         if data.credit:
             st.caption("Data: MovieLens by GroupLens Research")

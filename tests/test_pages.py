@@ -1,0 +1,172 @@
+"""Every dashboard page through AppTest: fresh sessions render, bad input shows an error and loses nothing."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cfcore import checkpoint
+from cfcore.config import TrainConfig
+from cfcore.runs import list_runs, save_run
+from cfcore.split import split
+from cfcore.train import TrainingRun
+from ui import state
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ["pages/data.py", "pages/train.py", "pages/runs.py", "pages/recommend.py", "pages/embeddings.py"]
+U_DATA = b"".join(f"{u}\t{i}\t{(u * i) % 5 + 1}\t{880000000 + u * 100 + i}\n".encode()
+                  for u in range(1, 41) for i in range(1, 31) if (u + i) % 3)
+
+
+def app(runs_dir: Path) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.session_state[state.RUNS_DIR] = str(runs_dir)
+    return at.run()
+
+
+def sidebar_text(at: AppTest) -> str:
+    def walk(node):
+        children = getattr(node, "children", None)
+        if isinstance(children, dict):
+            return " ".join(walk(child) for child in children.values())
+        return str(getattr(node, "value", ""))
+
+    return walk(at.sidebar)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_on_a_fresh_session(tmp_path, page):
+    at = app(tmp_path)
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == Path(page).stem.capitalize()
+    assert at.session_state[state.DATASET].name == "MovieLens sample"
+
+
+def test_sidebar_shows_dataset_and_model(tmp_path):
+    at = app(tmp_path)  # AppTest shows the sidebar on runs without a page switch
+    assert "MovieLens sample · 100,004 ratings" in sidebar_text(at)
+    assert "none yet" in sidebar_text(at)
+
+
+def test_bad_upload_shows_error_and_keeps_dataset(tmp_path):
+    at = app(tmp_path)
+    at.radio(key="data_source").set_value("upload").run()
+    at.file_uploader(key="data_upload").set_value(("ratings.csv", b"user,item,rating\n1,2,great\n", "text/csv")).run()
+    assert not at.exception
+    assert any("holds text: 'great' on line 2" in e.value for e in at.error)
+    assert at.session_state[state.DATASET].name == "MovieLens sample"
+    at.file_uploader(key="data_upload").set_value(("photo.csv", b"\x89PNG\r\n\x1a\n" + bytes(200), "text/csv")).run()
+    assert any("looks like a PNG image" in e.value for e in at.error)
+    assert at.session_state[state.DATASET].name == "MovieLens sample"
+
+
+def test_uploaded_u_data_becomes_active(tmp_path):
+    at = app(tmp_path)
+    at.radio(key="data_source").set_value("upload").run()
+    at.file_uploader(key="data_upload").set_value(("u.data", U_DATA, "application/octet-stream")).run()
+    assert not at.exception and not at.error
+    assert any("tsv (tab-separated, no header)" in s.value for s in at.success)
+    at.button(key="data_use_upload").click().run()
+    n = U_DATA.count(b"\n")
+    active = at.session_state[state.DATASET]
+    assert (active.name, len(active.ratings), active.ratings.n_users, active.ratings.n_items) == ("u.data", n, 40, 30)
+    assert any(m.value == f"{n:,}" for m in at.metric)
+
+
+def test_synthetic_source(tmp_path):
+    at = app(tmp_path)
+    at.radio(key="data_source").set_value("synthetic").run()
+    at.select_slider(key="data_synth_n").set_value(10_000).run()
+    at.button(key="data_use_synth").click().run()
+    assert not at.exception
+    assert len(at.session_state[state.DATASET].ratings) == 10_000
+
+
+def test_train_page_trains_and_activates_model(tmp_path):
+    at = app(tmp_path)
+    at.switch_page("pages/train.py").run()
+    assert any("parameters" in m.value.lower() or "Parameters" in m.value for m in at.markdown)
+    at.number_input(key="train_epochs").set_value(2).run()
+    at.button(key="train_start").click().run()
+    job = at.session_state[state.JOB]
+    job.join(timeout=120)
+    assert not job.running and job.state.status == "done", job.state.message
+    at.run()  # the page absorbs the finished job
+    at.run()
+    assert not at.exception
+    labels = {m.label for m in at.metric}
+    assert {"Validation RMSE", "Validation MAE", "Best epoch"} <= labels
+    assert at.session_state[state.ACTIVE_MODEL].recommender is job.state.result
+    assert len(list_runs(tmp_path)) == 1
+    assert "dim 50" in at.session_state[state.ACTIVE_MODEL].label
+
+
+def test_seed_preset_fills_the_form(tmp_path):
+    at = app(tmp_path)
+    at.switch_page("pages/train.py").run()
+    at.selectbox(key="train_preset").set_value("seed").run()
+    assert at.number_input(key="train_epochs").value == 10
+    assert at.select_slider(key="train_learning_rate").value == 0.001
+    assert at.selectbox(key="train_optimizer").value == "adam"
+
+
+@pytest.fixture(scope="module")
+def saved_model(small_synthetic):
+    parts = split(small_synthetic.dataset.ratings, "random", 0.1, seed=0)
+    run = TrainingRun(parts.train, parts.val, TrainConfig(embedding_dim=8, epochs=2))
+    list(run)
+    return run.finish(small_synthetic.dataset.catalog, "synthetic")
+
+
+def test_runs_page_lists_runs_and_flags_unreadable(tmp_path, saved_model):
+    save_run(tmp_path, saved_model)
+    save_run(tmp_path, saved_model)
+    broken = tmp_path / "20200101-000000-broken"
+    broken.mkdir()
+    (broken / "run.json").write_text("{not json")
+    at = app(tmp_path)
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception
+    assert any("2 runs" in c.value for c in at.caption)
+    assert any("20200101-000000-broken" in w.value and "unreadable" in w.value for w in at.warning)
+
+
+def test_runs_page_checkpoint_upload(tmp_path, saved_model):
+    at = app(tmp_path)
+    at.switch_page("pages/runs.py").run()
+    at.file_uploader(key="runs_upload").set_value(("evil.pt", b"\x80\x04not a checkpoint", "application/octet-stream")).run()
+    at.button(key="runs_load_upload").click().run()
+    assert any("not a CF Studio checkpoint" in e.value for e in at.error)
+    assert state.ACTIVE_MODEL not in at.session_state
+    at.file_uploader(key="runs_upload").set_value(("good.pt", checkpoint.to_bytes(saved_model), "application/octet-stream")).run()
+    at.button(key="runs_load_upload").click().run()
+    assert not at.exception
+    assert at.session_state[state.ACTIVE_MODEL].recommender.n_items == saved_model.n_items
+    assert [r.source for r in list_runs(tmp_path)] == ["uploaded good.pt"]
+
+
+def test_sweep_runs_the_grid(tmp_path):
+    at = app(tmp_path)
+    at.switch_page("pages/data.py").run()
+    at.radio(key="data_source").set_value("synthetic").run()
+    at.select_slider(key="data_synth_n").set_value(10_000).run()
+    at.button(key="data_use_synth").click().run()
+    at.switch_page("pages/runs.py").run()
+    at.multiselect(key="sweep_dims").set_value([4, 8]).run()
+    at.multiselect(key="sweep_lrs").set_value([0.01]).run()
+    at.button(key="sweep_start").click().run()
+    sweep = at.session_state[state.SWEEP]
+    deadline = time.time() + 120
+    while sweep.running and time.time() < deadline:
+        sweep.heartbeat()
+        time.sleep(0.2)
+    assert sweep.status == "done" and len(sweep.results) == 2
+    assert all(r.val_rmse is not None for r in sweep.results)
+    at.run()
+    assert not at.exception
+    assert any("Best so far" in s.value for s in at.success)
+    assert len(list_runs(tmp_path)) == 2
