@@ -143,6 +143,7 @@ def _train(args: argparse.Namespace) -> int:
     rec = run.finish(dataset.catalog, dataset.name)
     if rec is None:
         raise CFError(end.message if end else "training stopped before the first epoch finished; nothing to save")
+    rec.metrics["split"] = {"method": args.split, "fraction": args.val_fraction, "seed": args.split_seed}
     say(f"stopped: {end.message}" if end.reason != "completed" else f"done: {end.message}")
 
     base = run.baselines

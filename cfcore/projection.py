@@ -48,3 +48,15 @@ def project(embeddings: np.ndarray, n_components: int = 2, rows: np.ndarray | No
     signs = np.sign(pca.components_[np.arange(n_components), np.abs(pca.components_).argmax(1)])
     signs[signs == 0] = 1
     return Projection(coords * signs, rows, pca.explained_variance_ratio_, pca.components_ * signs[:, None], pca.mean_)
+
+
+def axis_extremes(frame: pd.DataFrame, axis: str, n: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``n`` rows at the low and the high end of one axis (e.g. "pc1") of a projection frame."""
+    ordered = frame.sort_values(axis, kind="stable")
+    return ordered.head(n).reset_index(drop=True), ordered.tail(n).iloc[::-1].reset_index(drop=True)
+
+
+def main_genre(genres: pd.Series) -> pd.Series:
+    """The first listed genre of each "A|B|C" string ("(none)" when empty), for colouring a map."""
+    first = genres.fillna("").astype(str).str.split("|").str[0]
+    return first.where(first != "", "(none)")

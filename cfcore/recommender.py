@@ -179,7 +179,7 @@ class Recommender:
         """(I,) bool mask of catalogue items passing the filters (unknown years pass a year filter)."""
         mask = self.catalog["n_ratings"].to_numpy() >= min_ratings
         if genre:
-            mask &= self.catalog["genres"].astype(str).str.split("|").apply(lambda g: genre in g).to_numpy()
+            mask &= ("|" + self.catalog["genres"].astype(str) + "|").str.contains(f"|{genre}|", regex=False).to_numpy()
         if years is not None:
             year = self.catalog["year"].to_numpy(np.float64)
             mask &= np.isnan(year) | ((year >= years[0]) & (year <= years[1]))
@@ -285,6 +285,26 @@ class Recommender:
         frame["similarity"] = sims
         frame["their_rating"] = ratings[np.searchsorted(items, chosen)] if len(chosen) else []
         return frame
+
+    def bias_extremes(self, n: int = 10, min_ratings: int = 20) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The most and least liked items by learned bias: what people rate high or low after
+        accounting for how generous each rater is. Items with fewer than ``min_ratings`` are left out."""
+        eligible = np.flatnonzero(self.catalog["n_ratings"].to_numpy() >= min_ratings)
+        order = eligible[np.argsort(-self.item_bias_[eligible], kind="stable")]
+        def frame(rows):
+            out = self.catalog.iloc[rows].reset_index(drop=True)
+            out.insert(4, "bias", self.item_bias_[rows].astype(np.float64))
+            return out
+        return frame(order[:n]), frame(order[::-1][:n])
+
+    def user_table(self) -> pd.DataFrame:
+        """One row per user index: user_id, n_ratings, mean_rating, bias (for the user map and pickers)."""
+        counts = np.diff(self.seen_indptr)
+        owner = np.repeat(np.arange(self.n_users), counts)  # (n_seen,) user index of each training rating
+        sums = np.bincount(owner, weights=self.seen_ratings, minlength=self.n_users)
+        return pd.DataFrame({"user_id": self.users.index.to_numpy(), "n_ratings": counts,
+                             "mean_rating": np.where(counts > 0, sums / np.maximum(counts, 1), np.nan),
+                             "bias": self.user_bias_.astype(np.float64)})
 
     # -- lookups ----------------------------------------------------------------------------
 

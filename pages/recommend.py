@@ -1,17 +1,180 @@
-"""Recommend page (placeholder until the "Explore what the model learned" issue): what it will show."""
+"""Recommend page: a user's favourites beside their recommendations (explained), similar movies,
+recommendations for a brand-new user, and the active model's ranking quality."""
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import streamlit as st
 
-from ui import state
+from cfcore.errors import CFError
+from ui import charts, state
+from ui.models import item_frame, item_projection, movie_label, popular_items, require_model
 
 st.title("Recommend")
-model = state.active_model()
-st.info("This page will show, for the active model: a user's favourite movies beside their top recommendations "
-        "with explanations, movies similar to a movie, and recommendations for a brand-new user who rates a few "
-        "movies here.")
-if model is None:
-    st.page_link("pages/train.py", label="Train a model first", icon=":material/arrow_forward:")
-else:
-    st.caption(f"Active model: {model.label}")
+model = require_model()
+rec = model.recommender
+st.caption(f"Active model: {model.label} · trained on {rec.dataset_name or 'unknown data'}")
+YEAR_FORMAT = st.column_config.NumberColumn("year", format="%d")
+
+
+def table(frame: pd.DataFrame, value: str | None = None, fmt: str = "%.2f") -> None:
+    columns = {"year": YEAR_FORMAT, "n_ratings": st.column_config.NumberColumn("ratings"),
+               "genres": st.column_config.TextColumn("genres")}
+    if value:
+        columns[value] = st.column_config.NumberColumn(value.replace("_", " "), format=fmt)
+    # the number people look for goes right after the title, before the long genre lists
+    st.dataframe(frame[["title", *([value] if value else []), "year", "genres", "n_ratings"]], hide_index=True,
+                 column_config=columns)
+
+
+def filters(key: str) -> np.ndarray:
+    """Genre, minimum ratings and year range -> an item mask."""
+    years = rec.catalog["year"].dropna()
+    a, b, c = st.columns(3)
+    genre = a.selectbox("Genre", ["All", *rec.genres()], key=f"{key}_genre")
+    min_ratings = b.slider("Minimum number of ratings", 0, 200, 10, 5, key=f"{key}_min_ratings",
+                           help="Movies with few ratings have noisy learned vectors.")
+    if len(years):
+        lo, hi = int(years.min()), int(years.max())
+        span = c.slider("Years", lo, hi, (lo, hi), key=f"{key}_years") if lo < hi else (lo, hi)
+    else:
+        span = None
+    return rec.filter_items(None if genre == "All" else genre, min_ratings, span)
+
+
+user_tab, similar_tab, new_tab, quality_tab = st.tabs(["For a user", "Similar movies", "New user", "Ranking quality"])
+
+with user_tab:
+    users = rec.user_table()
+    active_users = users[users["n_ratings"] > 0]
+    left, right = st.columns([2, 1])
+    if len(active_users) <= 20_000:
+        user_id = left.selectbox("User (type to search)", active_users["user_id"].tolist(), key="rec_user",
+                                 format_func=lambda u: f"user {u} · {int(users.loc[rec.users.idx(u), 'n_ratings'])} ratings")
+    else:
+        user_id = left.text_input("User id", value=str(active_users["user_id"].iloc[0]), key="rec_user_text")
+    k = right.slider("How many recommendations", 5, 50, 10, key="rec_k")
+    mask = filters("rec")
+    try:
+        recs = rec.recommend(user_id, k, item_mask=mask)
+        favourites = rec.user_ratings(user_id, k=k)
+    except CFError as exc:
+        st.error(str(exc))
+    else:
+        left, right = st.columns(2)
+        with left:
+            st.markdown(f"**Their highest-rated movies** ({int(users.loc[rec.users.idx(user_id), 'n_ratings'])} rated)")
+            table(favourites, "rating", "%.1f")
+        with right:
+            st.markdown(f"**Top {len(recs)} recommendations** (movies they have not rated)")
+            if recs.empty:
+                st.warning("No movie passes the filters; loosen them.")
+            else:
+                table(recs, "predicted_rating")
+        if not recs.empty:
+            st.markdown("**Why this recommendation?**")
+            choice = st.selectbox("Recommendation to explain", recs["item_idx"].tolist(), key="rec_explain",
+                                  format_func=lambda i: movie_label(rec, i))
+            item_id = rec.items.to_id([choice])[0]
+            parts = rec.explain(user_id, item_id)
+            a, b = st.columns([3, 2])
+            a.plotly_chart(charts.explanation_waterfall(parts, f"Predicted rating for {movie_label(rec, choice)}"),
+                           key="rec_waterfall")
+            with b:
+                st.caption("The prediction is the average rating, plus how generously this user rates, plus how "
+                           "well liked the movie is overall, plus how well its profile matches the user's taste.")
+                because = rec.because_you_liked(user_id, item_id, n=3)
+                if len(because):
+                    st.markdown("**Because they liked**")
+                    for _, row in because.iterrows():
+                        year = "" if pd.isna(row["year"]) else f" ({row['year']:.0f})"
+                        st.markdown(f"- {row['title']}{year}: rated {row['their_rating']:g}, "
+                                    f"similarity {row['similarity']:.2f}", unsafe_allow_html=False)
+
+with similar_tab:
+    query = st.text_input("Search a title", value="Toy Story" if rec.dataset_name == "MovieLens sample" else "",
+                          key="sim_query")
+    hits = rec.search_titles(query, limit=50) if query else rec.catalog.iloc[popular_items(rec, 50)]
+    if hits.empty:
+        st.warning(f"No title contains {query!r}.")
+    else:
+        a, b = st.columns([3, 1])
+        chosen = a.selectbox("Movie", hits.index.tolist(), key="sim_movie", format_func=lambda i: movie_label(rec, i))
+        k_similar = b.slider("How many", 5, 50, 10, key="sim_k")
+        try:
+            similar = rec.similar_items(rec.items.to_id([chosen])[0], k_similar)
+        except CFError as exc:
+            st.error(str(exc))
+        else:
+            st.markdown(f"**Movies most like {movie_label(rec, chosen)}** (cosine similarity of learned vectors)")
+            table(similar, "similarity")
+
+with new_tab:
+    st.caption("Rate a few movies as a new user: recommendations update at once, without retraining "
+               "(your taste vector is solved against the learned movie vectors).")
+    offer = popular_items(rec, 20_000)
+    picked = st.multiselect("Movies you have seen (type to search)", offer.tolist(), key="new_movies",
+                            format_func=lambda i: movie_label(rec, i), max_selections=20)
+    scale = rec.scale
+    step = scale.step or 0.5
+    pairs = []
+    if picked:
+        cols = st.columns(min(3, len(picked)))
+        for n, item in enumerate(picked):
+            value = cols[n % len(cols)].slider(movie_label(rec, item), float(scale.min), float(scale.max),
+                                               float(scale.max), float(step), key=f"new_rating_{item}")
+            pairs.append((rec.items.to_id([item])[0], value))
+    k_new = st.slider("How many recommendations", 5, 30, 10, key="new_k")
+    new_mask = filters("new")
+    result = rec.recommend_new_user(pairs, k_new, item_mask=new_mask)
+    if not pairs:
+        st.info("You have not rated anything yet, so these are simply the most popular well-rated movies "
+                "(mean rating shrunk toward the average by 20 pseudo-ratings). Rate a few to personalise.")
+        table(result, "shrunk_mean_rating")
+    else:
+        left, right = st.columns([2, 3])
+        with left:
+            st.markdown(f"**Recommended for you** (from {len(pairs)} rating{'s' if len(pairs) > 1 else ''})")
+            table(result, "predicted_rating")
+        with right:
+            vec, _ = rec.fold_in(pairs)
+            proj = item_projection(rec, 20, 2)
+            frame = item_frame(rec, proj)
+            rated_idx = rec.items.to_idx([p[0] for p in pairs])
+            rated = proj.transform(rec.item_factors_[rated_idx])
+            recommended = proj.transform(rec.item_factors_[result["item_idx"].to_numpy()])
+            user_xy = proj.transform(vec[None, :])
+            highlight = pd.concat([
+                rec.catalog.iloc[rated_idx].assign(pc1=rated[:, 0], pc2=rated[:, 1], marker_color="#3BA55D",
+                                                   symbol="circle", label=[f"★ {t}" for t in rec.catalog.iloc[rated_idx]["title"]]),
+                rec.catalog.iloc[result["item_idx"].to_numpy()[:5]].assign(
+                    pc1=recommended[:5, 0], pc2=recommended[:5, 1], marker_color="#E4572E", symbol="diamond", label=""),
+            ]).assign(bias=lambda f: rec.item_bias_[f.index.to_numpy()] if len(f) else [])
+            fig = charts.embedding_map(frame.assign(**{"main genre": "movies"}), "main genre", 2,
+                                       proj.explained_variance_ratio, highlight,
+                                       title="You (★ rated, ◆ recommended) on the movie map")
+            fig.add_scatter(x=user_xy[:, 0], y=user_xy[:, 1], mode="markers+text", text=["you"], name="you",
+                            textposition="bottom center", marker=dict(size=22, color="black", symbol="star"))
+            fig.update_traces(marker=dict(color="#C9D1DC", size=5), selector=dict(name="movies"))
+            st.plotly_chart(fig, key="new_user_map")
+
+with quality_tab:
+    if model.val is None:
+        st.info("Ranking quality needs the validation ratings of the split this model was trained on. Make the "
+                "dataset it was trained on active on the Data page, or train a model in this session.")
+    else:
+        a, b = st.columns(2)
+        k_eval = a.slider("k (list length)", 5, 50, 10, key="quality_k")
+        threshold = b.slider("Relevant when rated at least", float(rec.scale.min), float(rec.scale.max),
+                             min(4.0, float(rec.scale.max)), float(rec.scale.step or 0.5), key="quality_threshold")
+        scores = state.memo(("ranking", id(rec), k_eval, threshold),
+                            lambda: rec.evaluate_ranking(model.val, k=k_eval, threshold=threshold))
+        c = st.columns(4)
+        c[0].metric(f"Precision@{k_eval}", f"{scores['precision']:.3f}")
+        c[1].metric(f"Recall@{k_eval}", f"{scores['recall']:.3f}")
+        c[2].metric(f"NDCG@{k_eval}", f"{scores['ndcg']:.3f}")
+        c[3].metric("Catalogue coverage", f"{scores['coverage']:.1%}")
+        st.caption(f"Over {scores['users']:,} validation users with at least one movie rated ≥ {threshold:g}. For each, "
+                   "every movie they did not rate in training is ranked; a hit is a held-out movie they rated that "
+                   "high. Coverage is the share of the catalogue that appears in anyone's top list.")

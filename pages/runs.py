@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -142,7 +143,8 @@ if left.button(f"Run sweep ({n_runs} runs)", type="primary", disabled=sweep_runn
     except CFError as exc:
         st.error(str(exc))
     else:
-        st.session_state[state.SWEEP] = SweepJob(state.dataset(), parts, base, grid, state.runs_dir()).start()
+        st.session_state[state.SWEEP] = SweepJob(state.dataset(), parts, base, grid, state.runs_dir(),
+                                                    asdict(state.split_settings())).start()
         st.rerun()
 if right.button("Stop sweep", disabled=not sweep_running, key="sweep_stop"):
     sweep.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 
 import streamlit as st
 
@@ -69,7 +70,8 @@ with side_col:
     start_col, stop_col = st.columns(2)
     can_start = config is not None and not running and (estimate is None or estimate.fits) and not problem
     if start_col.button("Train", type="primary", disabled=not can_start, key="train_start", width="stretch"):
-        st.session_state[state.JOB] = TrainingJob(data, parts, config, state.runs_dir()).start()
+        st.session_state[state.JOB] = TrainingJob(data, parts, config, state.runs_dir(),
+                                                  asdict(state.split_settings())).start()
         st.session_state.pop(state.JOB_ABSORBED, None)
         st.rerun()
     if stop_col.button("Stop", disabled=not running, key="train_stop", width="stretch"):

@@ -136,3 +136,49 @@ def test_uploaded_u_data_becomes_active(browser, tmp_path):
         page.wait_for_timeout(1500)
         screenshot(page, "data-page-uploaded")
         page.close()
+
+
+HOVER_POINT = """() => {
+  const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
+  const trace = gd._fullData[0], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+  const box = gd.getBoundingClientRect();
+  return {x: box.left + xa._offset + xa.l2p(trace.x[0]), y: box.top + ya._offset + ya.l2p(trace.y[0]),
+          custom: trace.customdata ? trace.customdata.length : 0, template: trace.hovertemplate};
+}"""
+
+
+def test_new_user_recommendations_and_embedding_map(browser, tmp_path):
+    with streamlit_server(env={"CF_STUDIO_RUNS_DIR": str(tmp_path / "runs")}) as url:
+        page = open_app(browser, url)
+        go(page, "Train")
+        expect(page.get_by_text("Parameters:")).to_be_visible(timeout=60_000)
+        start_training(page, 3)
+        expect(page.get_by_text("Saved as run")).to_be_visible(timeout=120_000)
+
+        go(page, "Recommend")
+        page.get_by_role("tab", name="New user").click()
+        expect(page.get_by_text("not rated anything yet")).to_be_visible()
+        picker = page.locator('[data-testid="stMultiSelect"]').first
+        for title in ("Toy Story (1995)", "Matrix, The (1999)", "Titanic (1997)"):
+            picker.locator("input").fill(title.split(" (")[0])
+            page.get_by_role("option", name=title, exact=True).click()
+            page.keyboard.press("Escape")
+            wait_idle(page)
+        expect(page.get_by_text("Recommended for you (from 3 ratings)")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("on the movie map").first).to_be_visible()
+        page.wait_for_timeout(1500)
+        screenshot(page, "recommend-new-user")
+        page.get_by_role("tab", name="For a user").click()
+        page.wait_for_timeout(1500)
+        screenshot(page, "recommend-user")
+
+        go(page, "Embeddings")
+        page.wait_for_function("() => document.querySelector('[data-testid=\"stPlotlyChart\"] .js-plotly-plot')?._fullData",
+                               timeout=30_000)
+        page.wait_for_timeout(1500)
+        point = page.evaluate(HOVER_POINT)
+        assert point["custom"] > 100 and "ratings" in point["template"]
+        page.mouse.move(point["x"], point["y"])
+        expect(page.locator(".hoverlayer .hovertext").first).to_contain_text("ratings", timeout=5_000)
+        screenshot(page, "embeddings-page")
+        page.close()

@@ -170,3 +170,50 @@ def test_sweep_runs_the_grid(tmp_path):
     assert not at.exception
     assert any("Best so far" in s.value for s in at.success)
     assert len(list_runs(tmp_path)) == 2
+
+
+def with_model(tmp_path, rec, val=None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.session_state[state.RUNS_DIR] = str(tmp_path)
+    at.session_state[state.ACTIVE_MODEL] = state.ActiveModel(rec, None, "test model", val)
+    return at.run()
+
+
+def test_recommend_page_for_user_new_user_and_quality(tmp_path, saved_model, small_synthetic):
+    val = split(small_synthetic.dataset.ratings, "random", 0.1, seed=0).val
+    at = with_model(tmp_path, saved_model, val)
+    at.switch_page("pages/recommend.py").run()
+    assert not at.exception and not at.error
+    frames = at.dataframe
+    assert len(frames) >= 2  # favourites beside recommendations
+    assert any(p.proto.spec and "waterfall" in p.proto.spec for p in at.get("plotly_chart"))
+    # cold start: nothing rated yet
+    assert any("not rated anything yet" in i.value for i in at.info)
+    items = saved_model.catalog.sort_values("n_ratings", ascending=False).index[:3].tolist()
+    at.multiselect(key="new_movies").set_value(items).run()
+    assert not at.exception
+    assert any("Recommended for you" in m.value for m in at.markdown)
+    assert any(m.label.startswith("Precision@") for m in at.metric)
+
+
+def test_recommend_page_without_model_links_to_train(tmp_path):
+    at = app(tmp_path)
+    at.switch_page("pages/recommend.py").run()
+    assert not at.exception
+    assert any("no active model" in i.value for i in at.info)
+
+
+def test_embeddings_page_map_search_users_and_3d(tmp_path, saved_model):
+    at = with_model(tmp_path, saved_model)
+    at.switch_page("pages/embeddings.py").run()
+    assert not at.exception
+    spec = at.get("plotly_chart")[0].proto.spec
+    assert "scattergl" in spec and "customdata" in spec
+    title = saved_model.catalog["title"].iloc[0]
+    at.text_input(key="emb_search").set_value(title).run()
+    assert not at.exception and "highlighted" in at.get("plotly_chart")[0].proto.spec
+    at.radio(key="emb_dims").set_value(3).run()
+    assert not at.exception and "scatter3d" in at.get("plotly_chart")[0].proto.spec
+    at.radio(key="emb_show").set_value("users").run()
+    assert not at.exception and "user %{customdata[0]}" in at.get("plotly_chart")[0].proto.spec
+    assert len(at.get("download_button")) == 3

@@ -128,3 +128,79 @@ def sweep_figure(frame: pd.DataFrame, varied: list[str]) -> go.Figure:
                                      marker=dict(size=20, color=ACCENT, symbol="star"), name="best"))
     fig.update_layout(title="Sweep: validation RMSE", height=380, **LAYOUT)
     return fig
+
+
+def explanation_waterfall(parts: dict[str, float], title: str) -> go.Figure:
+    """Global mean + user bias + movie bias + taste match (+ range limit) = prediction."""
+    names = [k for k in parts if k != "prediction" and (k != "range limit" or abs(parts[k]) > 1e-6)]
+    labels = {"item bias": "movie bias"}
+    fig = go.Figure(go.Waterfall(
+        x=[labels.get(n, n) for n in names] + ["prediction"],
+        y=[parts[n] for n in names] + [parts["prediction"]],
+        measure=["absolute"] + ["relative"] * (len(names) - 1) + ["total"],
+        text=[f"{parts[n]:+.2f}" if i else f"{parts[n]:.2f}" for i, n in enumerate(names)] + [f"{parts['prediction']:.2f}"],
+        textposition="outside", connector=dict(line=dict(color="#ccc")),
+        increasing=dict(marker=dict(color="#3BA55D")), decreasing=dict(marker=dict(color=ACCENT)),
+        totals=dict(marker=dict(color=BLUE)),
+    ))
+    low = min(0.0, min(np.cumsum([parts[n] for n in names])))
+    fig.update_layout(title=title, height=330, yaxis_title="rating", showlegend=False, **LAYOUT)
+    fig.update_yaxes(range=[low, max(parts["prediction"], parts[names[0]]) * 1.25])
+    return fig
+
+
+HOVER_ITEM = "<b>%{customdata[0]}</b> (%{customdata[1]})<br>%{customdata[2]}<br>%{customdata[3]} ratings · bias %{customdata[4]:+.2f}<extra></extra>"
+
+
+def item_customdata(frame: pd.DataFrame) -> np.ndarray:
+    year = frame["year"].map(lambda y: "?" if pd.isna(y) else f"{y:.0f}")
+    return np.column_stack([frame["title"].astype(str), year, frame["genres"].astype(str).str.replace("|", ", "),
+                            frame["n_ratings"], frame["bias"]])
+
+
+def embedding_map(frame: pd.DataFrame, color: str, dims: int, explained: Sequence[float],
+                  highlight: pd.DataFrame | None = None, hover: str = "item", title: str = "") -> go.Figure:
+    """A 2D or 3D scatter of projected rows coloured by ``color``; ``highlight`` rows drawn on top, labelled."""
+    axes = [f"pc{i + 1}" for i in range(dims)]
+    custom = item_customdata(frame) if hover == "item" else np.column_stack(
+        [frame["user_id"].astype(str), frame["n_ratings"], frame["bias"]])
+    template = HOVER_ITEM if hover == "item" else \
+        "<b>user %{customdata[0]}</b><br>%{customdata[1]} ratings · bias %{customdata[2]:+.2f}<extra></extra>"
+    numeric = pd.api.types.is_numeric_dtype(frame[color])
+    fig = go.Figure()
+    scatter = go.Scatter3d if dims == 3 else go.Scattergl
+    size = 3 if dims == 3 else 6
+    if numeric:
+        coords = {a: frame[c] for a, c in zip("xyz", axes)}
+        fig.add_trace(scatter(**coords, mode="markers", customdata=custom, hovertemplate=template, name=color,
+                              marker=dict(size=size, color=frame[color], colorscale="Viridis", showscale=True,
+                                          colorbar=dict(title=color), opacity=0.8)))
+    else:
+        palette = px.colors.qualitative.D3 + px.colors.qualitative.Set2 + px.colors.qualitative.Pastel
+        for i, (value, part) in enumerate(frame.groupby(color, sort=True)):
+            coords = {a: part[c] for a, c in zip("xyz", axes)}
+            fig.add_trace(scatter(**coords, mode="markers", customdata=custom[frame.index.get_indexer(part.index)],
+                                  hovertemplate=template, name=str(value),
+                                  marker=dict(size=size, color=palette[i % len(palette)], opacity=0.75)))
+    if highlight is not None and len(highlight):
+        coords = {a: highlight[c] for a, c in zip("xyz", axes)}
+        fig.add_trace(scatter(**coords, mode="markers+text", text=highlight["label"], textposition="top center",
+                              customdata=item_customdata(highlight) if hover == "item" else None,
+                              hovertemplate=HOVER_ITEM if hover == "item" else None, name="highlighted",
+                              marker=dict(size=size * 2.2, color=highlight.get("marker_color", ACCENT),
+                                          line=dict(width=1, color="black"), symbol=highlight.get("symbol", "circle"))))
+    labels = [f"PC{i + 1} ({explained[i]:.1%})" for i in range(dims)]
+    if dims == 3:
+        fig.update_layout(scene=dict(xaxis_title=labels[0], yaxis_title=labels[1], zaxis_title=labels[2]))
+    else:
+        fig.update_xaxes(title_text=labels[0])
+        fig.update_yaxes(title_text=labels[1])
+    fig.update_layout(title=title, height=620, **{**LAYOUT, "legend": dict(orientation="v")})
+    return fig
+
+
+def explained_variance(ratios: Sequence[float]) -> go.Figure:
+    fig = go.Figure(go.Bar(x=[f"PC{i + 1}" for i in range(len(ratios))], y=list(ratios), marker_color=BLUE,
+                           text=[f"{r:.1%}" for r in ratios], textposition="outside"))
+    fig.update_layout(title="Variance explained by each axis", yaxis_tickformat=".0%", height=260, **LAYOUT)
+    return fig

@@ -46,8 +46,10 @@ class JobState:
 class TrainingJob:
     """One training run in a daemon thread; ``stop()`` ends it after the current step."""
 
-    def __init__(self, dataset: Dataset, parts: Split, config: TrainConfig, runs_dir: Path) -> None:
+    def __init__(self, dataset: Dataset, parts: Split, config: TrainConfig, runs_dir: Path,
+                 split_settings: dict | None = None) -> None:
         self.dataset, self.parts, self.config, self.runs_dir = dataset, parts, config, runs_dir
+        self.split_settings = split_settings or {}  # method/fraction/seed, stored so a saved run can rebuild it
         self.state = JobState()
         self.steps_per_epoch = max(1, -(-len(parts.train) // min(config.batch_size, len(parts.train))))
         self._run: TrainingRun | None = None
@@ -99,6 +101,7 @@ class TrainingJob:
             if state.result is not None:
                 state.ranking = state.result.evaluate_ranking(self.parts.val, k=10, threshold=4.0)
                 state.result.metrics["ranking"] = state.ranking
+                state.result.metrics["split"] = dict(self.split_settings)
                 state.run_info = save_run(self.runs_dir, state.result)
             state.status = {"completed": "done", "early_stopping": "done"}.get(end.reason, end.reason)
             state.message = end.message
@@ -141,8 +144,10 @@ class SweepResult:
 class SweepJob:
     """A grid of configs trained one after another in one background thread."""
 
-    def __init__(self, dataset: Dataset, parts: Split, base: TrainConfig, grid: dict[str, list], runs_dir: Path) -> None:
+    def __init__(self, dataset: Dataset, parts: Split, base: TrainConfig, grid: dict[str, list], runs_dir: Path,
+                 split_settings: dict | None = None) -> None:
         self.dataset, self.parts, self.runs_dir = dataset, parts, runs_dir
+        self.split_settings = split_settings or {}
         keys = list(grid)
         self.configs = [base.replace(**dict(zip(keys, values))) for values in itertools.product(*grid.values())]
         self.grid_keys = keys
@@ -176,7 +181,7 @@ class SweepJob:
         for config in self.configs:
             if self._stop.is_set() or time.time() - self.last_seen > ORPHAN_SECONDS:
                 break
-            job = TrainingJob(self.dataset, self.parts, config, self.runs_dir)
+            job = TrainingJob(self.dataset, self.parts, config, self.runs_dir, self.split_settings)
             job.last_seen = self.last_seen
             self.current = job
             job._work()  # same thread: one run at a time
@@ -200,5 +205,5 @@ def absorb_finished(job: TrainingJob | None, session: dict, absorbed_key: str, s
     if s.result is not None:
         run_id = s.run_info.run_id if s.run_info else None
         label = f"{run_id or 'unsaved'} · dim {job.config.embedding_dim} · RMSE {s.result.metrics['val_rmse']:.4f}"
-        set_active(s.result, run_id, label)
+        set_active(s.result, run_id, label, job.parts.val)
     return True

@@ -9,6 +9,8 @@ from pathlib import Path
 import streamlit as st
 
 from cfcore.data import Dataset
+from cfcore.errors import CFError
+from cfcore.ratings import Ratings
 from cfcore.recommender import Recommender
 from cfcore.split import Split, split
 from ui.data import builtin_dataset
@@ -35,11 +37,12 @@ class SplitSettings:
 
 @dataclass(frozen=True)
 class ActiveModel:
-    """The model the Recommend and Embeddings pages use, and where it came from."""
+    """The model the Recommend and Embeddings pages use, where it came from, and its validation ratings."""
 
     recommender: Recommender
     run_id: str | None
     label: str
+    val: Ratings | None = None  # held-out ratings of the split it was trained on, when known
 
 
 def dataset() -> Dataset:
@@ -78,8 +81,22 @@ def active_model() -> ActiveModel | None:
     return st.session_state.get(ACTIVE_MODEL)
 
 
-def set_active_model(rec: Recommender, run_id: str | None, label: str) -> None:
-    st.session_state[ACTIVE_MODEL] = ActiveModel(rec, run_id, label)
+def set_active_model(rec: Recommender, run_id: str | None, label: str, val: Ratings | None = None) -> None:
+    st.session_state[ACTIVE_MODEL] = ActiveModel(rec, run_id, label, val if val is not None else _validation_for(rec))
+
+
+def _validation_for(rec: Recommender) -> Ratings | None:
+    """Rebuild a saved model's validation ratings when the active dataset is the one it was trained on."""
+    settings = rec.metrics.get("split")
+    data = dataset()
+    if not isinstance(settings, dict) or data.name != rec.dataset_name:
+        return None
+    if data.ratings.users != rec.users or data.ratings.items != rec.items:
+        return None
+    try:
+        return split(data.ratings, settings["method"], float(settings["fraction"]), int(settings["seed"])).val
+    except (CFError, KeyError, TypeError, ValueError):
+        return None
 
 
 def runs_dir() -> Path:
@@ -96,3 +113,16 @@ def show_flash() -> None:
     if item:
         kind, message = item
         getattr(st, kind)(message)
+
+
+MEMO = "cf_memo"
+
+
+def memo(key: tuple, compute):
+    """Per-session memo for results derived from the active model (bounded; newest kept)."""
+    store: dict = st.session_state.setdefault(MEMO, {})
+    if key not in store:
+        if len(store) >= 32:
+            store.pop(next(iter(store)))
+        store[key] = compute()
+    return store[key]
