@@ -1,0 +1,97 @@
+"""Latency of the explore queries on a catalogue of 60,000 movies x 50 dimensions.
+
+    python bench/queries.py [--items 60000] [--users 20000] [--dim 50]
+
+Prints the median and 95th percentile over repeated calls of: a user's top-10 (seen items
+excluded), similar movies, a fold-in from 5 ratings with recommendations, and the embedding map
+(PCA of every movie, the Plotly figure built and serialised as the browser receives it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cfcore.config import TrainConfig  # noqa: E402
+from cfcore.ids import IdMap  # noqa: E402
+from cfcore.model import BiasedMF  # noqa: E402
+from cfcore.projection import project  # noqa: E402
+from cfcore.ratings import Ratings  # noqa: E402
+from cfcore.recommender import Recommender  # noqa: E402
+
+
+def build(n_users: int, n_items: int, dim: int, per_user: int, seed: int = 0) -> Recommender:
+    rng = np.random.default_rng(seed)
+    model = BiasedMF(n_users, n_items, dim, (0.5, 5.0))
+    with torch.no_grad():
+        model.user_embeddings.weight.normal_(0, 0.3)
+        model.item_embeddings.weight.normal_(0, 0.3)
+        model.item_biases.weight.normal_(0, 0.3)
+        model.global_bias.fill_(3.5)
+    popularity = 1.0 / np.arange(1, n_items + 1)
+    popularity /= popularity.sum()
+    user_idx = np.repeat(np.arange(n_users), per_user)
+    item_idx = rng.choice(n_items, len(user_idx), p=popularity)
+    pairs = np.unique(user_idx.astype(np.int64) * n_items + item_idx)
+    train = Ratings(pairs // n_items, pairs % n_items, rng.integers(1, 11, len(pairs)).astype(np.float32) / 2,
+                    IdMap(np.arange(n_users), "user"), IdMap(np.arange(n_items), "item"))
+    catalog = pd.DataFrame({"item_id": np.arange(n_items), "title": [f"Movie {i}" for i in range(n_items)],
+                            "year": rng.integers(1920, 2024, n_items).astype(float),
+                            "genres": rng.choice(["Drama", "Comedy|Romance", "Action|Sci-Fi", "Horror"], n_items)})
+    return Recommender.from_training(model, train, TrainConfig(embedding_dim=dim), catalog=catalog)
+
+
+def timed(fn, repeat: int) -> tuple[float, float]:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return float(np.median(times)) * 1e3, float(np.percentile(times, 95)) * 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=60_000)
+    parser.add_argument("--users", type=int, default=20_000)
+    parser.add_argument("--dim", type=int, default=50)
+    parser.add_argument("--repeat", type=int, default=50)
+    args = parser.parse_args()
+    rec = build(args.users, args.items, args.dim, per_user=100)
+    rng = np.random.default_rng(1)
+    users = rng.integers(0, args.users, 1000)
+    items = rng.integers(0, 2000, 1000)
+    counter = iter(range(10**9))
+    pairs = [(int(i), 4.0) for i in rng.integers(0, 2000, 5)]
+    print(f"model: {args.items:,} movies x {args.dim} dims, {args.users:,} users, "
+          f"{len(rec.seen_items):,} training ratings; torch threads {torch.get_num_threads()}")
+    rows = [
+        ("top-10 for a user", timed(lambda: rec.recommend(int(users[next(counter) % 1000]), 10), args.repeat)),
+        ("10 similar movies", timed(lambda: rec.similar_items(int(items[next(counter) % 1000]), 10), args.repeat)),
+        ("fold-in (5 ratings) + top-10", timed(lambda: rec.recommend_new_user(pairs, 10), args.repeat)),
+    ]
+
+    from ui.charts import embedding_map  # plotly; imported here so the core timings above stay pure
+
+    def map_all():
+        proj = project(rec.item_factors_, 2)
+        frame = proj.frame(rec.catalog.assign(bias=rec.item_bias_, **{"main genre": rec.catalog["genres"].str.split("|").str[0]}))
+        return embedding_map(frame, "main genre", 2, proj.explained_variance_ratio).to_json()
+
+    rows.append((f"PCA map of all {args.items:,} movies (PCA + figure + JSON)", timed(map_all, 5)))
+    print(f"{'query':55s} {'median ms':>10s} {'p95 ms':>10s}")
+    for name, (median, p95) in rows:
+        print(f"{name:55s} {median:10.2f} {p95:10.2f}")
+
+
+if __name__ == "__main__":
+    main()
