@@ -347,7 +347,7 @@ def read_ratings_frame(
         lines = lines[:-1]  # the head read may have cut the last line
     sep = _normalise_sep(sep) if sep else detect_separator(lines, label)
     header = detect_header(lines, sep)
-    frame = _read_text(source, label, sep, header)
+    frame = _read_text(source, label, sep, header, head)
     if header:
         frame.columns = [str(c).strip().lstrip("\ufeff").strip('"') for c in frame.columns]
     else:  # name positions as a person counts them; "0".."n" still select by position
@@ -377,30 +377,44 @@ def _normalise_sep(sep: str) -> str:
     return names.get(sep, sep)
 
 
-def _read_text(source, label: str, sep: str, header: bool) -> pd.DataFrame:
-    data = read_bytes(source, label)
-    if sep == "::":  # pandas would need the slow python engine for a two-character separator
-        data, sep = data.replace(b"::", b"\t"), "\t"
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    encoding = "utf-8"
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        encoding = "latin-1"
+def _read_text(source, label: str, sep: str, header: bool, head: bytes) -> pd.DataFrame:
+    """Parse the whole file. Plain files on disk go straight to pyarrow's multithreaded reader."""
+    encoding = "utf-8" if _is_utf8(head) else "latin-1"
+    direct = (not isinstance(source, bytes) and sep not in ("::", "whitespace") and head[:2] != b"\x1f\x8b")
+    if direct:
+        buffer_or_path = str(source)
+    else:
+        data = read_bytes(source, label)
+        if sep == "::":  # pandas would need the slow python engine for a two-character separator
+            data, sep = data.replace(b"::", b"\t"), "\t"
+        if data.startswith(b"\xef\xbb\xbf"):
+            data = data[3:]
+        buffer_or_path = data
     kwargs = dict(header=0 if header else None, encoding=encoding, skip_blank_lines=True)
+
+    def source_again():
+        return buffer_or_path if isinstance(buffer_or_path, str) else io.BytesIO(buffer_or_path)
+
     try:
         if sep == "whitespace":
-            return pd.read_csv(io.BytesIO(data), sep=r"\s+", engine="python", **kwargs)
+            return pd.read_csv(source_again(), sep=r"\s+", engine="python", **kwargs)
         try:
-            return pd.read_csv(io.BytesIO(data), sep=sep, engine="pyarrow", **kwargs)
-        except Exception:  # ragged rows etc.: the C engine gives messages with line numbers
-            return pd.read_csv(io.BytesIO(data), sep=sep, engine="c", **kwargs)
+            return pd.read_csv(source_again(), sep=sep, engine="pyarrow", **kwargs)
+        except Exception:  # ragged rows, mixed encodings: the C engine gives messages with line numbers
+            return pd.read_csv(source_again(), sep=sep, engine="c", **{**kwargs, "encoding_errors": "replace"})
     except pd.errors.EmptyDataError:
         raise DataError(f"{label} is empty; it needs rows of user, item, rating") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         detail = str(exc).strip().splitlines()[-1][:200]
         raise DataError(f"{label}: cannot be read as {SEPARATORS.get(sep, sep)}-separated text: {detail}") from None
+
+
+def _is_utf8(head: bytes) -> bool:
+    try:
+        head.decode("utf-8")
+        return True
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 4  # only a character cut by the head read
 
 
 def _read_parquet(source, label: str, columns) -> tuple[pd.DataFrame, dict]:
@@ -501,7 +515,9 @@ def _validate(frame: pd.DataFrame, meta: dict, label: str, scale: tuple[float, f
             )
     for role in ("user", "item"):
         ids = frame[role]
-        absent = ids.isna().to_numpy() | (ids.astype(str).str.strip() == "").to_numpy()
+        absent = ids.isna().to_numpy(copy=True)
+        if not pd.api.types.is_numeric_dtype(ids.dtype):  # text ids: blank strings are missing too
+            absent |= (ids.astype(str).str.strip() == "").to_numpy()
         if (absent & keep).any():
             first = int(np.flatnonzero(absent & keep)[0]) + offset
             dropped[f"no {role} id (first on line {first})"] = int((absent & keep).sum())
@@ -520,15 +536,14 @@ def _validate(frame: pd.DataFrame, meta: dict, label: str, scale: tuple[float, f
     if timestamp is not None:
         timestamp = timestamp[keep]
 
-    user_raw, item_raw = _ids(frame["user"]), _ids(frame["item"])
-    pairs = pd.DataFrame({"u": user_raw, "i": item_raw})
-    dup = pairs.duplicated(keep="last").to_numpy()
+    users, user_idx = IdMap.from_values(_ids(frame["user"]), "user")
+    items, item_idx = IdMap.from_values(_ids(frame["item"]), "item")
+    pair = user_idx * len(items) + item_idx  # (n,) one int64 per (user, item)
+    dup = pd.Series(pair).duplicated(keep="last").to_numpy()
     n_dup = int(dup.sum())
     if n_dup:
-        user_raw, item_raw, rating = user_raw[~dup], item_raw[~dup], rating[~dup]
+        user_idx, item_idx, rating = user_idx[~dup], item_idx[~dup], rating[~dup]
         timestamp = None if timestamp is None else timestamp[~dup]
-    users, user_idx = IdMap.from_values(user_raw, "user")
-    items, item_idx = IdMap.from_values(item_raw, "item")
     ratings = Ratings(user_idx, item_idx, rating.astype(np.float32), users, items, timestamp,
                       RatingScale(float(scale[0]), float(scale[1]), RatingScale.detect(rating).step) if scale else None)
     if ratings.scale.min == ratings.scale.max:

@@ -60,32 +60,42 @@ class BiasedMF(nn.Module):
 
     def raw_score(self, user_idx: torch.Tensor, item_idx: torch.Tensor) -> torch.Tensor:
         """(B,) score before the output range is applied."""
-        user_vec = self.user_embeddings(user_idx)  # (B, D)
-        item_vec = self.item_embeddings(item_idx)  # (B, D)
+        return self.score_from_rows(self.user_embeddings(user_idx), self.item_embeddings(item_idx),
+                                    self.user_biases(user_idx), self.item_biases(item_idx))
+
+    def score_from_rows(self, user_vec: torch.Tensor, item_vec: torch.Tensor, user_bias: torch.Tensor,
+                        item_bias: torch.Tensor) -> torch.Tensor:
+        """(B,) raw score from rows already gathered: (B, D), (B, D), (B, 1), (B, 1).
+
+        The one place the formula lives; the row-wise training step feeds it gathered rows so that
+        gradients flow to those rows only.
+        """
         dot = (user_vec * item_vec).sum(dim=1)  # (B,)
-        return dot + self.user_biases(user_idx).squeeze(-1) + self.item_biases(item_idx).squeeze(-1) + self.global_bias
+        return dot + user_bias.squeeze(-1) + item_bias.squeeze(-1) + self.global_bias
 
     def forward(self, user_idx: torch.Tensor, item_idx: torch.Tensor) -> torch.Tensor:
         """(B,) predicted ratings for index pairs."""
         return self.apply_output(self.raw_score(user_idx, item_idx))
 
     def apply_output(self, score: torch.Tensor) -> torch.Tensor:
-        low, high = self.y_range
+        low, high = self.output_range()
         if self.output == "sigmoid":
-            low, high = self._sigmoid_range()
             return low + (high - low) * torch.sigmoid(score)
         return torch.clamp(score, low, high)
 
     def inverse_output(self, rating: float) -> float:
         """The raw score that maps to ``rating``."""
         if self.output == "sigmoid":
-            low, high = self._sigmoid_range()
+            low, high = self.output_range()
             p = min(max((rating - low) / (high - low), 1e-4), 1 - 1e-4)
             return float(torch.logit(torch.tensor(p)))
         return float(rating)
 
-    def _sigmoid_range(self) -> tuple[float, float]:
+    def output_range(self) -> tuple[float, float]:
+        """(low, high) of the output: the rating scale, widened by 5% each side for the sigmoid."""
         low, high = self.y_range
+        if self.output != "sigmoid":
+            return low, high
         margin = 0.05 * (high - low) or 0.5
         return low - margin, high + margin
 

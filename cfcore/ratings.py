@@ -21,7 +21,7 @@ class RatingScale:
     @classmethod
     def detect(cls, rating: np.ndarray) -> RatingScale:
         """Smallest and largest rating, and the finest spacing between distinct values."""
-        values = np.unique(rating.astype(np.float64))
+        values = np.unique(pd.unique(rating.astype(np.float64, copy=False)))  # hash first: fast on 25M rows
         step = 0.0
         if 1 < len(values) <= 1000:  # a few distinct values: a discrete scale such as 0.5 stars
             gaps = np.diff(values)

@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from cfcore import kernels
 from cfcore.baselines import baseline_scores
 from cfcore.config import TrainConfig
 from cfcore.errors import ConfigError
 from cfcore.model import BiasedMF
 from cfcore.ratings import Ratings
+from cfcore.rowadam import RowAdam
 
 EVAL_BATCH = 1 << 16  # ratings per prediction batch: large, since evaluation needs no gradients
 
@@ -134,7 +136,7 @@ class TrainingRun:
         torch.manual_seed(config.seed)
         scale = train.scale
         self.model = BiasedMF(train.n_users, train.n_items, config.embedding_dim, (scale.min, scale.max),
-                              config.output, sparse=config.optimizer == "sparse_adam").to(self.device)
+                              config.output).to(self.device)
         self.model.init_global_bias(float(train.rating.mean()))
         self._zero_unseen_rows()
         self._optimizers = self._make_optimizers()
@@ -170,10 +172,14 @@ class TrainingRun:
         cfg = self.config
         if cfg.optimizer == "adam":  # the seed: one dense Adam with coupled L2 on every parameter
             return [torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)]
-        tables = [self.model.user_embeddings.weight, self.model.item_embeddings.weight,
-                  self.model.user_biases.weight, self.model.item_biases.weight]
-        return [torch.optim.SparseAdam(tables, lr=cfg.learning_rate),
-                torch.optim.Adam([self.model.global_bias], lr=cfg.learning_rate)]
+        m = self.model
+        tables = [m.user_embeddings.weight, m.item_embeddings.weight, m.user_biases.weight, m.item_biases.weight]
+        for table in tables:
+            table.requires_grad_(False)  # updated row by row, never through a dense gradient
+        if self.device.type == "cpu" and kernels.AVAILABLE:
+            m.global_bias.requires_grad_(False)
+            return [kernels.CompiledRowAdam(m, lr=cfg.learning_rate)]  # one compiled loop per step
+        return [RowAdam(tables, lr=cfg.learning_rate), torch.optim.Adam([m.global_bias], lr=cfg.learning_rate)]
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -286,40 +292,59 @@ class TrainingRun:
 
     def _step(self, user_idx: torch.Tensor, item_idx: torch.Tensor, rating: torch.Tensor) -> torch.Tensor:
         """One optimiser step on a batch; returns the batch MSE (on the device, not read back)."""
-        cfg = self.config
-        for opt in self._optimizers:
-            opt.zero_grad(set_to_none=True)
+        if self.config.optimizer == "adam":
+            return self._dense_step(user_idx, item_idx, rating)
+        if isinstance(self._optimizers[0], kernels.CompiledRowAdam):
+            low, high = self.model.output_range()
+            return self._optimizers[0].step_batch(user_idx.numpy(), item_idx.numpy(), rating.numpy(), low, high,
+                                                  self.config.output == "sigmoid", self.config.weight_decay,
+                                                  self.config.grad_clip)
+        return self._row_step(user_idx, item_idx, rating)
+
+    def _dense_step(self, user_idx: torch.Tensor, item_idx: torch.Tensor, rating: torch.Tensor) -> torch.Tensor:
+        """The seed's step: autograd through the whole model, dense Adam over every parameter."""
+        opt = self._optimizers[0]
+        opt.zero_grad(set_to_none=True)
         pred = self.model(user_idx, item_idx)  # (B,)
         mse = torch.mean((pred - rating) ** 2)
-        loss = mse
-        if cfg.optimizer == "sparse_adam" and cfg.weight_decay > 0:
-            # L2 on the rows this batch touched, per rating (the classic SVD++ style penalty)
-            m = self.model
-            penalty = (m.user_embeddings(user_idx).pow(2).sum(1) + m.item_embeddings(item_idx).pow(2).sum(1)
-                       + m.user_biases(user_idx).squeeze(-1).pow(2) + m.item_biases(item_idx).squeeze(-1).pow(2))  # (B,)
-            loss = mse + cfg.weight_decay * penalty.mean()
-        loss.backward()
-        if cfg.grad_clip is not None:
-            self._clip_gradients(cfg.grad_clip)
-        for opt in self._optimizers:
-            opt.step()
+        mse.backward()
+        if self.config.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        opt.step()
         return mse.detach()
 
-    def _clip_gradients(self, max_norm: float) -> None:
-        """clip_grad_norm_ for a mix of dense and sparse gradients."""
-        grads = []
-        for p in self.model.parameters():
-            if p.grad is None:
-                continue
-            if p.grad.is_sparse:
-                p.grad = p.grad.coalesce()
-                grads.append(p.grad._values())
-            else:
-                grads.append(p.grad)
-        total = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
-        coef = torch.clamp(max_norm / (total + 1e-6), max=1.0)
-        for g in grads:
-            g.mul_(coef)
+    def _row_step(self, user_idx: torch.Tensor, item_idx: torch.Tensor, rating: torch.Tensor) -> torch.Tensor:
+        """Gradients for the touched rows only, then row-wise Adam: cost O(batch), whatever the table sizes."""
+        cfg, m = self.config, self.model
+        row_adam, bias_adam = self._optimizers
+        bias_adam.zero_grad(set_to_none=True)
+        user_rows, user_pos = torch.unique(user_idx, return_inverse=True)  # (Ru,), (B,)
+        item_rows, item_pos = torch.unique(item_idx, return_inverse=True)  # (Ri,), (B,)
+        tables = (m.user_embeddings.weight, m.item_embeddings.weight, m.user_biases.weight, m.item_biases.weight)
+        leaves = [tables[0][user_rows].requires_grad_(), tables[1][item_rows].requires_grad_(),  # (Ru, D), (Ri, D)
+                  tables[2][user_rows].requires_grad_(), tables[3][item_rows].requires_grad_()]  # (Ru, 1), (Ri, 1)
+        user_vec, item_vec = leaves[0][user_pos], leaves[1][item_pos]  # (B, D) each
+        user_bias, item_bias = leaves[2][user_pos], leaves[3][item_pos]  # (B, 1) each
+        pred = m.apply_output(m.score_from_rows(user_vec, item_vec, user_bias, item_bias))  # (B,)
+        mse = torch.mean((pred - rating) ** 2)
+        loss = mse
+        if cfg.weight_decay > 0:
+            # L2 on the rows this batch touched, once per rating (the classic regularised-SVD penalty)
+            penalty = (user_vec.pow(2).sum(1) + item_vec.pow(2).sum(1)
+                       + user_bias.squeeze(-1).pow(2) + item_bias.squeeze(-1).pow(2))  # (B,)
+            loss = mse + cfg.weight_decay * penalty.mean()
+        loss.backward()  # autograd sums duplicate rows into each leaf's gradient
+        grads = [leaf.grad for leaf in leaves]
+        if cfg.grad_clip is not None:
+            total = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in
+                                                          [*grads, m.global_bias.grad]]))
+            coef = torch.clamp(cfg.grad_clip / (total + 1e-6), max=1.0)
+            for g in [*grads, m.global_bias.grad]:
+                g.mul_(coef)
+        rows = (user_rows, item_rows, user_rows, item_rows)
+        row_adam.step_rows(list(zip(tables, rows, grads)))
+        bias_adam.step()
+        return mse.detach()
 
     @torch.no_grad()
     def _evaluate(self) -> tuple[float, float]:

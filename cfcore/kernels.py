@@ -1,0 +1,190 @@
+"""The CPU row-wise training step as one compiled loop (numba): forward, gradient and lazy Adam together.
+
+It computes exactly what ``TrainingRun._row_step`` computes with torch ops (the model's formula from
+``BiasedMF.score_from_rows``, MSE plus the per-rating L2 on touched rows, then row-wise Adam), but
+without a dispatch per small tensor operation, so a step of 1,024 ratings costs microseconds rather
+than milliseconds. A test checks both paths give the same updates.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+try:  # numba is a requirement; without it training falls back to the torch row path
+    from numba import njit
+except ImportError:  # pragma: no cover
+    njit = None
+
+AVAILABLE = njit is not None
+
+
+def _row_adam_step(user_vec, item_vec, user_bias, item_bias, global_bias,
+                   m_user_vec, v_user_vec, m_item_vec, v_item_vec,
+                   m_user_bias, v_user_bias, m_item_bias, v_item_bias, m_global, v_global,
+                   grad_user_vec, grad_item_vec, grad_user_bias, grad_item_bias,
+                   mark_user, mark_item, slot_user, slot_item, touched_user, touched_item,
+                   users, items, ratings, low, high, sigmoid, weight_decay, lr, beta1, beta2, eps, step, grad_clip):
+    """One step on a batch; returns the batch MSE. Tables are updated in place.
+
+    Gradients accumulate in compact (B, .) buffers, one slot per distinct row of the batch, so the
+    only random accesses are to the rows themselves: it is memory latency that limits large tables.
+    """
+    # float32 scalars throughout: float64 constants would promote every element operation
+    f32 = np.float32
+    n = users.shape[0]
+    dim = user_vec.shape[1]
+    scale = f32(2.0 / n)  # d(mean squared error)/d(prediction) = 2 (pred - rating) / B
+    decay = f32(2.0 * weight_decay / n)  # d(weight_decay * mean(|row|^2 per rating))/d(row)
+    low = f32(low)
+    high = f32(high)
+    n_users_touched = 0
+    n_items_touched = 0
+    grad_global = f32(0.0)
+    squared = 0.0
+    g = global_bias[0]
+    for b in range(n):
+        u = users[b]
+        i = items[b]
+        raw = user_bias[u, 0] + item_bias[i, 0] + g
+        for d in range(dim):
+            raw += user_vec[u, d] * item_vec[i, d]
+        if sigmoid:
+            s = f32(1.0) / (f32(1.0) + math.exp(-raw))
+            pred = low + (high - low) * s
+            slope = (high - low) * s * (1.0 - s)
+        else:
+            pred = min(max(raw, low), high)
+            slope = f32(1.0) if low <= raw <= high else f32(0.0)  # clamp passes no gradient outside the range
+        err = pred - ratings[b]
+        squared += err * err
+        dpred = scale * err * slope
+        if mark_user[u] != step:
+            mark_user[u] = step
+            slot_user[u] = n_users_touched
+            touched_user[n_users_touched] = u
+            grad_user_vec[n_users_touched, :] = 0.0
+            grad_user_bias[n_users_touched, 0] = 0.0
+            n_users_touched += 1
+        if mark_item[i] != step:
+            mark_item[i] = step
+            slot_item[i] = n_items_touched
+            touched_item[n_items_touched] = i
+            grad_item_vec[n_items_touched, :] = 0.0
+            grad_item_bias[n_items_touched, 0] = 0.0
+            n_items_touched += 1
+        su = slot_user[u]
+        si = slot_item[i]
+        for d in range(dim):
+            uv = user_vec[u, d]
+            iv = item_vec[i, d]
+            grad_user_vec[su, d] += dpred * iv + decay * uv
+            grad_item_vec[si, d] += dpred * uv + decay * iv
+        grad_user_bias[su, 0] += dpred + decay * user_bias[u, 0]
+        grad_item_bias[si, 0] += dpred + decay * item_bias[i, 0]
+        grad_global += dpred
+
+    coef = 1.0
+    if grad_clip > 0.0:
+        total = grad_global * grad_global
+        for k in range(n_users_touched):
+            total += grad_user_bias[k, 0] ** 2
+            for d in range(dim):
+                total += grad_user_vec[k, d] ** 2
+        for k in range(n_items_touched):
+            total += grad_item_bias[k, 0] ** 2
+            for d in range(dim):
+                total += grad_item_vec[k, d] ** 2
+        coef = min(1.0, grad_clip / (math.sqrt(total) + 1e-6))
+
+    c2 = f32(1.0 - beta2 ** step)
+    step_size = f32(lr / (1.0 - beta1 ** step))
+    inv_c2 = f32(1.0) / c2
+    b1 = f32(beta1)
+    b2 = f32(beta2)
+    one_b1 = f32(1.0 - beta1)
+    one_b2 = f32(1.0 - beta2)
+    eps = f32(eps)
+    coef = f32(coef)
+    for k in range(n_users_touched):
+        u = touched_user[k]
+        for d in range(dim):
+            gr = grad_user_vec[k, d] * coef
+            m = b1 * m_user_vec[u, d] + one_b1 * gr
+            v = b2 * v_user_vec[u, d] + one_b2 * gr * gr
+            m_user_vec[u, d] = m
+            v_user_vec[u, d] = v
+            user_vec[u, d] -= step_size * m / (math.sqrt(v * inv_c2) + eps)
+        gr = grad_user_bias[k, 0] * coef
+        m = b1 * m_user_bias[u, 0] + one_b1 * gr
+        v = b2 * v_user_bias[u, 0] + one_b2 * gr * gr
+        m_user_bias[u, 0] = m
+        v_user_bias[u, 0] = v
+        user_bias[u, 0] -= step_size * m / (math.sqrt(v * inv_c2) + eps)
+    for k in range(n_items_touched):
+        i = touched_item[k]
+        for d in range(dim):
+            gr = grad_item_vec[k, d] * coef
+            m = b1 * m_item_vec[i, d] + one_b1 * gr
+            v = b2 * v_item_vec[i, d] + one_b2 * gr * gr
+            m_item_vec[i, d] = m
+            v_item_vec[i, d] = v
+            item_vec[i, d] -= step_size * m / (math.sqrt(v * inv_c2) + eps)
+        gr = grad_item_bias[k, 0] * coef
+        m = b1 * m_item_bias[i, 0] + one_b1 * gr
+        v = b2 * v_item_bias[i, 0] + one_b2 * gr * gr
+        m_item_bias[i, 0] = m
+        v_item_bias[i, 0] = v
+        item_bias[i, 0] -= step_size * m / (math.sqrt(v * inv_c2) + eps)
+    gr = grad_global * coef
+    m = b1 * m_global[0] + one_b1 * gr
+    v = b2 * v_global[0] + one_b2 * gr * gr
+    m_global[0] = m
+    v_global[0] = v
+    global_bias[0] -= step_size * m / (math.sqrt(v * inv_c2) + eps)
+    return squared / n
+
+
+row_adam_step = njit(cache=True, nogil=True, fastmath=True, error_model="numpy")(_row_adam_step) if AVAILABLE else None
+
+
+class CompiledRowAdam(torch.optim.Optimizer):
+    """State for ``row_adam_step`` over a model's CPU tables (numpy views sharing the tensors' memory).
+
+    A torch Optimizer only so that learning-rate schedulers can adjust ``param_groups[0]["lr"]``.
+    """
+
+    def __init__(self, model, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+        super().__init__(list(model.parameters()), {"lr": lr})
+        self.tables = [model.user_embeddings.weight.detach().numpy(), model.item_embeddings.weight.detach().numpy(),
+                       model.user_biases.weight.detach().numpy(), model.item_biases.weight.detach().numpy(),
+                       model.global_bias.detach().numpy()]
+        self.moments = [np.zeros_like(t) for t in self.tables for _ in (0, 1)]  # (m, v) per table
+        self.grads: list[np.ndarray] = []  # compact (B, .) buffers, sized on the first batch
+        self.marks = [np.zeros(len(self.tables[0]), np.int64), np.zeros(len(self.tables[1]), np.int64)]
+        self.slots = [np.zeros(len(self.tables[0]), np.int64), np.zeros(len(self.tables[1]), np.int64)]
+        self.betas, self.eps = betas, eps
+        self.n_steps = 0
+
+    def step(self, closure=None):  # pragma: no cover - the training loop calls step_batch
+        raise RuntimeError("CompiledRowAdam is driven by step_batch(...), not step()")
+
+    def step_batch(self, users: np.ndarray, items: np.ndarray, ratings: np.ndarray, low: float, high: float,
+                   sigmoid: bool, weight_decay: float, grad_clip: float | None) -> float:
+        self.n_steps += 1
+        n = len(users)
+        if not self.grads or len(self.grads[0]) < n:
+            dim = self.tables[0].shape[1]
+            self.grads = [np.zeros((n, dim), np.float32), np.zeros((n, dim), np.float32),
+                          np.zeros((n, 1), np.float32), np.zeros((n, 1), np.float32)]
+            self.touched = np.empty(n, np.int64), np.empty(n, np.int64)
+        touched = self.touched
+        uv, iv, ub, ib, g = self.tables
+        m = self.moments
+        return row_adam_step(uv, iv, ub, ib, g, m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9],
+                             *self.grads, self.marks[0], self.marks[1], self.slots[0], self.slots[1],
+                             touched[0], touched[1],
+                             users, items, ratings, low, high, sigmoid, weight_decay, self.param_groups[0]["lr"],
+                             self.betas[0], self.betas[1], self.eps, self.n_steps, grad_clip or 0.0)
