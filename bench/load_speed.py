@@ -25,11 +25,12 @@ def write_csv(path: Path, rows: int, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
     n_users, n_items = 162_541, 59_047  # ML-25M's counts
     frame = pd.DataFrame({
-        "userId": np.sort(rng.integers(1, n_users + 1, rows)),
+        "userId": rng.integers(1, n_users + 1, rows),
         "movieId": rng.integers(1, n_items + 1, rows),
         "rating": rng.integers(1, 11, rows) / 2,
         "timestamp": rng.integers(789_652_009, 1_574_327_703, rows),
     })
+    frame = frame.sort_values(["userId", "movieId"], kind="stable")  # ML-25M's own order
     frame.to_csv(path, index=False)
 
 

@@ -355,7 +355,7 @@ def read_ratings_frame(
     if header and len(frame) == 0:
         raise DataError(f"{label} has a header ({', '.join(frame.columns)}) but no rating rows")
     mapping = map_columns(list(frame.columns), header, columns, label)
-    out = pd.DataFrame({role: frame[col] for role, col in mapping.items()})
+    out = frame.loc[:, list(mapping.values())].set_axis(list(mapping), axis=1)  # no copy under copy-on-write
     kind = "dat" if sep == "::" else {"\t": "tsv", ",": "csv"}.get(sep, "text")
     fmt = f"{kind} ({SEPARATORS.get(sep, sep)}-separated, {'header' if header else 'no header'})"
     if head is not None and _looks_gzip(source):
@@ -531,15 +531,16 @@ def _validate(frame: pd.DataFrame, meta: dict, label: str, scale: tuple[float, f
                 warnings.append(f"{int(bad_ts.sum())} rows have no readable timestamp; temporal splits treat them as oldest")
     if not keep.any():
         raise DataError(f"{label}: no usable rows: every row lacks a rating or an id")
-    frame = frame.loc[keep]
-    rating = rating[keep]
-    if timestamp is not None:
-        timestamp = timestamp[keep]
+    if not keep.all():  # copying 25M rows costs seconds; most files drop nothing
+        frame = frame.loc[keep]
+        rating = rating[keep]
+        if timestamp is not None:
+            timestamp = timestamp[keep]
 
     users, user_idx = IdMap.from_values(_ids(frame["user"]), "user")
     items, item_idx = IdMap.from_values(_ids(frame["item"]), "item")
     pair = user_idx * len(items) + item_idx  # (n,) one int64 per (user, item)
-    dup = pd.Series(pair).duplicated(keep="last").to_numpy()
+    dup = _repeated_pairs(pair)
     n_dup = int(dup.sum())
     if n_dup:
         user_idx, item_idx, rating = user_idx[~dup], item_idx[~dup], rating[~dup]
@@ -553,6 +554,15 @@ def _validate(frame: pd.DataFrame, meta: dict, label: str, scale: tuple[float, f
     if len(items) == 1:
         warnings.append("only one item: there is nothing to rank")
     return ratings, dropped, n_dup, warnings
+
+
+def _repeated_pairs(pair: np.ndarray) -> np.ndarray:
+    """(n,) bool: rows whose (user, item) appears again later (the last one is kept)."""
+    if len(pair) > 1 and np.all(pair[1:] >= pair[:-1]):  # sorted files (MovieLens): repeats are neighbours
+        dup = np.zeros(len(pair), dtype=bool)
+        dup[:-1] = pair[:-1] == pair[1:]
+        return dup
+    return pd.Series(pair).duplicated(keep="last").to_numpy()
 
 
 def _numeric_column(series: pd.Series, what: str, label: str, offset: int) -> np.ndarray:

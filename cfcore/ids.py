@@ -36,6 +36,14 @@ class IdMap:
     @classmethod
     def from_values(cls, values: np.ndarray | pd.Series, name: str) -> tuple[IdMap, np.ndarray]:
         """Build a map from raw values (sorted ids) and return it with each value's index."""
+        values = np.asarray(values)
+        if values.dtype.kind in "iu" and len(values) and values.min() >= 0 and values.max() < 4 * len(values) + 1_000_000:
+            # compact non-negative integer ids (MovieLens): a lookup table beats hashing 25M values
+            present = np.zeros(int(values.max()) + 1, dtype=bool)
+            present[values] = True
+            uniques = np.flatnonzero(present)
+            position = np.cumsum(present) - 1  # id -> index among the present ids
+            return cls(uniques.astype(values.dtype, copy=False), name), position[values].astype(np.int64)
         codes, uniques = pd.factorize(pd.Series(values), sort=True)
         return cls(uniques, name), codes.astype(np.int64)
 

@@ -76,7 +76,8 @@ elif source == "upload":
 
 else:
     a, b, c = st.columns(3)
-    n_ratings = a.select_slider("Ratings", [10_000, 30_000, 100_000, 300_000, 1_000_000, 3_000_000], value=100_000,
+    n_ratings = a.select_slider("Ratings", [10_000, 30_000, 100_000, 300_000, 1_000_000, 3_000_000, 10_000_000],
+                                value=100_000,
                                 key="data_synth_n", format_func=lambda v: f"{v:,}")
     noise = b.slider("Noise sigma (the best achievable RMSE)", 0.0, 1.5, 0.5, 0.05, key="data_synth_noise")
     seed = c.number_input("Seed", 0, 10_000, 0, key="data_synth_seed")
