@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--items", help="item metadata: movies.csv, u.item or movies.dat")
     train.add_argument("--sep", help="field separator when detection fails: tab, comma, semicolon, pipe, '::' or whitespace")
     train.add_argument("--columns", help="user,item,rating[,timestamp] column names (or 0-based positions)")
+    train.add_argument("--scale", help="declared rating scale MIN,MAX (e.g. 1,5); ratings outside it are an error")
     train.add_argument("--split", choices=SPLIT_METHODS, default="random", help="how validation is held out (default random)")
     train.add_argument("--val-fraction", type=float, default=0.1, help="share of ratings held out for validation (default 0.1)")
     train.add_argument("--split-seed", type=int, default=0, help="seed of the split (default 0)")
@@ -89,6 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:
         print("error: out of memory; use a smaller --dim or --batch-size, or a smaller dataset", file=sys.stderr)
         return 2
+    except Exception as exc:  # a bug: still one line for the user; CF_STUDIO_DEBUG=1 shows the traceback
+        if os.environ.get("CF_STUDIO_DEBUG"):
+            raise
+        print(f"error: internal error ({type(exc).__name__}: {exc}); rerun with CF_STUDIO_DEBUG=1 for details "
+              "and please report it", file=sys.stderr)
+        return 1
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -101,7 +109,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def _train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
-    dataset = load_dataset(args.data, sep=args.sep, columns=args.columns, items=args.items)
+    dataset = load_dataset(args.data, sep=args.sep, columns=args.columns, items=args.items, scale=_scale(args.scale))
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
     say(f"data: {dataset.name}: {len(dataset.ratings):,} ratings, {dataset.ratings.n_users:,} users, "
         f"{dataset.ratings.n_items:,} items, scale {dataset.ratings.scale}")
@@ -164,8 +172,9 @@ def _train(args: argparse.Namespace) -> int:
     if test is not None:
         say(f"test RMSE {results['test_rmse']:.4f}, MAE {results['test_mae']:.4f}")
     model_rmse = results["test_rmse"] if test is not None else results["val_rmse"]
+    gain = f" ({100 * (1 - model_rmse / base['bias_rmse']):+.1f}% vs bias-only)" if base["bias_rmse"] > 0 else ""
     say(f"baselines on {where}: global mean RMSE {base['global_mean_rmse']:.4f}, bias-only RMSE {base['bias_rmse']:.4f}; "
-        f"model {model_rmse:.4f} ({100 * (1 - model_rmse / base['bias_rmse']):+.1f}% vs bias-only)")
+        f"model {model_rmse:.4f}{gain}")
     ranking = rec.evaluate_ranking(test if test is not None else val, k=10, threshold=args.relevance_threshold)
     say(f"ranking on {where} (k=10, relevant = rating >= {args.relevance_threshold:g}, {ranking['users']:,} users): "
         f"precision {ranking['precision']:.4f}, recall {ranking['recall']:.4f}, NDCG {ranking['ndcg']:.4f}, "
@@ -184,6 +193,18 @@ def _train(args: argparse.Namespace) -> int:
         Path(args.metrics_json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.metrics_json).write_text(json.dumps(payload, indent=2, default=_json_default))
     return 0
+
+
+def _scale(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    try:
+        low, high = (float(part) for part in text.split(","))
+    except ValueError:
+        raise CFError(f"--scale must be MIN,MAX such as 1,5; got {text!r}") from None
+    if not low < high:
+        raise CFError(f"--scale needs MIN < MAX; got {text!r}")
+    return low, high
 
 
 def _json_default(value):

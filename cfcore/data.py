@@ -284,9 +284,12 @@ def detect_separator(lines: list[str], label: str) -> str:
         if counts[0] >= 3 and all(c == counts[0] for c in counts):
             return "whitespace"
     if best is None and all(len(line.split()) == 1 and not any(s in line for s in ",;|\t") for line in lines[:50]):
+        guess = _unusual_separator(lines[:50])
+        hint = (f"; its fields look separated by {guess!r}: pass that separator (--sep '{guess}' on the "
+                "command line, Separator in the dashboard)" if guess else "")
         raise DataError(
             f"{label} has only 1 column (first line {lines[0][:80]!r}); a ratings file needs user, item and "
-            "rating columns"
+            f"rating columns{hint}"
         )
     if best is None:
         raise DataError(
@@ -295,6 +298,13 @@ def detect_separator(lines: list[str], label: str) -> str:
             "(pass the separator explicitly if it is another)"
         )
     return best
+
+
+def _unusual_separator(lines: list[str]) -> str | None:
+    """A punctuation character that appears the same number of times (>= 2) on every line, if any."""
+    counts = {ch: {line.count(ch) for line in lines} for ch in set(lines[0]) if not ch.isalnum() and ch not in " ._-\"'"}
+    found = [ch for ch, seen in counts.items() if len(seen) == 1 and min(seen) >= 2]
+    return found[0] if len(found) == 1 else None
 
 
 def _split(line: str, sep: str) -> list[str]:
@@ -502,7 +512,7 @@ def _validate(frame: pd.DataFrame, meta: dict, label: str, scale: tuple[float, f
     infinite = np.isinf(rating)
     if infinite.any():
         row = int(np.flatnonzero(infinite)[0])
-        raise DataError(f"{label}: rating column {col['rating']!r} holds an infinite value {frame['rating'].iloc[row]!r} "
+        raise DataError(f"{label}: rating column {col['rating']!r} holds an infinite value {str(frame['rating'].iloc[row])!r} "
                         f"on line {row + offset}; ratings must be finite numbers")
     if scale is not None:
         lo, hi = scale
@@ -547,6 +557,9 @@ def _validate(frame: pd.DataFrame, meta: dict, label: str, scale: tuple[float, f
         timestamp = None if timestamp is None else timestamp[~dup]
     ratings = Ratings(user_idx, item_idx, rating.astype(np.float32), users, items, timestamp,
                       RatingScale(float(scale[0]), float(scale[1]), RatingScale.detect(rating).step) if scale else None)
+    if ratings.scale.min < 0 and scale is None:
+        warnings.append(f"ratings include negative values (lowest {ratings.scale.min:g}); if the scale should "
+                        "start at 0 or 1, fix the file or declare the scale")
     if ratings.scale.min == ratings.scale.max:
         warnings.append(f"every rating is {ratings.scale.min:g}: there is nothing to learn beyond the mean")
     if len(users) == 1:

@@ -21,13 +21,14 @@ except ImportError:  # pragma: no cover
 AVAILABLE = njit is not None
 
 
-def _row_adam_step(user_vec, item_vec, user_bias, item_bias, global_bias,
-                   m_user_vec, v_user_vec, m_item_vec, v_item_vec,
-                   m_user_bias, v_user_bias, m_item_bias, v_item_bias, m_global, v_global,
+def _row_adam_step(user_vec, item_vec, user_bias, item_bias, global_bias, user_moments, item_moments, global_moments,
                    grad_user_vec, grad_item_vec, grad_user_bias, grad_item_bias,
                    mark_user, mark_item, slot_user, slot_item, touched_user, touched_item,
                    users, items, ratings, low, high, sigmoid, weight_decay, lr, beta1, beta2, eps, step, grad_clip):
     """One step on a batch; returns the batch MSE. Tables are updated in place.
+
+    ``*_moments[row, 0]`` is Adam's first moment and ``[row, 1]`` the second, for the vector's D
+    entries then the bias (column D): one contiguous block per row, so an update misses cache once.
 
     Gradients accumulate in compact (B, .) buffers, one slot per distinct row of the batch, so the
     only random accesses are to the rows themselves: it is memory latency that limits large tables.
@@ -112,37 +113,37 @@ def _row_adam_step(user_vec, item_vec, user_bias, item_bias, global_bias,
         u = touched_user[k]
         for d in range(dim):
             gr = grad_user_vec[k, d] * coef
-            m = b1 * m_user_vec[u, d] + one_b1 * gr
-            v = b2 * v_user_vec[u, d] + one_b2 * gr * gr
-            m_user_vec[u, d] = m
-            v_user_vec[u, d] = v
+            m = b1 * user_moments[u, 0, d] + one_b1 * gr
+            v = b2 * user_moments[u, 1, d] + one_b2 * gr * gr
+            user_moments[u, 0, d] = m
+            user_moments[u, 1, d] = v
             user_vec[u, d] -= step_size * m / (math.sqrt(v * inv_c2) + eps)
         gr = grad_user_bias[k, 0] * coef
-        m = b1 * m_user_bias[u, 0] + one_b1 * gr
-        v = b2 * v_user_bias[u, 0] + one_b2 * gr * gr
-        m_user_bias[u, 0] = m
-        v_user_bias[u, 0] = v
+        m = b1 * user_moments[u, 0, dim] + one_b1 * gr
+        v = b2 * user_moments[u, 1, dim] + one_b2 * gr * gr
+        user_moments[u, 0, dim] = m
+        user_moments[u, 1, dim] = v
         user_bias[u, 0] -= step_size * m / (math.sqrt(v * inv_c2) + eps)
     for k in range(n_items_touched):
         i = touched_item[k]
         for d in range(dim):
             gr = grad_item_vec[k, d] * coef
-            m = b1 * m_item_vec[i, d] + one_b1 * gr
-            v = b2 * v_item_vec[i, d] + one_b2 * gr * gr
-            m_item_vec[i, d] = m
-            v_item_vec[i, d] = v
+            m = b1 * item_moments[i, 0, d] + one_b1 * gr
+            v = b2 * item_moments[i, 1, d] + one_b2 * gr * gr
+            item_moments[i, 0, d] = m
+            item_moments[i, 1, d] = v
             item_vec[i, d] -= step_size * m / (math.sqrt(v * inv_c2) + eps)
         gr = grad_item_bias[k, 0] * coef
-        m = b1 * m_item_bias[i, 0] + one_b1 * gr
-        v = b2 * v_item_bias[i, 0] + one_b2 * gr * gr
-        m_item_bias[i, 0] = m
-        v_item_bias[i, 0] = v
+        m = b1 * item_moments[i, 0, dim] + one_b1 * gr
+        v = b2 * item_moments[i, 1, dim] + one_b2 * gr * gr
+        item_moments[i, 0, dim] = m
+        item_moments[i, 1, dim] = v
         item_bias[i, 0] -= step_size * m / (math.sqrt(v * inv_c2) + eps)
     gr = grad_global * coef
-    m = b1 * m_global[0] + one_b1 * gr
-    v = b2 * v_global[0] + one_b2 * gr * gr
-    m_global[0] = m
-    v_global[0] = v
+    m = b1 * global_moments[0] + one_b1 * gr
+    v = b2 * global_moments[1] + one_b2 * gr * gr
+    global_moments[0] = m
+    global_moments[1] = v
     global_bias[0] -= step_size * m / (math.sqrt(v * inv_c2) + eps)
     return squared / n
 
@@ -161,7 +162,10 @@ class CompiledRowAdam(torch.optim.Optimizer):
         self.tables = [model.user_embeddings.weight.detach().numpy(), model.item_embeddings.weight.detach().numpy(),
                        model.user_biases.weight.detach().numpy(), model.item_biases.weight.detach().numpy(),
                        model.global_bias.detach().numpy()]
-        self.moments = [np.zeros_like(t) for t in self.tables for _ in (0, 1)]  # (m, v) per table
+        dim = self.tables[0].shape[1]
+        self.moments = [np.zeros((len(self.tables[0]), 2, dim + 1), np.float32),  # users: (m, v) x (vector, bias)
+                        np.zeros((len(self.tables[1]), 2, dim + 1), np.float32),  # items
+                        np.zeros(2, np.float32)]  # global bias
         self.grads: list[np.ndarray] = []  # compact (B, .) buffers, sized on the first batch
         self.marks = [np.zeros(len(self.tables[0]), np.int64), np.zeros(len(self.tables[1]), np.int64)]
         self.slots = [np.zeros(len(self.tables[0]), np.int64), np.zeros(len(self.tables[1]), np.int64)]
@@ -183,7 +187,7 @@ class CompiledRowAdam(torch.optim.Optimizer):
         touched = self.touched
         uv, iv, ub, ib, g = self.tables
         m = self.moments
-        return row_adam_step(uv, iv, ub, ib, g, m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9],
+        return row_adam_step(uv, iv, ub, ib, g, m[0], m[1], m[2],
                              *self.grads, self.marks[0], self.marks[1], self.slots[0], self.slots[1],
                              touched[0], touched[1],
                              users, items, ratings, low, high, sigmoid, weight_decay, self.param_groups[0]["lr"],
