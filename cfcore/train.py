@@ -127,6 +127,7 @@ class TrainingRun:
                               f"ratings; using {self.batch_size:,}")
         self.device = resolve_device(config.device)
         self.device_name = describe_device(self.device)
+        self._check_memory()
         self.history: list[EpochRecord] = []
         self.end: EndRecord | None = None
         self._best = _Best()
@@ -151,6 +152,22 @@ class TrainingRun:
                      torch.as_tensor(val.item_idx, dtype=torch.long, device=self.device),
                      torch.as_tensor(val.rating, dtype=torch.float32, device=self.device))
         self._generator = torch.Generator(device=self.device).manual_seed(config.seed)
+
+    def _check_memory(self) -> None:
+        """Refuse, before allocating anything, a run whose weights and optimizer state cannot fit."""
+        from cfcore.resources import available_memory, human_bytes, memory_needed
+
+        n_params, weights, optimizer, data = memory_needed(self.train.n_users, self.train.n_items, len(self.train),
+                                                           len(self.val), self.config)
+        total = weights + optimizer + data
+        free = available_memory(self.device)
+        if free is not None and total > 0.8 * free:
+            raise ConfigError(
+                f"this run needs about {human_bytes(total)} ({n_params:,} parameters: {human_bytes(weights)} of "
+                f"weights, {human_bytes(optimizer)} of optimizer state and copies, {human_bytes(data)} of data) but "
+                f"only {human_bytes(free)} is free on {self.device_name}; lower the embedding dimension "
+                f"({self.config.embedding_dim}) or use a smaller dataset"
+            )
 
     @functools.cached_property
     def baselines(self) -> dict[str, float]:

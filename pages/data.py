@@ -9,6 +9,7 @@ from cfcore.data import SEPARATORS
 from cfcore.errors import CFError
 from cfcore.split import SPLIT_METHODS
 from ui import charts, state
+from ui.text import md
 from ui.data import builtin_dataset, synthetic_dataset, uploaded_dataset
 
 SOURCES = {"builtin": "Built-in MovieLens sample", "upload": "Upload a file", "synthetic": "Synthetic (known answer)"}
@@ -45,8 +46,8 @@ elif source == "upload":
                                          f"{items_file.file_id}:{items_file.size}" if items_file else None,
                                          items_bytes, items_file.name if items_file else None)
         except CFError as exc:
-            st.error(f"{exc}")
-            st.caption(f"The active dataset is still **{active.name}**.")
+            st.error(md(exc))
+            st.caption(f"The active dataset is still **{md(active.name)}**.")
         else:
             report = candidate.report
             st.success(f"Read {len(candidate.ratings):,} ratings as {report.format}.")
@@ -71,7 +72,7 @@ elif source == "upload":
                     st.text(line)
             if st.button("Use this dataset", type="primary", key="data_use_upload"):
                 state.set_dataset(candidate)
-                state.flash(f"{candidate.name} is now the active dataset.")
+                state.flash(f"{md(candidate.name)} is now the active dataset.")
                 st.rerun()
 
 else:
@@ -85,7 +86,7 @@ else:
         try:
             state.set_dataset(synthetic_dataset(int(n_ratings), float(noise), int(seed)))
         except (CFError, ValueError) as exc:
-            st.error(str(exc))
+            st.error(md(exc))
         else:
             state.flash(f"Synthetic data with {n_ratings:,} ratings is now the active dataset.")
             st.rerun()
@@ -93,7 +94,7 @@ else:
 st.divider()
 data = state.dataset()
 ratings = data.ratings
-st.subheader(f"Active dataset: {data.name}")
+st.subheader(f"Active dataset: {md(data.name)}")
 m = st.columns(5)
 m[0].metric("Ratings", f"{len(ratings):,}")
 m[1].metric("Users", f"{ratings.n_users:,}")
@@ -102,7 +103,7 @@ m[3].metric("Density", f"{ratings.density:.2%}")
 m[4].metric("Rating scale", f"{ratings.scale.min:g}–{ratings.scale.max:g}")
 if data.credit:
     st.caption(data.credit)
-st.caption(" · ".join(data.report.lines()))
+st.caption(" · ".join(md(line) for line in data.report.lines()))
 
 left, right = st.columns(2)
 left.plotly_chart(charts.rating_histogram(ratings.rating), key="chart_hist")
@@ -123,7 +124,7 @@ state.set_split_settings(state.SplitSettings(method, float(fraction), int(seed))
 try:
     summary = state.current_split().summary()
 except CFError as exc:
-    st.error(str(exc))
+    st.error(md(exc))
 else:
     table = pd.DataFrame({
         "ratings": [summary["train_ratings"], summary["val_ratings"]],

@@ -9,12 +9,13 @@ import streamlit as st
 from cfcore.export import frame_to_csv, projector_tsv
 from cfcore.projection import axis_extremes
 from ui import charts
+from ui.text import md
 from ui.models import item_frame, item_projection, movie_label, require_model, user_projection
 
 st.title("Embeddings")
 model = require_model()
 rec = model.recommender
-st.caption(f"Active model: {model.label}. Each movie is a point; movies close together were rated alike by the "
+st.caption(f"Active model: {md(model.label)}. Each movie is a point; movies close together were rated alike by the "
            "same people. The axes are the directions along which the learned vectors vary most (PCA).")
 
 counts = rec.catalog["n_ratings"].to_numpy()
@@ -41,7 +42,7 @@ if show == "movies":
         hits = rec.search_titles(query, limit=20)
         hits = hits[hits.index.isin(frame.index)]
         if hits.empty:
-            st.warning(f"No movie on the map contains {query!r} (lower the minimum ratings to show more).")
+            st.warning(f"No movie on the map contains {md(repr(query))} (lower the minimum ratings to show more).")
         else:
             target = st.selectbox("Movie", hits.index.tolist(), key="emb_target", format_func=lambda i: movie_label(rec, i))
             neighbours = rec.similar_items(rec.items.to_id([target])[0], 10,

@@ -9,12 +9,13 @@ import streamlit as st
 
 from cfcore.errors import CFError
 from ui import charts, state
+from ui.text import md
 from ui.models import item_frame, item_projection, movie_label, popular_items, require_model
 
 st.title("Recommend")
 model = require_model()
 rec = model.recommender
-st.caption(f"Active model: {model.label} · trained on {rec.dataset_name or 'unknown data'}")
+st.caption(f"Active model: {md(model.label)} · trained on {md(rec.dataset_name or 'unknown data')}")
 YEAR_FORMAT = st.column_config.NumberColumn("year", format="%d")
 
 
@@ -60,7 +61,7 @@ with user_tab:
         recs = rec.recommend(user_id, k, item_mask=mask)
         favourites = rec.user_ratings(user_id, k=k)
     except CFError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
     else:
         left, right = st.columns(2)
         with left:
@@ -89,15 +90,15 @@ with user_tab:
                     st.markdown("**Because they liked**")
                     for _, row in because.iterrows():
                         year = "" if pd.isna(row["year"]) else f" ({row['year']:.0f})"
-                        st.markdown(f"- {row['title']}{year}: rated {row['their_rating']:g}, "
-                                    f"similarity {row['similarity']:.2f}", unsafe_allow_html=False)
+                        st.markdown(f"- {md(row['title'])}{year}: rated {row['their_rating']:g}, "
+                                    f"similarity {row['similarity']:.2f}")
 
 with similar_tab:
     query = st.text_input("Search a title", value="Toy Story" if rec.dataset_name == "MovieLens sample" else "",
                           key="sim_query")
     hits = rec.search_titles(query, limit=50) if query else rec.catalog.iloc[popular_items(rec, 50)]
     if hits.empty:
-        st.warning(f"No title contains {query!r}.")
+        st.warning(f"No title contains {md(repr(query))}.")
     else:
         a, b = st.columns([3, 1])
         chosen = a.selectbox("Movie", hits.index.tolist(), key="sim_movie", format_func=lambda i: movie_label(rec, i))
@@ -105,9 +106,9 @@ with similar_tab:
         try:
             similar = rec.similar_items(rec.items.to_id([chosen])[0], k_similar)
         except CFError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
         else:
-            st.markdown(f"**Movies most like {movie_label(rec, chosen)}** (cosine similarity of learned vectors)")
+            st.markdown(f"**Movies most like {md(movie_label(rec, chosen))}** (cosine similarity of learned vectors)")
             table(similar, "similarity")
 
 with new_tab:
@@ -122,7 +123,7 @@ with new_tab:
     if picked:
         cols = st.columns(min(3, len(picked)))
         for n, item in enumerate(picked):
-            value = cols[n % len(cols)].slider(movie_label(rec, item), float(scale.min), float(scale.max),
+            value = cols[n % len(cols)].slider(md(movie_label(rec, item)), float(scale.min), float(scale.max),
                                                float(scale.max), float(step), key=f"new_rating_{item}")
             pairs.append((rec.items.to_id([item])[0], value))
     k_new = st.slider("How many recommendations", 5, 30, 10, key="new_k")

@@ -14,11 +14,12 @@ from cfcore.runs import delete_run, import_checkpoint, list_runs, load_run, save
 from ui import charts, state
 from ui.forms import BATCH_SIZES, LEARNING_RATES, config_from_state
 from ui.jobs import SweepJob
+from ui.text import md
 
 st.title("Runs")
 state.show_flash()
 
-with st.expander(f"Runs folder: `{state.runs_dir()}`"):
+with st.expander(f"Runs folder: {md(state.runs_dir())}"):
     folder = st.text_input("Folder", value=str(state.runs_dir()), key="runs_folder_input")
     if folder != str(state.runs_dir()) and st.button("Use this folder", key="runs_use_folder"):
         st.session_state[state.RUNS_DIR] = folder
@@ -57,7 +58,7 @@ else:
                                             "learning rate": st.column_config.NumberColumn(format="%g")})
     chosen = [readable[i] for i in selection.selection.rows] if selection and selection.selection.rows else []
     for r in broken:
-        st.warning(f"Run folder `{r.run_id}` is unreadable ({r.error}); it is skipped.")
+        st.warning(f"Run folder {md(r.run_id)} is unreadable ({md(r.error)}); it is skipped.")
 
     if chosen:
         st.plotly_chart(charts.runs_overlay(chosen), key="runs_overlay")
@@ -68,7 +69,7 @@ else:
                 try:
                     rec = load_run(state.runs_dir(), run.run_id)
                 except CFError as exc:
-                    st.error(str(exc))
+                    st.error(md(exc))
                 else:
                     state.set_active_model(rec, run.run_id, run.label)
                     state.flash(f"Run {run.run_id} is now the active model.")
@@ -98,10 +99,10 @@ if upload is not None and st.button("Load uploaded checkpoint", key="runs_load_u
     try:
         info, rec = import_checkpoint(state.runs_dir(), upload.getvalue(), upload.name)
     except CFError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
     else:
         state.set_active_model(rec, info.run_id, info.label)
-        state.flash(f"Loaded {upload.name} as run {info.run_id}; it is the active model.")
+        state.flash(f"Loaded {md(upload.name)} as run {info.run_id}; it is the active model.")
         st.rerun()
 path_text = st.text_input("Or a checkpoint path on this machine", key="runs_path")
 if path_text and st.button("Load from path", key="runs_load_path"):
@@ -109,10 +110,10 @@ if path_text and st.button("Load from path", key="runs_load_path"):
         rec = checkpoint.load(Path(path_text).expanduser())
         info = save_run(state.runs_dir(), rec, source=f"loaded {Path(path_text).name}")
     except CFError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
     else:
         state.set_active_model(rec, info.run_id, info.label)
-        state.flash(f"Loaded {path_text} as run {info.run_id}; it is the active model.")
+        state.flash(f"Loaded {md(path_text)} as run {info.run_id}; it is the active model.")
         st.rerun()
 
 st.subheader("Sweep")
@@ -141,7 +142,7 @@ if left.button(f"Run sweep ({n_runs} runs)", type="primary", disabled=sweep_runn
     try:
         parts = state.current_split()
     except CFError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
     else:
         st.session_state[state.SWEEP] = SweepJob(state.dataset(), parts, base, grid, state.runs_dir(),
                                                     asdict(state.split_settings())).start()

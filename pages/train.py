@@ -12,6 +12,7 @@ from cfcore.resources import estimate_resources, human_bytes
 from cfcore.train import describe_device, resolve_device
 from ui import charts, state
 from ui.forms import config_form
+from ui.text import md
 from ui.jobs import TrainingJob, absorb_finished
 
 st.title("Train")
@@ -20,13 +21,13 @@ data = state.dataset()
 try:
     parts = state.current_split()
 except CFError as exc:
-    st.error(f"The current split does not work on this dataset: {exc}")
+    st.error(f"The current split does not work on this dataset: {md(exc)}")
     st.page_link("pages/data.py", label="Change the split on the Data page", icon=":material/arrow_back:")
     st.stop()
 job: TrainingJob | None = st.session_state.get(state.JOB)
 running = job is not None and job.running
 
-st.caption(f"**{data.name}** · {parts.method} split: {len(parts.train):,} training and {len(parts.val):,} "
+st.caption(f"**{md(data.name)}** · {parts.method} split: {len(parts.train):,} training and {len(parts.val):,} "
            "validation ratings (change it on the Data page)")
 
 form_col, side_col = st.columns([3, 2], gap="large")
@@ -40,7 +41,7 @@ with side_col:
     st.markdown(f"**Device:** {device}")
     estimate = None
     if problem:
-        st.error(problem)
+        st.error(md(problem))
     elif not running:
         key = (id(data), state.split_settings(), config)
         cached = st.session_state.get("train_estimate")
@@ -53,7 +54,7 @@ with side_col:
             st.session_state["train_estimate"] = cached
         estimate = cached[1]
         if isinstance(estimate, CFError):
-            st.error(str(estimate))
+            st.error(md(estimate))
             estimate = None
         else:
             e = estimate
@@ -93,7 +94,7 @@ def live_panel() -> None:
     if job.running:
         st.progress(done, text=text)
     for note in s.notes[:1]:
-        st.caption(note)
+        st.caption(md(note))
     st.plotly_chart(charts.training_figure(list(s.steps), list(s.epochs), s.baselines, job.steps_per_epoch),
                     key="train_live_chart")
     if absorb_finished(job, st.session_state, state.JOB_ABSORBED, state.set_active_model):
@@ -105,12 +106,10 @@ st.fragment(run_every=1.0 if running_now else None)(live_panel)()
 
 if job is not None and not job.running:
     s = job.state
-    if s.status == "diverged":
-        st.error(s.message)
-    elif s.status == "failed":
-        st.error(s.message)
+    if s.status in ("diverged", "failed"):
+        st.error(md(s.message))
     elif s.status == "stopped":
-        st.warning(s.message)
+        st.warning(md(s.message))
     if s.result is not None:
         metrics = s.result.metrics
         st.subheader("Result")
@@ -123,7 +122,7 @@ if job is not None and not job.running:
         c[2].metric("Best epoch", f"{metrics['best_epoch']} of {len(s.epochs)}")
         c[3].metric("Time", f"{(s.finished or time.time()) - s.started:.1f} s")
         st.caption(f"Baselines on the same split: global mean RMSE {base['global_mean_rmse']:.4f}, bias-only RMSE "
-                   f"{base['bias_rmse']:.4f}. Device: {s.device}. {s.message}.")
+                   f"{base['bias_rmse']:.4f}. Device: {md(s.device)}. {md(s.message)}.")
         r = s.ranking
         if r:
             st.caption(f"Ranking on validation (top 10, relevant = rating ≥ 4, {r['users']:,} users): precision "

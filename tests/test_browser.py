@@ -60,11 +60,16 @@ def test_app_opens_on_the_builtin_movielens_sample(browser, tmp_path):
         page.close()
 
 
-def start_training(page, epochs: int) -> None:
+def start_training(page, epochs: int, wait_running: bool = True) -> None:
     page.get_by_label("Epochs", exact=True).fill(str(epochs))
     page.get_by_label("Epochs", exact=True).press("Enter")
     wait_idle(page)
-    page.get_by_role("button", name="Train", exact=True).click()
+    expect(page.get_by_text("Expected:")).to_be_visible(timeout=60_000)  # the estimate's timing has run
+    button = page.get_by_role("button", name="Train", exact=True)
+    expect(button).to_be_enabled()
+    button.click()
+    if wait_running:  # the job has started once Stop is enabled (for runs long enough to see it)
+        expect(page.get_by_role("button", name="Stop", exact=True)).to_be_enabled(timeout=60_000)
 
 
 def test_live_training_stop_and_runs_survive_restart(browser, tmp_path):
@@ -153,7 +158,7 @@ def test_new_user_recommendations_and_embedding_map(browser, tmp_path):
         page = open_app(browser, url)
         go(page, "Train")
         expect(page.get_by_text("Parameters:")).to_be_visible(timeout=60_000)
-        start_training(page, 3)
+        start_training(page, 3, wait_running=False)
         expect(page.get_by_text("Saved as run")).to_be_visible(timeout=120_000)
 
         go(page, "Recommend")

@@ -10,6 +10,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ui.text import plot
+
 ACCENT = "#E4572E"
 BLUE = "#2E86AB"
 GREY = "#8A94A6"
@@ -89,7 +91,7 @@ def runs_overlay(runs: Sequence) -> go.Figure:
     for run in runs:
         history = run.history
         fig.add_trace(go.Scatter(x=[h["epoch"] for h in history], y=[h["val_rmse"] for h in history],
-                                 mode="lines+markers", name=run.label))
+                                 mode="lines+markers", name=plot(run.label)))
     fig.update_layout(title="Validation RMSE per epoch", xaxis_title="epoch", yaxis_title="validation RMSE",
                       height=380, **LAYOUT)
     return fig
@@ -144,7 +146,7 @@ def explanation_waterfall(parts: dict[str, float], title: str) -> go.Figure:
         totals=dict(marker=dict(color=BLUE)),
     ))
     low = min(0.0, min(np.cumsum([parts[n] for n in names])))
-    fig.update_layout(title=title, height=330, yaxis_title="rating", showlegend=False, **LAYOUT)
+    fig.update_layout(title=plot(title), height=330, yaxis_title="rating", showlegend=False, **LAYOUT)
     fig.update_yaxes(range=[low, max(parts["prediction"], parts[names[0]]) * 1.25])
     return fig
 
@@ -154,7 +156,7 @@ HOVER_ITEM = "<b>%{customdata[0]}</b> (%{customdata[1]})<br>%{customdata[2]}<br>
 
 def item_customdata(frame: pd.DataFrame) -> np.ndarray:
     year = frame["year"].map(lambda y: "?" if pd.isna(y) else f"{y:.0f}")
-    return np.column_stack([frame["title"].astype(str), year, frame["genres"].astype(str).str.replace("|", ", "),
+    return np.column_stack([frame["title"].map(plot), year, frame["genres"].astype(str).str.replace("|", ", ").map(plot),
                             frame["n_ratings"], frame["bias"]])
 
 
@@ -163,7 +165,7 @@ def embedding_map(frame: pd.DataFrame, color: str, dims: int, explained: Sequenc
     """A 2D or 3D scatter of projected rows coloured by ``color``; ``highlight`` rows drawn on top, labelled."""
     axes = [f"pc{i + 1}" for i in range(dims)]
     custom = item_customdata(frame) if hover == "item" else np.column_stack(
-        [frame["user_id"].astype(str), frame["n_ratings"], frame["bias"]])
+        [frame["user_id"].map(plot), frame["n_ratings"], frame["bias"]])
     template = HOVER_ITEM if hover == "item" else \
         "<b>user %{customdata[0]}</b><br>%{customdata[1]} ratings · bias %{customdata[2]:+.2f}<extra></extra>"
     numeric = pd.api.types.is_numeric_dtype(frame[color])
@@ -180,11 +182,11 @@ def embedding_map(frame: pd.DataFrame, color: str, dims: int, explained: Sequenc
         for i, (value, part) in enumerate(frame.groupby(color, sort=True)):
             coords = {a: part[c] for a, c in zip("xyz", axes)}
             fig.add_trace(scatter(**coords, mode="markers", customdata=custom[frame.index.get_indexer(part.index)],
-                                  hovertemplate=template, name=str(value),
+                                  hovertemplate=template, name=plot(value),
                                   marker=dict(size=size, color=palette[i % len(palette)], opacity=0.75)))
     if highlight is not None and len(highlight):
         coords = {a: highlight[c] for a, c in zip("xyz", axes)}
-        fig.add_trace(scatter(**coords, mode="markers+text", text=highlight["label"], textposition="top center",
+        fig.add_trace(scatter(**coords, mode="markers+text", text=highlight["label"].map(plot), textposition="top center",
                               customdata=item_customdata(highlight) if hover == "item" else None,
                               hovertemplate=HOVER_ITEM if hover == "item" else None, name="highlighted",
                               marker=dict(size=size * 2.2, color=highlight.get("marker_color", ACCENT),
@@ -195,7 +197,7 @@ def embedding_map(frame: pd.DataFrame, color: str, dims: int, explained: Sequenc
     else:
         fig.update_xaxes(title_text=labels[0])
         fig.update_yaxes(title_text=labels[1])
-    fig.update_layout(title=title, height=620, **{**LAYOUT, "legend": dict(orientation="v")})
+    fig.update_layout(title=plot(title), height=620, **{**LAYOUT, "legend": dict(orientation="v")})
     return fig
 
 

@@ -6,6 +6,7 @@ import streamlit as st
 
 from ui import state
 from ui.jobs import absorb_finished
+from ui.text import md
 
 
 def _model_and_job() -> None:
@@ -17,7 +18,7 @@ def _model_and_job() -> None:
         st.rerun()
     st.markdown("**Model**")
     model = state.active_model()
-    st.caption(model.label if model else "none yet: train one on the Train page")
+    st.caption(md(model.label) if model else "none yet: train one on the Train page")
     if job is not None and job.running:
         done, text = job.progress()
         st.progress(done, text=f"training: {text}")
@@ -27,7 +28,7 @@ def sidebar_status() -> None:
     with st.sidebar:
         data = state.dataset()
         st.markdown("**Dataset**")
-        st.caption(f"{data.name} · {len(data.ratings):,} ratings · {data.ratings.n_users:,} users · "
+        st.caption(f"{md(data.name)} · {len(data.ratings):,} ratings · {data.ratings.n_users:,} users · "
                    f"{data.ratings.n_items:,} items")
         job = st.session_state.get(state.JOB)
         st.fragment(run_every=2.0 if job is not None and job.running else None)(_model_and_job)()

@@ -1,0 +1,93 @@
+"""Hardening of the engine and jobs: memory refusal, atomic runs under SIGKILL, orphaned jobs, safe names."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cfcore import checkpoint, resources
+from cfcore.config import TrainConfig
+from cfcore.errors import CFError, ConfigError
+from cfcore.runs import import_checkpoint, list_runs, load_run, run_path
+from cfcore.split import split
+from cfcore.train import TrainingRun
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def parts(small_synthetic):
+    return split(small_synthetic.dataset.ratings, "random", 0.1, seed=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(parts, small_synthetic):
+    run = TrainingRun(parts.train, parts.val, TrainConfig(embedding_dim=8, epochs=2))
+    list(run)
+    return run.finish(small_synthetic.dataset.catalog, "synthetic")
+
+
+def test_run_that_cannot_fit_in_memory_is_refused_with_the_estimate(parts, monkeypatch):
+    monkeypatch.setattr(resources, "available_memory", lambda device: 10 * 2**20)  # 10 MiB free
+    with pytest.raises(ConfigError, match=r"needs about .* MiB .* parameters.* but only 10.0 MiB is free.*"
+                                          r"lower the embedding dimension \(1024\)"):
+        TrainingRun(parts.train, parts.val, TrainConfig(embedding_dim=1024))
+    TrainingRun(parts.train, parts.val, TrainConfig(embedding_dim=4))  # a small one still fits
+
+
+SAVER = """
+import sys, time
+sys.path.insert(0, {root!r})
+from cfcore import checkpoint
+from cfcore.runs import save_run
+rec = checkpoint.load({model!r})
+print("ready", flush=True)
+while True:
+    save_run({runs!r}, rec)
+"""
+
+
+def test_runs_folder_stays_readable_when_killed_mid_save(fitted, tmp_path):
+    model = checkpoint.save(fitted, tmp_path / "model.pt")
+    runs = tmp_path / "runs"
+    for attempt in range(4):  # kill at different moments of the save loop
+        proc = subprocess.Popen([sys.executable, "-c", SAVER.format(root=str(ROOT), model=str(model), runs=str(runs))],
+                                stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(0.3 + 0.37 * attempt)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    listed = list_runs(runs)
+    assert listed and all(r.readable for r in listed), [r.error for r in listed if not r.readable]
+    for info in listed[:3]:
+        assert load_run(runs, info.run_id).n_items == fitted.n_items
+    leftovers = [p.name for p in runs.iterdir() if p.name.startswith(".")]
+    assert all(name.startswith(".tmp-") for name in leftovers)  # hidden, never listed as runs
+
+
+def test_uploaded_checkpoint_names_never_become_paths(fitted, tmp_path):
+    runs = tmp_path / "runs"
+    info, _ = import_checkpoint(runs, checkpoint.to_bytes(fitted), "../../../etc/evil.pt")
+    assert info.path.parent == runs and info.source == "uploaded evil.pt"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
+    for bad in ("../x", "a/b", "..", "", ".hidden"):
+        with pytest.raises(CFError, match="invalid run id"):
+            run_path(runs, bad)
+
+
+def test_job_whose_session_is_gone_stops(parts, small_synthetic, tmp_path, monkeypatch):
+    from ui import jobs
+
+    monkeypatch.setattr(jobs, "ORPHAN_SECONDS", 0.5)
+    job = jobs.TrainingJob(small_synthetic.dataset, parts, TrainConfig(epochs=10_000, embedding_dim=4,
+                                                                        early_stopping=None), tmp_path)
+    job.start()  # nobody calls heartbeat(): the browser tab was closed
+    job.join(timeout=30)
+    assert not job.running and job.state.status == "stopped"
+    assert len(job.state.epochs) < 10_000

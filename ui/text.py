@@ -1,0 +1,18 @@
+"""User data as text: titles, ids and file names from uploads are shown literally, never as Markdown or HTML."""
+
+from __future__ import annotations
+
+import html
+import re
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&])")
+
+
+def md(value: object) -> str:
+    """Escape a value for Streamlit Markdown (st.markdown, captions, alerts, widget labels)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(value))
+
+
+def plot(value: object) -> str:
+    """Escape a value for Plotly text (titles, hover text, labels), which understands a few HTML tags."""
+    return html.escape(str(value), quote=False)
