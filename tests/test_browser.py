@@ -188,3 +188,95 @@ def test_new_user_recommendations_and_embedding_map(browser, tmp_path):
         expect(page.locator(".hoverlayer .hovertext").first).to_contain_text("ratings", timeout=5_000)
         screenshot(page, "embeddings-page")
         page.close()
+
+
+def upload_and_use(page, ratings: Path, items: Path | None = None) -> None:
+    page.get_by_text("Upload a file").click()
+    wait_idle(page)
+    inputs = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+    inputs.nth(0).set_input_files(str(ratings))
+    expect(page.get_by_text("Read ")).to_be_visible(timeout=30_000)
+    if items is not None:
+        inputs.nth(1).set_input_files(str(items))
+        wait_idle(page)
+        expect(page.get_by_text("Validation report")).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Use this dataset").click()
+    wait_idle(page)
+    expect(sidebar(page)).to_contain_text(ratings.name)
+
+
+def test_titles_from_uploads_are_shown_as_text_never_html(browser, tmp_path):
+    corpus = ROOT / "tests" / "corpus"
+    with streamlit_server(env={"CF_STUDIO_RUNS_DIR": str(tmp_path / "runs")}) as url:
+        page = open_app(browser, url)
+        dialogs = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        upload_and_use(page, corpus / "html_titles_ratings.csv", corpus / "html_titles_movies.csv")
+        go(page, "Train")
+        start_training(page, 3, wait_running=False)
+        expect(page.get_by_text("Saved as run")).to_be_visible(timeout=120_000)
+        go(page, "Recommend")
+        page.get_by_role("tab", name="Similar movies").click()
+        page.get_by_label("Search a title").fill("img")
+        page.get_by_label("Search a title").press("Enter")
+        wait_idle(page)
+        literal = "<img src=x onerror=alert(1)> (1999)"
+        expect(page.get_by_text(f"Movies most like {literal}")).to_be_visible()
+        page.get_by_label("Search a title").fill("bold")
+        page.get_by_label("Search a title").press("Enter")
+        wait_idle(page)
+        expect(page.get_by_text("Movies most like <b>bold</b> [link](javascript:alert(2)) (2001)")).to_be_visible()
+        screenshot(page, "html-titles-literal")
+        go(page, "Embeddings")
+        page.get_by_role("spinbutton", name="Minimum ratings").fill("1")
+        page.get_by_role("spinbutton", name="Minimum ratings").press("Enter")
+        wait_idle(page)
+        page.get_by_label("Find a movie on the map").fill("img")
+        page.get_by_label("Find a movie on the map").press("Enter")
+        wait_idle(page)
+        page.wait_for_timeout(1500)
+        assert page.locator('img[src="x"]').count() == 0
+        assert page.locator("b", has_text="bold").count() == 0
+        assert page.locator('a[href^="javascript"]').count() == 0
+        assert dialogs == []
+        page.close()
+
+
+def test_two_sessions_train_their_own_data_at_once(browser, tmp_path):
+    rows = [f"{u}\t{i}\t{(u * i) % 5 + 1}\t{880000000 + u * 1000 + i}" for u in range(1, 81) for i in range(1, 61) if (u + i) % 3]
+    path = tmp_path / "u.data"
+    path.write_text("\n".join(rows) + "\n")
+    with streamlit_server(env={"CF_STUDIO_RUNS_DIR": str(tmp_path / "runs")}) as url:
+        contexts = [browser.new_context(viewport={"width": 1400, "height": 900}) for _ in range(2)]
+        pages = []
+        for context in contexts:
+            page = context.new_page()
+            page.goto(url)
+            wait_idle(page)
+            pages.append(page)
+        upload_and_use(pages[0], path)
+        expect(sidebar(pages[1])).to_contain_text("MovieLens sample")  # the other session kept its data
+        for page in pages:
+            go(page, "Train")
+            expect(page.get_by_text("Parameters:")).to_be_visible(timeout=60_000)
+            page.locator('[data-testid="stSelectbox"]', has_text="Preset").click()
+            page.get_by_role("option", name="Seed document", exact=False).click()
+            wait_idle(page)
+        for page in pages:  # both run at the same time
+            start_training(page, 30)
+        for page in pages:
+            expect(page.get_by_text("Saved as run")).to_be_visible(timeout=180_000)
+        captions = [page.get_by_test_id("stMain").inner_text() for page in pages]
+        assert "u.data" in captions[0] and "MovieLens sample" not in captions[0]
+        assert "MovieLens sample" in captions[1] and "u.data" not in captions[1]
+        expect(sidebar(pages[0])).to_contain_text("u.data")
+        expect(sidebar(pages[1])).to_contain_text("MovieLens sample")
+        rmse = [page.locator('[data-testid="stMetricValue"]').first.inner_text() for page in pages]
+        assert rmse[0] != rmse[1]  # different data, different models
+        for page, name in zip(pages, ("session-a", "session-b")):
+            go(page, "Recommend")
+            screenshot(page, f"concurrent-{name}")
+        expect(pages[0].get_by_text("trained on u.data")).to_be_visible()
+        expect(pages[1].get_by_text("trained on MovieLens sample")).to_be_visible()
+        for context in contexts:
+            context.close()
