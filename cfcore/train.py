@@ -141,6 +141,7 @@ class TrainingRun:
         self.model.init_global_bias(float(train.rating.mean()))
         self._zero_unseen_rows()
         self._optimizers = self._make_optimizers()
+        self._compiled = isinstance(self._optimizers[0], kernels.CompiledRowAdam)
         self._schedulers = [torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=config.lr_factor,
                                                                        patience=config.lr_patience)
                             for opt in self._optimizers] if config.lr_patience is not None else []
@@ -223,8 +224,12 @@ class TrainingRun:
             started = window_started = time.perf_counter()
             perm = torch.randperm(n, device=self.device, generator=self._generator)  # (N,)
             users, items, ratings = self._user_idx[perm], self._item_idx[perm], self._rating[perm]  # (N,) each
-            epoch_loss = torch.zeros((), device=self.device)
-            window_loss = torch.zeros((), device=self.device)
+            if self._compiled:  # the compiled CPU step takes numpy slices and returns a float: no tensor per step
+                users, items, ratings = users.numpy(), items.numpy(), ratings.numpy()
+                epoch_loss = window_loss = 0.0
+            else:
+                epoch_loss = torch.zeros((), device=self.device)
+                window_loss = torch.zeros((), device=self.device)
             window_steps = 0
             diverged = False
             for batch, start in enumerate(range(0, n, self.batch_size)):
@@ -243,7 +248,7 @@ class TrainingRun:
                         break
                     rate = window_steps * self.batch_size / max(now - window_started, 1e-9)
                     yield StepRecord(step, epoch, (batch + 1) / steps_per_epoch, mean_loss, rate)
-                    window_loss.zero_()
+                    window_loss = window_loss * 0  # a float or a device tensor, reset either way
                     window_steps, window_started = 0, time.perf_counter()
                 if self._stop_requested:
                     break
@@ -311,9 +316,10 @@ class TrainingRun:
         """One optimiser step on a batch; returns the batch MSE (on the device, not read back)."""
         if self.config.optimizer == "adam":
             return self._dense_step(user_idx, item_idx, rating)
-        if isinstance(self._optimizers[0], kernels.CompiledRowAdam):
+        if self._compiled:
             low, high = self.model.output_range()
-            return self._optimizers[0].step_batch(user_idx.numpy(), item_idx.numpy(), rating.numpy(), low, high,
+            as_numpy = (lambda x: x.numpy()) if isinstance(user_idx, torch.Tensor) else (lambda x: x)
+            return self._optimizers[0].step_batch(as_numpy(user_idx), as_numpy(item_idx), as_numpy(rating), low, high,
                                                   self.config.output == "sigmoid", self.config.weight_decay,
                                                   self.config.grad_clip)
         return self._row_step(user_idx, item_idx, rating)
