@@ -151,6 +151,28 @@ def _row_adam_step(user_vec, item_vec, user_bias, item_bias, global_bias, user_m
 row_adam_step = njit(cache=True, nogil=True, fastmath=True, error_model="numpy")(_row_adam_step) if AVAILABLE else None
 
 
+def _row_adam_steps(user_vec, item_vec, user_bias, item_bias, global_bias, user_moments, item_moments, global_moments,
+                    grad_user_vec, grad_item_vec, grad_user_bias, grad_item_bias,
+                    mark_user, mark_item, slot_user, slot_item, touched_user, touched_item,
+                    users, items, ratings, batch_size, low, high, sigmoid, weight_decay, lr, beta1, beta2, eps,
+                    first_step, grad_clip, losses):
+    """Several consecutive batches in one call (one dispatch from Python instead of one per step)."""
+    n = users.shape[0]
+    k = 0
+    for start in range(0, n, batch_size):
+        end = min(start + batch_size, n)
+        losses[k] = row_adam_step(user_vec, item_vec, user_bias, item_bias, global_bias, user_moments, item_moments,
+                                  global_moments, grad_user_vec, grad_item_vec, grad_user_bias, grad_item_bias,
+                                  mark_user, mark_item, slot_user, slot_item, touched_user, touched_item,
+                                  users[start:end], items[start:end], ratings[start:end], low, high, sigmoid,
+                                  weight_decay, lr, beta1, beta2, eps, first_step + k, grad_clip)
+        k += 1
+    return k
+
+
+row_adam_steps = njit(cache=True, nogil=True)(_row_adam_steps) if AVAILABLE else None
+
+
 class CompiledRowAdam(torch.optim.Optimizer):
     """State for ``row_adam_step`` over a model's CPU tables (numpy views sharing the tensors' memory).
 
@@ -175,15 +197,33 @@ class CompiledRowAdam(torch.optim.Optimizer):
     def step(self, closure=None):  # pragma: no cover - the training loop calls step_batch
         raise RuntimeError("CompiledRowAdam is driven by step_batch(...), not step()")
 
-    def step_batch(self, users: np.ndarray, items: np.ndarray, ratings: np.ndarray, low: float, high: float,
-                   sigmoid: bool, weight_decay: float, grad_clip: float | None) -> float:
-        self.n_steps += 1
-        n = len(users)
+    def step_batches(self, users: np.ndarray, items: np.ndarray, ratings: np.ndarray, batch_size: int, low: float,
+                     high: float, sigmoid: bool, weight_decay: float, grad_clip: float | None) -> np.ndarray:
+        """Consecutive batches of ``batch_size`` in one compiled call; returns each batch's MSE."""
+        n_batches = -(-len(users) // batch_size)
+        self._buffers(min(batch_size, len(users)))
+        losses = np.empty(n_batches, np.float64)
+        uv, iv, ub, ib, g = self.tables
+        m = self.moments
+        row_adam_steps(uv, iv, ub, ib, g, m[0], m[1], m[2], *self.grads, self.marks[0], self.marks[1],
+                       self.slots[0], self.slots[1], self.touched[0], self.touched[1], users, items, ratings,
+                       batch_size, low, high, sigmoid, weight_decay, self.param_groups[0]["lr"], self.betas[0],
+                       self.betas[1], self.eps, self.n_steps + 1, grad_clip or 0.0, losses)
+        self.n_steps += n_batches
+        return losses
+
+    def _buffers(self, n: int) -> None:
         if not self.grads or len(self.grads[0]) < n:
             dim = self.tables[0].shape[1]
             self.grads = [np.zeros((n, dim), np.float32), np.zeros((n, dim), np.float32),
                           np.zeros((n, 1), np.float32), np.zeros((n, 1), np.float32)]
             self.touched = np.empty(n, np.int64), np.empty(n, np.int64)
+
+    def step_batch(self, users: np.ndarray, items: np.ndarray, ratings: np.ndarray, low: float, high: float,
+                   sigmoid: bool, weight_decay: float, grad_clip: float | None) -> float:
+        self.n_steps += 1
+        n = len(users)
+        self._buffers(n)
         touched = self.touched
         uv, iv, ub, ib, g = self.tables
         m = self.moments

@@ -26,6 +26,7 @@ from cfcore.ratings import Ratings
 from cfcore.rowadam import RowAdam
 
 EVAL_BATCH = 1 << 16  # ratings per prediction batch: large, since evaluation needs no gradients
+COMPILED_CHUNK = 8  # batches per call of the compiled CPU step: amortises the call, stops within ~5 ms
 
 
 @dataclass(frozen=True)
@@ -232,15 +233,26 @@ class TrainingRun:
                 window_loss = torch.zeros((), device=self.device)
             window_steps = 0
             diverged = False
-            for batch, start in enumerate(range(0, n, self.batch_size)):
-                end = start + self.batch_size
-                loss = self._step(users[start:end], items[start:end], ratings[start:end])
-                step += 1
-                window_steps += 1
-                window_loss += loss
-                epoch_loss += loss
+            # the compiled CPU step runs CHUNK batches per call; stop requests are honoured between calls
+            chunk = COMPILED_CHUNK if self._compiled else 1
+            for first_batch in range(0, steps_per_epoch, chunk):
+                start, end = first_batch * self.batch_size, min(n, (first_batch + chunk) * self.batch_size)
+                if self._compiled:
+                    losses = self._compiled_steps(users[start:end], items[start:end], ratings[start:end])
+                    batch = first_batch + len(losses) - 1
+                    step += len(losses)
+                    window_steps += len(losses)
+                    window_loss += float(losses.sum())
+                    epoch_loss += float(losses.sum())
+                else:
+                    batch = first_batch
+                    loss = self._step(users[start:end], items[start:end], ratings[start:end])
+                    step += 1
+                    window_steps += 1
+                    window_loss += loss
+                    epoch_loss += loss
                 last = batch == steps_per_epoch - 1
-                if step % cfg.log_every == 0 or last or self._stop_requested:
+                if step // cfg.log_every != (step - chunk) // cfg.log_every or last or self._stop_requested:
                     mean_loss = float(window_loss) / window_steps  # the one host read per window
                     now = time.perf_counter()
                     if not math.isfinite(mean_loss):
@@ -323,6 +335,12 @@ class TrainingRun:
                                                   self.config.output == "sigmoid", self.config.weight_decay,
                                                   self.config.grad_clip)
         return self._row_step(user_idx, item_idx, rating)
+
+    def _compiled_steps(self, users, items, ratings):
+        low, high = self.model.output_range()
+        cfg = self.config
+        return self._optimizers[0].step_batches(users, items, ratings, self.batch_size, low, high,
+                                                cfg.output == "sigmoid", cfg.weight_decay, cfg.grad_clip)
 
     def _dense_step(self, user_idx: torch.Tensor, item_idx: torch.Tensor, rating: torch.Tensor) -> torch.Tensor:
         """The seed's step: autograd through the whole model, dense Adam over every parameter."""
