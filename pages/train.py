@@ -77,7 +77,7 @@ with side_col:
         st.rerun()
     if stop_col.button("Stop", disabled=not running, key="train_stop", width="stretch"):
         job.stop()
-        job.join(timeout=5)
+        job.wait_for_loop_end()
         st.rerun()
 
 
@@ -91,7 +91,9 @@ def live_panel() -> None:
     job.heartbeat()
     s = job.state
     done, text = job.progress()
-    if job.running:
+    if job.running and s.end is not None:  # stopped or finished: saving takes a moment on large data
+        st.warning(f"{md(s.end.message)}. Keeping the best model and saving the run…", icon=":material/hourglass_top:")
+    elif job.running:
         st.progress(done, text=text)
     for note in s.notes[:1]:
         st.caption(md(note))

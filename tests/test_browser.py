@@ -68,8 +68,10 @@ def start_training(page, epochs: int, wait_running: bool = True) -> None:
     button = page.get_by_role("button", name="Train", exact=True)
     expect(button).to_be_enabled()
     button.click()
-    if wait_running:  # the job has started once Stop is enabled (for runs long enough to see it)
-        expect(page.get_by_role("button", name="Stop", exact=True)).to_be_enabled(timeout=60_000)
+    if wait_running:  # the job has started once Stop is enabled (for runs long enough to see it);
+        # during a rerun Streamlit can briefly show the old and the new button, so ask for any enabled one
+        page.wait_for_function("() => [...document.querySelectorAll('button')]"
+                               ".some(b => b.innerText.trim() === 'Stop' && !b.disabled)", timeout=60_000)
 
 
 def test_live_training_stop_and_runs_survive_restart(browser, tmp_path):

@@ -28,7 +28,7 @@ ORPHAN_SECONDS = 60.0
 class JobState:
     """What a page may read about a job (written only by the job's thread)."""
 
-    status: str = "starting"  # starting | running | done | stopped | diverged | failed
+    status: str = "starting"  # starting | running | finishing | done | stopped | diverged | failed
     message: str = ""
     steps: list[StepRecord] = field(default_factory=list)
     epochs: list[EpochRecord] = field(default_factory=list)
@@ -77,6 +77,12 @@ class TrainingJob:
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
 
+    def wait_for_loop_end(self, timeout: float = 2.0) -> None:
+        """Wait (briefly) until the training loop has ended, not for the model to be saved."""
+        deadline = time.time() + timeout
+        while self.running and self.state.end is None and time.time() < deadline:
+            time.sleep(0.02)
+
     def _work(self) -> None:
         state = self.state
         try:
@@ -94,6 +100,8 @@ class TrainingJob:
                     state.epochs.append(record)
                 else:
                     state.end = record
+                    state.status = "finishing"  # the loop is over; keeping the best model and saving it
+                    state.message = record.message
                 if time.time() - self.last_seen > ORPHAN_SECONDS:
                     run.stop()  # the browser session is gone
             state.result = run.finish(self.dataset.catalog, self.dataset.name)
