@@ -43,21 +43,20 @@ class JobState:
     run_info: RunInfo | None = None
 
 
-class TrainingJob:
-    """One training run in a daemon thread; ``stop()`` ends it after the current step."""
+class _BackgroundJob:
+    """A daemon thread owned by one browser session; it stops on ``stop()`` or when nobody watches it."""
 
-    def __init__(self, dataset: Dataset, parts: Split, config: TrainConfig, runs_dir: Path,
-                 split_settings: dict | None = None) -> None:
-        self.dataset, self.parts, self.config, self.runs_dir = dataset, parts, config, runs_dir
-        self.split_settings = split_settings or {}  # method/fraction/seed, stored so a saved run can rebuild it
-        self.state = JobState()
-        self.steps_per_epoch = max(1, -(-len(parts.train) // min(config.batch_size, len(parts.train))))
-        self._run: TrainingRun | None = None
+    thread_name = "cf-job"
+
+    def __init__(self) -> None:
         self._stop = threading.Event()
         self.last_seen = time.time()
-        self._thread = threading.Thread(target=self._work, name="cf-training", daemon=True)
+        self._thread = threading.Thread(target=self._work, name=self.thread_name, daemon=True)
 
-    def start(self) -> TrainingJob:
+    def _work(self) -> None:  # pragma: no cover - subclasses do the work
+        raise NotImplementedError
+
+    def start(self):
         self._thread.start()
         return self
 
@@ -67,15 +66,38 @@ class TrainingJob:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._run is not None:
-            self._run.stop()
 
     def heartbeat(self) -> None:
         """Called by the page on every redraw; a job nobody watches stops itself."""
         self.last_seen = time.time()
 
+    @property
+    def orphaned(self) -> bool:
+        """True once no page has redrawn it for ORPHAN_SECONDS (the browser tab was closed)."""
+        return time.time() - self.last_seen > ORPHAN_SECONDS
+
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
+
+
+class TrainingJob(_BackgroundJob):
+    """One training run in a daemon thread; ``stop()`` ends it after the current step."""
+
+    thread_name = "cf-training"
+
+    def __init__(self, dataset: Dataset, parts: Split, config: TrainConfig, runs_dir: Path,
+                 split_settings: dict | None = None) -> None:
+        self.dataset, self.parts, self.config, self.runs_dir = dataset, parts, config, runs_dir
+        self.split_settings = split_settings or {}  # method/fraction/seed, stored so a saved run can rebuild it
+        self.state = JobState()
+        self.steps_per_epoch = max(1, -(-len(parts.train) // min(config.batch_size, len(parts.train))))
+        self._run: TrainingRun | None = None
+        super().__init__()
+
+    def stop(self) -> None:
+        super().stop()
+        if self._run is not None:
+            self._run.stop()
 
     def wait_for_loop_end(self, timeout: float = 2.0) -> None:
         """Wait (briefly) until the training loop has ended, not for the model to be saved."""
@@ -102,7 +124,7 @@ class TrainingJob:
                     state.end = record
                     state.status = "finishing"  # the loop is over; keeping the best model and saving it
                     state.message = record.message
-                if time.time() - self.last_seen > ORPHAN_SECONDS:
+                if self.orphaned:
                     run.stop()  # the browser session is gone
             state.result = run.finish(self.dataset.catalog, self.dataset.name)
             end = run.end
@@ -149,8 +171,10 @@ class SweepResult:
     run_id: str | None = None
 
 
-class SweepJob:
+class SweepJob(_BackgroundJob):
     """A grid of configs trained one after another in one background thread."""
+
+    thread_name = "cf-sweep"
 
     def __init__(self, dataset: Dataset, parts: Split, base: TrainConfig, grid: dict[str, list], runs_dir: Path,
                  split_settings: dict | None = None) -> None:
@@ -163,31 +187,21 @@ class SweepJob:
         self.current: TrainingJob | None = None
         self.status = "running"
         self.message = ""
-        self._stop = threading.Event()
-        self.last_seen = time.time()
-        self._thread = threading.Thread(target=self._work, name="cf-sweep", daemon=True)
-
-    def start(self) -> SweepJob:
-        self._thread.start()
-        return self
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
+        super().__init__()
 
     def stop(self) -> None:
-        self._stop.set()
+        super().stop()
         if self.current is not None:
             self.current.stop()
 
     def heartbeat(self) -> None:
-        self.last_seen = time.time()
+        super().heartbeat()
         if self.current is not None:
             self.current.heartbeat()
 
     def _work(self) -> None:
         for config in self.configs:
-            if self._stop.is_set() or time.time() - self.last_seen > ORPHAN_SECONDS:
+            if self._stop.is_set() or self.orphaned:
                 break
             job = TrainingJob(self.dataset, self.parts, config, self.runs_dir, self.split_settings)
             job.last_seen = self.last_seen
