@@ -21,6 +21,30 @@ except ImportError:  # pragma: no cover
 AVAILABLE = njit is not None
 
 
+def _adam_rows_py(vec, bias, moments, grad_vec, grad_bias, touched, n_touched, coef, b1, b2, one_b1, one_b2,
+                  step_size, inv_c2, eps):
+    """Lazy Adam on the touched rows of one side (users or items): the vector's D entries, then the bias."""
+    dim = vec.shape[1]
+    for k in range(n_touched):
+        row = touched[k]
+        for d in range(dim):  # branch-free, so it vectorises
+            gr = grad_vec[k, d] * coef
+            m = b1 * moments[row, 0, d] + one_b1 * gr
+            v = b2 * moments[row, 1, d] + one_b2 * gr * gr
+            moments[row, 0, d] = m
+            moments[row, 1, d] = v
+            vec[row, d] -= step_size * m / (math.sqrt(v * inv_c2) + eps)
+        gr = grad_bias[k, 0] * coef  # the bias' moments sit in column D
+        m = b1 * moments[row, 0, dim] + one_b1 * gr
+        v = b2 * moments[row, 1, dim] + one_b2 * gr * gr
+        moments[row, 0, dim] = m
+        moments[row, 1, dim] = v
+        bias[row, 0] -= step_size * m / (math.sqrt(v * inv_c2) + eps)
+
+
+_adam_rows = njit(cache=True, nogil=True, fastmath=True, error_model="numpy")(_adam_rows_py) if AVAILABLE else None
+
+
 def _row_adam_step(user_vec, item_vec, user_bias, item_bias, global_bias, user_moments, item_moments, global_moments,
                    grad_user_vec, grad_item_vec, grad_user_bias, grad_item_bias,
                    mark_user, mark_item, slot_user, slot_item, touched_user, touched_item,
@@ -109,36 +133,10 @@ def _row_adam_step(user_vec, item_vec, user_bias, item_bias, global_bias, user_m
     one_b2 = f32(1.0 - beta2)
     eps = f32(eps)
     coef = f32(coef)
-    for k in range(n_users_touched):
-        u = touched_user[k]
-        for d in range(dim):
-            gr = grad_user_vec[k, d] * coef
-            m = b1 * user_moments[u, 0, d] + one_b1 * gr
-            v = b2 * user_moments[u, 1, d] + one_b2 * gr * gr
-            user_moments[u, 0, d] = m
-            user_moments[u, 1, d] = v
-            user_vec[u, d] -= step_size * m / (math.sqrt(v * inv_c2) + eps)
-        gr = grad_user_bias[k, 0] * coef
-        m = b1 * user_moments[u, 0, dim] + one_b1 * gr
-        v = b2 * user_moments[u, 1, dim] + one_b2 * gr * gr
-        user_moments[u, 0, dim] = m
-        user_moments[u, 1, dim] = v
-        user_bias[u, 0] -= step_size * m / (math.sqrt(v * inv_c2) + eps)
-    for k in range(n_items_touched):
-        i = touched_item[k]
-        for d in range(dim):
-            gr = grad_item_vec[k, d] * coef
-            m = b1 * item_moments[i, 0, d] + one_b1 * gr
-            v = b2 * item_moments[i, 1, d] + one_b2 * gr * gr
-            item_moments[i, 0, d] = m
-            item_moments[i, 1, d] = v
-            item_vec[i, d] -= step_size * m / (math.sqrt(v * inv_c2) + eps)
-        gr = grad_item_bias[k, 0] * coef
-        m = b1 * item_moments[i, 0, dim] + one_b1 * gr
-        v = b2 * item_moments[i, 1, dim] + one_b2 * gr * gr
-        item_moments[i, 0, dim] = m
-        item_moments[i, 1, dim] = v
-        item_bias[i, 0] -= step_size * m / (math.sqrt(v * inv_c2) + eps)
+    _adam_rows(user_vec, user_bias, user_moments, grad_user_vec, grad_user_bias, touched_user, n_users_touched,
+               coef, b1, b2, one_b1, one_b2, step_size, inv_c2, eps)
+    _adam_rows(item_vec, item_bias, item_moments, grad_item_vec, grad_item_bias, touched_item, n_items_touched,
+               coef, b1, b2, one_b1, one_b2, step_size, inv_c2, eps)
     gr = grad_global * coef
     m = b1 * global_moments[0] + one_b1 * gr
     v = b2 * global_moments[1] + one_b2 * gr * gr
