@@ -231,7 +231,7 @@ def _query(args: argparse.Namespace) -> int:
     rec = checkpoint.load(args.model)
     if args.k < 1:
         raise CFError(f"-k must be at least 1; got {args.k}")
-    raw_id = _typed_id(args.id)
+    raw_id = args.id  # typed ids are strings; the id maps accept "12" for 12 themselves
     if args.command == "recommend":
         frame = rec.recommend(raw_id, args.k)
         value = "predicted_rating"
@@ -245,8 +245,3 @@ def _query(args: argparse.Namespace) -> int:
         frame = frame.assign(year=frame["year"].map(lambda y: "" if np.isnan(y) else f"{y:.0f}"))
         print(frame.to_string(index=False, float_format=lambda v: f"{v:.3f}", max_colwidth=50))
     return 0
-
-
-def _typed_id(text: str):
-    """Ids typed on the command line are strings; the maps accept "12" for 12 themselves."""
-    return text

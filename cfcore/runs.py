@@ -143,8 +143,13 @@ def delete_run(runs_dir: str | Path, run_id: str) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
-def import_checkpoint(runs_dir: str | Path, data: bytes, file_name: str) -> tuple[RunInfo, Recommender]:
-    """Validate uploaded checkpoint bytes (never unpickling objects) and keep them as a new run."""
-    rec = checkpoint.load(data, label=Path(file_name).name or "uploaded file")
-    info = save_run(runs_dir, rec, source=f"uploaded {Path(file_name).name}"[:200])
+def import_checkpoint(runs_dir: str | Path, source: bytes | Path, file_name: str,
+                      how: str = "uploaded") -> tuple[RunInfo, Recommender]:
+    """Validate a checkpoint (uploaded bytes or a file on disk; never unpickling objects) and keep it as a new run.
+
+    ``file_name`` is only a label: the run gets a fresh id inside ``runs_dir`` whatever the name says.
+    """
+    label = file_name if isinstance(source, Path) else (Path(file_name).name or "uploaded file")
+    rec = checkpoint.load(source, label=label)
+    info = save_run(runs_dir, rec, source=f"{how} {Path(file_name).name}"[:200])
     return info, rec

@@ -8,9 +8,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from cfcore import checkpoint
 from cfcore.errors import CFError
-from cfcore.runs import delete_run, import_checkpoint, list_runs, load_run, save_run
+from cfcore.runs import delete_run, import_checkpoint, list_runs, load_run
 from ui import charts, state
 from ui.forms import BATCH_SIZES, LEARNING_RATES, config_from_state
 from ui.jobs import SweepJob
@@ -93,28 +92,27 @@ else:
                         key="runs_parcoords")
 
 st.subheader("Load a checkpoint")
+
+
+def keep_and_activate(source: bytes | Path, name: str, how: str) -> None:
+    """Validate a checkpoint, keep it as a run and make it the active model; errors stay on the page."""
+    try:
+        info, rec = import_checkpoint(state.runs_dir(), source, name, how)
+    except CFError as exc:
+        st.error(md(exc))
+    else:
+        state.set_active_model(rec, info.run_id, info.label)
+        state.flash(f"Loaded {md(name)} as run {info.run_id}; it is the active model.")
+        st.rerun()
+
+
 upload = st.file_uploader("A .pt checkpoint saved by CF Studio (never executed: only plain data is read)",
                           key="runs_upload")
 if upload is not None and st.button("Load uploaded checkpoint", key="runs_load_upload"):
-    try:
-        info, rec = import_checkpoint(state.runs_dir(), upload.getvalue(), upload.name)
-    except CFError as exc:
-        st.error(md(exc))
-    else:
-        state.set_active_model(rec, info.run_id, info.label)
-        state.flash(f"Loaded {md(upload.name)} as run {info.run_id}; it is the active model.")
-        st.rerun()
+    keep_and_activate(upload.getvalue(), upload.name, "uploaded")
 path_text = st.text_input("Or a checkpoint path on this machine", key="runs_path")
 if path_text and st.button("Load from path", key="runs_load_path"):
-    try:
-        rec = checkpoint.load(Path(path_text).expanduser())
-        info = save_run(state.runs_dir(), rec, source=f"loaded {Path(path_text).name}")
-    except CFError as exc:
-        st.error(md(exc))
-    else:
-        state.set_active_model(rec, info.run_id, info.label)
-        state.flash(f"Loaded {md(path_text)} as run {info.run_id}; it is the active model.")
-        st.rerun()
+    keep_and_activate(Path(path_text).expanduser(), path_text, "loaded")
 
 st.subheader("Sweep")
 sweep: SweepJob | None = st.session_state.get(state.SWEEP)

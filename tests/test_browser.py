@@ -127,19 +127,22 @@ def test_live_training_stop_and_runs_survive_restart(browser, tmp_path):
         page.close()
 
 
-def test_uploaded_u_data_becomes_active(browser, tmp_path):
-    rows = [f"{u}\t{i}\t{(u * i) % 5 + 1}\t{880000000 + u * 1000 + i}" for u in range(1, 61) for i in range(1, 41) if (u + i) % 3]
-    path = tmp_path / "u.data"
+def write_u_data(path: Path, n_users: int, n_items: int) -> int:
+    """A u.data-style file (tab-separated, no header) of about two thirds of all pairs; returns its rows."""
+    rows = [f"{u}\t{i}\t{(u * i) % 5 + 1}\t{880000000 + u * 1000 + i}"
+            for u in range(1, n_users + 1) for i in range(1, n_items + 1) if (u + i) % 3]
     path.write_text("\n".join(rows) + "\n")
+    return len(rows)
+
+
+def test_uploaded_u_data_becomes_active(browser, tmp_path):
+    path = tmp_path / "u.data"
+    n_rows = write_u_data(path, 60, 40)
     with streamlit_server(env={"CF_STUDIO_RUNS_DIR": str(tmp_path / "runs")}) as url:
         page = open_app(browser, url)
-        page.get_by_text("Upload a file").click()
-        wait_idle(page)
-        page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(path))
-        expect(page.get_by_text(f"Read {len(rows):,} ratings as tsv")).to_be_visible(timeout=30_000)
-        page.get_by_role("button", name="Use this dataset").click()
-        wait_idle(page)
-        expect(sidebar(page)).to_contain_text(f"u.data · {len(rows):,} ratings · 60 users · 40 items")
+        upload_and_use(page, path)
+        expect(page.get_by_text(f"Read {n_rows:,} ratings as tsv")).to_be_visible(timeout=30_000)
+        expect(sidebar(page)).to_contain_text(f"u.data · {n_rows:,} ratings · 60 users · 40 items")
         expect(page.locator("h3", has_text="Active dataset: u.data")).to_be_visible()
         page.wait_for_timeout(1500)
         screenshot(page, "data-page-uploaded")
@@ -245,9 +248,8 @@ def test_titles_from_uploads_are_shown_as_text_never_html(browser, tmp_path):
 
 
 def test_two_sessions_train_their_own_data_at_once(browser, tmp_path):
-    rows = [f"{u}\t{i}\t{(u * i) % 5 + 1}\t{880000000 + u * 1000 + i}" for u in range(1, 81) for i in range(1, 61) if (u + i) % 3]
     path = tmp_path / "u.data"
-    path.write_text("\n".join(rows) + "\n")
+    write_u_data(path, 80, 60)
     with streamlit_server(env={"CF_STUDIO_RUNS_DIR": str(tmp_path / "runs")}) as url:
         contexts = [browser.new_context(viewport={"width": 1400, "height": 900}) for _ in range(2)]
         pages = []

@@ -224,3 +224,18 @@ def test_embeddings_page_map_search_users_and_3d(tmp_path, saved_model):
     at.radio(key="emb_show").set_value("users").run()
     assert not at.exception and "user %{customdata[0]}" in at.get("plotly_chart")[0].proto.spec
     assert len(at.get("download_button")) == 3
+
+
+def test_runs_page_checkpoint_from_path(tmp_path, saved_model):
+    runs = tmp_path / "runs"
+    at = app(runs)
+    at.switch_page("pages/runs.py").run()
+    at.text_input(key="runs_path").set_value(str(tmp_path / "missing.pt")).run()
+    at.button(key="runs_load_path").click().run()
+    assert any("no such checkpoint file" in plain(e.value) for e in at.error)
+    path = checkpoint.save(saved_model, tmp_path / "model.pt")
+    at.text_input(key="runs_path").set_value(str(path)).run()
+    at.button(key="runs_load_path").click().run()
+    assert not at.exception
+    assert at.session_state[state.ACTIVE_MODEL].recommender.n_items == saved_model.n_items
+    assert [r.source for r in list_runs(runs)] == ["loaded model.pt"]
