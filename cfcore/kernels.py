@@ -1,61 +1,161 @@
-"""The CPU row-wise training step as one compiled loop (numba): forward, gradient and lazy Adam together.
+"""The CPU row-wise training step as compiled loops (numba): forward, gradient and lazy Adam together.
 
 It computes exactly what ``TrainingRun._row_step`` computes with torch ops (the model's formula from
 ``BiasedMF.score_from_rows``, MSE plus the per-rating L2 on touched rows, then row-wise Adam), but
 without a dispatch per small tensor operation, so a step of 1,024 ratings costs microseconds rather
 than milliseconds. A test checks both paths give the same updates.
+
+The step is memory-latency bound (each rating touches two random rows of tables larger than the
+cache), so it is split over the CPU's cores in a way that needs no locks and gives the same numbers
+on any number of cores: ratings are split for the forward pass, distinct rows for the gradients and
+the Adam updates, and each row's gradient sums its ratings in batch order. With no OpenMP/TBB
+threading layer (numba's fallback layer is slower than one core) the same code runs on one core.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import threading
 
 import numpy as np
 import torch
 
 try:  # numba is a requirement; without it training falls back to the torch row path
-    from numba import njit
+    import numba
+    from llvmlite import ir
+    from numba import njit, prange, types
+    from numba.core import cgutils
+    from numba.extending import intrinsic
 except ImportError:  # pragma: no cover
-    njit = None
+    numba = njit = None
+    prange = range
 
 AVAILABLE = njit is not None
+_OPTIONS = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
 
 
-def _adam_rows_py(vec, bias, moments, grad_vec, grad_bias, touched, n_touched, coef, b1, b2, one_b1, one_b2,
-                  step_size, inv_c2, eps):
-    """Lazy Adam on the touched rows of one side (users or items): the vector's D entries, then the bias."""
-    dim = vec.shape[1]
+def _jit(fn, parallel=False):
+    return njit(parallel=parallel, **_OPTIONS)(fn) if AVAILABLE else None
+
+
+if AVAILABLE:
+    @intrinsic
+    def _prefetch_row(typingctx, table, row):
+        """Ask the CPU to start loading ``table[row]`` (all its cache lines) while other work goes on."""
+        if not isinstance(table, types.Array) or table.ndim < 2:
+            return None
+
+        def codegen(context, builder, sig, args):
+            table_type = sig.args[0]
+            array = context.make_array(table_type)(context, builder, args[0])
+            shape = cgutils.unpack_tuple(builder, array.shape)
+            strides = cgutils.unpack_tuple(builder, array.strides)
+            index = [context.cast(builder, args[1], sig.args[1], types.intp)]
+            index += [context.get_constant(types.intp, 0)] * (table_type.ndim - 1)
+            first = cgutils.get_item_pointer2(context, builder, data=array.data, shape=shape, strides=strides,
+                                              layout=table_type.layout, inds=index)
+            byte_ptr = ir.IntType(8).as_pointer()
+            i32 = ir.IntType(32)
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [byte_ptr, i32, i32, i32]),
+                                                "llvm.prefetch.p0")
+            start = builder.bitcast(first, byte_ptr)
+            # one prefetch per 64-byte cache line of the row (a row rarely starts on a line boundary: +1),
+            # at most PREFETCH_LINES
+            intp = context.get_value_type(types.intp)
+            lines = builder.add(builder.udiv(strides[0], ir.Constant(intp, 64)), ir.Constant(intp, 1))
+            lines = builder.select(builder.icmp_unsigned("<", lines, ir.Constant(intp, PREFETCH_LINES)), lines,
+                                   ir.Constant(intp, PREFETCH_LINES))
+            with cgutils.for_range(builder, lines) as loop:
+                line = builder.gep(start, [builder.mul(loop.index, ir.Constant(intp, 64))])
+                # read access, keep in every cache level, data (not instruction) cache
+                builder.call(fn, [line, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+            return context.get_dummy_value()
+
+        return types.void(table, row), codegen
+
+PREFETCH_LINES = 16  # at most 1 KiB per row: beyond that the hardware prefetcher follows
+PREFETCH_AHEAD = 4  # ratings (or rows) ahead: enough to hide a miss behind the current work
+
+
+def _assign_slots_py(rows, mark, slot, touched, step):
+    """Give each distinct row of the batch a compact slot 0..K-1 (first-seen order); returns K."""
+    n_touched = 0
+    for b in range(rows.shape[0]):
+        r = rows[b]
+        if mark[r] != step:
+            mark[r] = step
+            slot[r] = n_touched
+            touched[n_touched] = r
+            n_touched += 1
+    return n_touched
+
+
+def _group_py(rows, slot, n_touched, start, order, cursor):
+    """Counting sort of the batch by slot: slot k's ratings are order[start[k]:start[k + 1]], in batch order."""
+    start[: n_touched + 1] = 0
+    for b in range(rows.shape[0]):
+        start[slot[rows[b]] + 1] += 1
     for k in range(n_touched):
-        row = touched[k]
-        for d in range(dim):  # branch-free, so it vectorises
-            gr = grad_vec[k, d] * coef
-            m = b1 * moments[row, 0, d] + one_b1 * gr
-            v = b2 * moments[row, 1, d] + one_b2 * gr * gr
-            moments[row, 0, d] = m
-            moments[row, 1, d] = v
-            vec[row, d] -= step_size * m / (math.sqrt(v * inv_c2) + eps)
-        gr = grad_bias[k, 0] * coef  # the bias' moments sit in column D
-        m = b1 * moments[row, 0, dim] + one_b1 * gr
-        v = b2 * moments[row, 1, dim] + one_b2 * gr * gr
-        moments[row, 0, dim] = m
-        moments[row, 1, dim] = v
-        bias[row, 0] -= step_size * m / (math.sqrt(v * inv_c2) + eps)
+        start[k + 1] += start[k]
+        cursor[k] = start[k]
+    for b in range(rows.shape[0]):
+        k = slot[rows[b]]
+        order[cursor[k]] = b
+        cursor[k] += 1
 
 
-_adam_rows = njit(cache=True, nogil=True, fastmath=True, error_model="numpy")(_adam_rows_py) if AVAILABLE else None
+def _row_gradient_py(k, row, vec, bias, contrib, start, order, dpred, decay, grad_vec, grad_bias):
+    """Gradient of one touched row (slot k): its ratings' contributions (error times the other side's
+    vector, from the forward pass) plus the L2 term, summed in batch order."""
+    dim = vec.shape[1]
+    grad_vec[k, :] = 0.0
+    gb = np.float32(0.0)
+    for j in range(start[k], start[k + 1]):
+        b = order[j]
+        for d in range(dim):
+            grad_vec[k, d] += contrib[b, d] + decay * vec[row, d]
+        gb += dpred[b] + decay * bias[row, 0]
+    grad_bias[k, 0] = gb
+
+
+def _adam_row_py(vec, bias, moments, grad_vec, grad_bias, k, row, coef, b1, b2, one_b1, one_b2, step_size, inv_c2,
+                 eps):
+    """Lazy Adam on one touched row: the vector's D entries, then the bias (its moments sit in column D)."""
+    dim = vec.shape[1]
+    for d in range(dim):  # branch-free, so it vectorises
+        gr = grad_vec[k, d] * coef
+        m = b1 * moments[row, 0, d] + one_b1 * gr
+        v = b2 * moments[row, 1, d] + one_b2 * gr * gr
+        moments[row, 0, d] = m
+        moments[row, 1, d] = v
+        vec[row, d] -= step_size * m / (math.sqrt(v * inv_c2) + eps)
+    gr = grad_bias[k, 0] * coef
+    m = b1 * moments[row, 0, dim] + one_b1 * gr
+    v = b2 * moments[row, 1, dim] + one_b2 * gr * gr
+    moments[row, 0, dim] = m
+    moments[row, 1, dim] = v
+    bias[row, 0] -= step_size * m / (math.sqrt(v * inv_c2) + eps)
+
+
+_assign_slots = _jit(_assign_slots_py)
+_group = _jit(_group_py)
+_row_gradient = _jit(_row_gradient_py)
+_adam_row = _jit(_adam_row_py)
 
 
 def _row_adam_step(user_vec, item_vec, user_bias, item_bias, global_bias, user_moments, item_moments, global_moments,
-                   grad_user_vec, grad_item_vec, grad_user_bias, grad_item_bias,
+                   grad_user_vec, grad_item_vec, grad_user_bias, grad_item_bias, contrib_user, contrib_item, dpred, err,
                    mark_user, mark_item, slot_user, slot_item, touched_user, touched_item,
-                   users, items, ratings, low, high, sigmoid, weight_decay, lr, beta1, beta2, eps, step, grad_clip):
+                   start_user, start_item, order_user, order_item, cursor,
+                   users, items, ratings, low, high, sigmoid, weight_decay, lr, beta1, beta2, eps, step, grad_clip,
+                   n_parts):
     """One step on a batch; returns the batch MSE. Tables are updated in place.
 
     ``*_moments[row, 0]`` is Adam's first moment and ``[row, 1]`` the second, for the vector's D
     entries then the bias (column D): one contiguous block per row, so an update misses cache once.
-
-    Gradients accumulate in compact (B, .) buffers, one slot per distinct row of the batch, so the
-    only random accesses are to the rows themselves: it is memory latency that limits large tables.
+    Gradients live in compact (B, .) buffers, one slot per distinct row of the batch. ``n_parts``
+    is the number of pieces each phase is cut into (the number of threads).
     """
     # float32 scalars throughout: float64 constants would promote every element operation
     f32 = np.float32
@@ -65,54 +165,83 @@ def _row_adam_step(user_vec, item_vec, user_bias, item_bias, global_bias, user_m
     decay = f32(2.0 * weight_decay / n)  # d(weight_decay * mean(|row|^2 per rating))/d(row)
     low = f32(low)
     high = f32(high)
-    n_users_touched = 0
-    n_items_touched = 0
-    grad_global = f32(0.0)
-    squared = 0.0
-    g = global_bias[0]
-    for b in range(n):
-        u = users[b]
-        i = items[b]
-        raw = user_bias[u, 0] + item_bias[i, 0] + g
-        for d in range(dim):
-            raw += user_vec[u, d] * item_vec[i, d]
-        if sigmoid:
-            s = f32(1.0) / (f32(1.0) + math.exp(-raw))
-            pred = low + (high - low) * s
-            slope = (high - low) * s * (1.0 - s)
-        else:
-            pred = min(max(raw, low), high)
-            slope = f32(1.0) if low <= raw <= high else f32(0.0)  # clamp passes no gradient outside the range
-        err = pred - ratings[b]
-        squared += err * err
-        dpred = scale * err * slope
-        if mark_user[u] != step:
-            mark_user[u] = step
-            slot_user[u] = n_users_touched
-            touched_user[n_users_touched] = u
-            grad_user_vec[n_users_touched, :] = 0.0
-            grad_user_bias[n_users_touched, 0] = 0.0
-            n_users_touched += 1
-        if mark_item[i] != step:
-            mark_item[i] = step
-            slot_item[i] = n_items_touched
-            touched_item[n_items_touched] = i
-            grad_item_vec[n_items_touched, :] = 0.0
-            grad_item_bias[n_items_touched, 0] = 0.0
-            n_items_touched += 1
-        su = slot_user[u]
-        si = slot_item[i]
-        for d in range(dim):
-            uv = user_vec[u, d]
-            iv = item_vec[i, d]
-            grad_user_vec[su, d] += dpred * iv + decay * uv
-            grad_item_vec[si, d] += dpred * uv + decay * iv
-        grad_user_bias[su, 0] += dpred + decay * user_bias[u, 0]
-        grad_item_bias[si, 0] += dpred + decay * item_bias[i, 0]
-        grad_global += dpred
+    n_users_touched = _assign_slots(users, mark_user, slot_user, touched_user, step)
+    n_items_touched = _assign_slots(items, mark_item, slot_item, touched_item, step)
+    _group(users, slot_user, n_users_touched, start_user, order_user, cursor)
+    _group(items, slot_item, n_items_touched, start_item, order_item, cursor)
 
-    coef = 1.0
-    if grad_clip > 0.0:
+    # forward, ratings split between threads: d(loss)/d(prediction) and each rating's share of the two
+    # rows' gradients, so that later phases read only their own rows and no thread reads a row another
+    # thread is updating
+    g = global_bias[0]
+    per = (n + n_parts - 1) // n_parts
+    for part in prange(n_parts):
+        end = min(n, (part + 1) * per)
+        for b in range(part * per, end):
+            if b + PREFETCH_AHEAD < end:
+                _prefetch_row(user_vec, users[b + PREFETCH_AHEAD])
+                _prefetch_row(item_vec, items[b + PREFETCH_AHEAD])
+            u = users[b]
+            i = items[b]
+            raw = user_bias[u, 0] + item_bias[i, 0] + g
+            for d in range(dim):
+                raw += user_vec[u, d] * item_vec[i, d]
+            if sigmoid:
+                s = f32(1.0) / (f32(1.0) + math.exp(-raw))
+                pred = low + (high - low) * s
+                slope = (high - low) * s * (1.0 - s)
+            else:
+                pred = min(max(raw, low), high)
+                slope = f32(1.0) if low <= raw <= high else f32(0.0)  # clamp passes no gradient outside the range
+            err[b] = pred - ratings[b]
+            dp = scale * err[b] * slope
+            dpred[b] = dp
+            for d in range(dim):
+                contrib_user[b, d] = dp * item_vec[i, d]
+                contrib_item[b, d] = dp * user_vec[u, d]
+
+    squared = 0.0
+    grad_global = f32(0.0)
+    for b in range(n):
+        squared += err[b] * err[b]
+        grad_global += dpred[b]
+    c2 = f32(1.0 - beta2 ** step)
+    step_size = f32(lr / (1.0 - beta1 ** step))
+    inv_c2 = f32(1.0) / c2
+    b1 = f32(beta1)
+    b2 = f32(beta2)
+    one_b1 = f32(1.0 - beta1)
+    one_b2 = f32(1.0 - beta2)
+    eps = f32(eps)
+    clip = grad_clip > 0.0  # clipping needs every gradient before any update: two passes instead of one
+    coef = f32(1.0)
+
+    # gradients, then (unless clipping) Adam at once, distinct rows split between threads
+    n_rows = n_users_touched + n_items_touched  # users' slots, then items', as one range to split
+    per = (n_rows + n_parts - 1) // n_parts
+    for part in prange(n_parts):
+        end = min(n_rows, (part + 1) * per)
+        for q in range(part * per, end):
+            ahead = q + PREFETCH_AHEAD
+            if ahead < min(end, n_users_touched):
+                _prefetch_row(user_moments, touched_user[ahead])
+            elif n_users_touched <= ahead < end:
+                _prefetch_row(item_moments, touched_item[ahead - n_users_touched])
+            if q < n_users_touched:
+                _row_gradient(q, touched_user[q], user_vec, user_bias, contrib_user, start_user, order_user, dpred,
+                              decay, grad_user_vec, grad_user_bias)
+                if not clip:
+                    _adam_row(user_vec, user_bias, user_moments, grad_user_vec, grad_user_bias, q, touched_user[q],
+                              coef, b1, b2, one_b1, one_b2, step_size, inv_c2, eps)
+            else:
+                k = q - n_users_touched
+                _row_gradient(k, touched_item[k], item_vec, item_bias, contrib_item, start_item, order_item, dpred,
+                              decay, grad_item_vec, grad_item_bias)
+                if not clip:
+                    _adam_row(item_vec, item_bias, item_moments, grad_item_vec, grad_item_bias, k, touched_item[k],
+                              coef, b1, b2, one_b1, one_b2, step_size, inv_c2, eps)
+
+    if clip:
         total = grad_global * grad_global
         for k in range(n_users_touched):
             total += grad_user_bias[k, 0] ** 2
@@ -122,21 +251,16 @@ def _row_adam_step(user_vec, item_vec, user_bias, item_bias, global_bias, user_m
             total += grad_item_bias[k, 0] ** 2
             for d in range(dim):
                 total += grad_item_vec[k, d] ** 2
-        coef = min(1.0, grad_clip / (math.sqrt(total) + 1e-6))
-
-    c2 = f32(1.0 - beta2 ** step)
-    step_size = f32(lr / (1.0 - beta1 ** step))
-    inv_c2 = f32(1.0) / c2
-    b1 = f32(beta1)
-    b2 = f32(beta2)
-    one_b1 = f32(1.0 - beta1)
-    one_b2 = f32(1.0 - beta2)
-    eps = f32(eps)
-    coef = f32(coef)
-    _adam_rows(user_vec, user_bias, user_moments, grad_user_vec, grad_user_bias, touched_user, n_users_touched,
-               coef, b1, b2, one_b1, one_b2, step_size, inv_c2, eps)
-    _adam_rows(item_vec, item_bias, item_moments, grad_item_vec, grad_item_bias, touched_item, n_items_touched,
-               coef, b1, b2, one_b1, one_b2, step_size, inv_c2, eps)
+        coef = f32(min(1.0, grad_clip / (math.sqrt(total) + 1e-6)))
+        for part in prange(n_parts):
+            for q in range(part * per, min(n_rows, (part + 1) * per)):
+                if q < n_users_touched:
+                    _adam_row(user_vec, user_bias, user_moments, grad_user_vec, grad_user_bias, q, touched_user[q],
+                              coef, b1, b2, one_b1, one_b2, step_size, inv_c2, eps)
+                else:
+                    k = q - n_users_touched
+                    _adam_row(item_vec, item_bias, item_moments, grad_item_vec, grad_item_bias, k, touched_item[k],
+                              coef, b1, b2, one_b1, one_b2, step_size, inv_c2, eps)
     gr = grad_global * coef
     m = b1 * global_moments[0] + one_b1 * gr
     v = b2 * global_moments[1] + one_b2 * gr * gr
@@ -146,29 +270,74 @@ def _row_adam_step(user_vec, item_vec, user_bias, item_bias, global_bias, user_m
     return squared / n
 
 
-row_adam_step = njit(cache=True, nogil=True, fastmath=True, error_model="numpy")(_row_adam_step) if AVAILABLE else None
+row_adam_step = _jit(_row_adam_step)  # one thread: prange runs as range
+row_adam_step_parallel = _jit(_row_adam_step, parallel=True)
 
 
-def _row_adam_steps(user_vec, item_vec, user_bias, item_bias, global_bias, user_moments, item_moments, global_moments,
-                    grad_user_vec, grad_item_vec, grad_user_bias, grad_item_bias,
-                    mark_user, mark_item, slot_user, slot_item, touched_user, touched_item,
-                    users, items, ratings, batch_size, low, high, sigmoid, weight_decay, lr, beta1, beta2, eps,
-                    first_step, grad_clip, losses):
+def _row_adam_steps_py(parallel, tables, buffers, users, items, ratings, batch_size, low, high, sigmoid,
+                       weight_decay, lr, beta1, beta2, eps, first_step, grad_clip, n_parts, losses):
     """Several consecutive batches in one call (one dispatch from Python instead of one per step)."""
+    uv, iv, ub, ib, g, um, im, gm = tables
+    guv, giv, gub, gib, cu, ci, dp, er, mu, mi, su, si, tu, ti, stu, sti, ou, oi, cur = buffers
     n = users.shape[0]
     k = 0
     for start in range(0, n, batch_size):
         end = min(start + batch_size, n)
-        losses[k] = row_adam_step(user_vec, item_vec, user_bias, item_bias, global_bias, user_moments, item_moments,
-                                  global_moments, grad_user_vec, grad_item_vec, grad_user_bias, grad_item_bias,
-                                  mark_user, mark_item, slot_user, slot_item, touched_user, touched_item,
-                                  users[start:end], items[start:end], ratings[start:end], low, high, sigmoid,
-                                  weight_decay, lr, beta1, beta2, eps, first_step + k, grad_clip)
+        args = (uv, iv, ub, ib, g, um, im, gm, guv, giv, gub, gib, cu, ci, dp, er, mu, mi, su, si, tu, ti, stu, sti, ou, oi,
+                cur, users[start:end], items[start:end], ratings[start:end], low, high, sigmoid, weight_decay, lr,
+                beta1, beta2, eps, first_step + k, grad_clip)
+        losses[k] = row_adam_step_parallel(*args, n_parts) if parallel else row_adam_step(*args, 1)
         k += 1
     return k
 
 
-row_adam_steps = njit(cache=True, nogil=True)(_row_adam_steps) if AVAILABLE else None
+row_adam_steps = _jit(_row_adam_steps_py)
+
+
+def _gather_py(perm, users, items, ratings, out_users, out_items, out_ratings):
+    """The epoch's shuffled copy of the training data (one pass, split between threads)."""
+    for k in prange(perm.shape[0]):
+        j = perm[k]
+        out_users[k] = users[j]
+        out_items[k] = items[j]
+        out_ratings[k] = ratings[j]
+
+
+_gather_parallel = _jit(_gather_py, parallel=True)
+_gather_serial = _jit(_gather_py)
+
+
+def gather(perm, users, items, ratings, out_users, out_items, out_ratings) -> None:
+    """``out_x[k] = x[perm[k]]`` for the three columns, on every thread the step may use."""
+    fn = _gather_parallel if threads() > 1 else _gather_serial
+    fn(perm, users, items, ratings, out_users, out_items, out_ratings)
+
+
+def _probe_py(x):
+    for k in prange(x.shape[0]):
+        x[k] += 1.0
+
+
+_probe = _jit(_probe_py, parallel=True)
+
+
+_probe_lock = threading.Lock()
+
+
+@functools.cache
+def threads() -> int:
+    """How many threads the step runs on: numba's thread count under OpenMP or TBB, else 1.
+
+    numba's own fallback layer (workqueue) makes the step slower than one thread, so it is not used.
+    """
+    if not AVAILABLE or numba.get_num_threads() < 2:
+        return 1
+    try:
+        with _probe_lock:  # workqueue, if that is what loads, must not be launched from two threads at once
+            _probe(np.zeros(4))  # launches numba's threading layer, which picks TBB, then OpenMP, then workqueue
+    except Exception:  # pragma: no cover - no layer could load
+        return 1
+    return numba.get_num_threads() if numba.threading_layer() in ("omp", "tbb") else 1
 
 
 class CompiledRowAdam(torch.optim.Optimizer):
@@ -179,54 +348,44 @@ class CompiledRowAdam(torch.optim.Optimizer):
 
     def __init__(self, model, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
         super().__init__(list(model.parameters()), {"lr": lr})
-        self.tables = [model.user_embeddings.weight.detach().numpy(), model.item_embeddings.weight.detach().numpy(),
-                       model.user_biases.weight.detach().numpy(), model.item_biases.weight.detach().numpy(),
-                       model.global_bias.detach().numpy()]
-        dim = self.tables[0].shape[1]
-        self.moments = [np.zeros((len(self.tables[0]), 2, dim + 1), np.float32),  # users: (m, v) x (vector, bias)
-                        np.zeros((len(self.tables[1]), 2, dim + 1), np.float32),  # items
-                        np.zeros(2, np.float32)]  # global bias
-        self.grads: list[np.ndarray] = []  # compact (B, .) buffers, sized on the first batch
-        self.marks = [np.zeros(len(self.tables[0]), np.int64), np.zeros(len(self.tables[1]), np.int64)]
-        self.slots = [np.zeros(len(self.tables[0]), np.int64), np.zeros(len(self.tables[1]), np.int64)]
+        weights = [model.user_embeddings.weight, model.item_embeddings.weight, model.user_biases.weight,
+                   model.item_biases.weight, model.global_bias]
+        dim = weights[0].shape[1]
+        n_users, n_items = len(weights[0]), len(weights[1])
+        self.tables = tuple(w.detach().numpy() for w in weights) + (
+            np.zeros((n_users, 2, dim + 1), np.float32),  # users: (m, v) x (vector, bias)
+            np.zeros((n_items, 2, dim + 1), np.float32),  # items
+            np.zeros(2, np.float32))  # global bias
+        self.marks = [np.zeros(n_users, np.int64), np.zeros(n_items, np.int64)]
+        self.slots = [np.zeros(n_users, np.int64), np.zeros(n_items, np.int64)]
+        self.buffers: tuple = ()  # per-batch work space, sized on the first batch
         self.betas, self.eps = betas, eps
         self.n_steps = 0
+        self.threads = threads()
 
-    def step(self, closure=None):  # pragma: no cover - the training loop calls step_batch
-        raise RuntimeError("CompiledRowAdam is driven by step_batch(...), not step()")
+    def step(self, closure=None):  # pragma: no cover - the training loop calls step_batches
+        raise RuntimeError("CompiledRowAdam is driven by step_batches(...), not step()")
 
     def step_batches(self, users: np.ndarray, items: np.ndarray, ratings: np.ndarray, batch_size: int, low: float,
                      high: float, sigmoid: bool, weight_decay: float, grad_clip: float | None) -> np.ndarray:
         """Consecutive batches of ``batch_size`` in one compiled call; returns each batch's MSE."""
         n_batches = -(-len(users) // batch_size)
-        self._buffers(min(batch_size, len(users)))
+        self._size_buffers(min(batch_size, len(users)))
         losses = np.empty(n_batches, np.float64)
-        uv, iv, ub, ib, g = self.tables
-        m = self.moments
-        row_adam_steps(uv, iv, ub, ib, g, m[0], m[1], m[2], *self.grads, self.marks[0], self.marks[1],
-                       self.slots[0], self.slots[1], self.touched[0], self.touched[1], users, items, ratings,
-                       batch_size, low, high, sigmoid, weight_decay, self.param_groups[0]["lr"], self.betas[0],
-                       self.betas[1], self.eps, self.n_steps + 1, grad_clip or 0.0, losses)
+        row_adam_steps(self.threads > 1, self.tables, self.buffers, users, items, ratings, batch_size, low, high,
+                       sigmoid, weight_decay, self.param_groups[0]["lr"], self.betas[0], self.betas[1], self.eps,
+                       self.n_steps + 1, grad_clip or 0.0, self.threads, losses)
         self.n_steps += n_batches
         return losses
 
-    def _buffers(self, n: int) -> None:
-        if not self.grads or len(self.grads[0]) < n:
+    def _size_buffers(self, n: int) -> None:
+        if not self.buffers or len(self.buffers[0]) < n:
             dim = self.tables[0].shape[1]
-            self.grads = [np.zeros((n, dim), np.float32), np.zeros((n, dim), np.float32),
-                          np.zeros((n, 1), np.float32), np.zeros((n, 1), np.float32)]
-            self.touched = np.empty(n, np.int64), np.empty(n, np.int64)
-
-    def step_batch(self, users: np.ndarray, items: np.ndarray, ratings: np.ndarray, low: float, high: float,
-                   sigmoid: bool, weight_decay: float, grad_clip: float | None) -> float:
-        self.n_steps += 1
-        n = len(users)
-        self._buffers(n)
-        touched = self.touched
-        uv, iv, ub, ib, g = self.tables
-        m = self.moments
-        return row_adam_step(uv, iv, ub, ib, g, m[0], m[1], m[2],
-                             *self.grads, self.marks[0], self.marks[1], self.slots[0], self.slots[1],
-                             touched[0], touched[1],
-                             users, items, ratings, low, high, sigmoid, weight_decay, self.param_groups[0]["lr"],
-                             self.betas[0], self.betas[1], self.eps, self.n_steps, grad_clip or 0.0)
+            grads = (np.zeros((n, dim), np.float32), np.zeros((n, dim), np.float32),  # users', items' vectors
+                     np.zeros((n, 1), np.float32), np.zeros((n, 1), np.float32))  # their biases
+            per_rating = (np.zeros((n, dim), np.float32), np.zeros((n, dim), np.float32),  # shares of the gradients
+                          np.zeros(n, np.float32), np.zeros(n, np.float32))  # d(loss)/d(prediction), error
+            rows = (np.empty(n, np.int64), np.empty(n, np.int64),  # touched users, items
+                    np.empty(n + 1, np.int64), np.empty(n + 1, np.int64),  # group starts per slot
+                    np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64))  # order, cursor
+            self.buffers = grads + per_rating + (self.marks[0], self.marks[1], self.slots[0], self.slots[1]) + rows

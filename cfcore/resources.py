@@ -76,8 +76,9 @@ def memory_needed(n_users: int, n_items: int, n_train: int, n_val: int, config: 
     # Adam: exp_avg + exp_avg_sq (2x); dense gradients (1x) or only the batch's rows; best-epoch copy (1x)
     grads = weights if config.optimizer == "adam" else 2 * config.batch_size * (config.embedding_dim + 1) * 12
     optimizer = 2 * weights + grads + weights
-    # user_idx, item_idx (int64) and rating (float32), plus the epoch's shuffled copies
-    data = (n_train * 2 + n_val) * (8 + 8 + 4)
+    # user_idx, item_idx (int64) and rating (float32); for training also the epoch's permutation and
+    # shuffled copy (int32 ids on the CPU path, int64 on a GPU: budget the larger)
+    data = (n_train + n_val) * (8 + 8 + 4) + n_train * (8 + 8 + 8 + 4)
     return n_params, weights, optimizer, data
 
 

@@ -185,6 +185,21 @@ def test_unavailable_device_is_refused(tiny_ratings):
         TrainingRun(parts.train, parts.val, TrainConfig(device="cuda"))
 
 
+@pytest.mark.parametrize("options", [{}, {"output": "sigmoid"}, {"grad_clip": 0.05}])
+def test_compiled_step_gives_the_same_model_on_one_thread_and_on_several(synth_split, options):
+    """The step is split between threads without locks: each row's gradient must still sum its ratings
+    in batch order, so the trained model does not depend on the number of threads."""
+    config = FAST.replace(epochs=2, early_stopping=None, **options)
+    models = []
+    for n_threads in (1, 3):  # 3 does not divide the batch evenly
+        run = TrainingRun(synth_split.train, synth_split.val, config)
+        run._optimizers[0].threads = n_threads
+        list(run)
+        models.append(run.model.state_dict())
+    for name in models[0]:
+        torch.testing.assert_close(models[0][name], models[1][name], rtol=0, atol=1e-6, msg=name)
+
+
 @pytest.mark.parametrize("options", [{}, {"output": "sigmoid"}, {"grad_clip": 0.05}, {"weight_decay": 0.0}])
 def test_compiled_cpu_step_matches_the_torch_row_step(synth_split, monkeypatch, options):
     from cfcore import kernels
