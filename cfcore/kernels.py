@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
+import mmap
 import threading
 
 import numpy as np
@@ -294,23 +295,60 @@ def _row_adam_steps_py(parallel, tables, buffers, users, items, ratings, batch_s
 row_adam_steps = _jit(_row_adam_steps_py)
 
 
-def _gather_py(perm, users, items, ratings, out_users, out_items, out_ratings):
-    """The epoch's shuffled copy of the training data (one pass, split between threads)."""
-    for k in prange(perm.shape[0]):
-        j = perm[k]
-        out_users[k] = users[j]
-        out_items[k] = items[j]
-        out_ratings[k] = ratings[j]
+def _shuffle_py(users, items, ratings, bucket, draws, n_buckets, n_parts, out_users, out_items, out_ratings):
+    """A uniformly random permutation of the three columns into ``out_*`` (Rao-Sandelius).
+
+    Every rating goes to its random ``bucket`` (kept in input order), then each bucket, small enough to
+    sit in cache, gets a Fisher-Yates shuffle driven by ``draws``. Uniform over all permutations, set
+    by the caller's random draws alone (so seeded runs repeat), with no pass of random reads over the
+    whole data as a gather through a permutation would need.
+    """
+    n = users.shape[0]
+    per = (n + n_parts - 1) // n_parts
+    counts = np.zeros((n_parts, n_buckets + 1), np.int64)
+    for part in prange(n_parts):  # how many of each part's ratings fall in each bucket
+        for k in range(part * per, min(n, (part + 1) * per)):
+            counts[part, bucket[k] + 1] += 1
+    starts = np.zeros(n_buckets + 1, np.int64)
+    cursors = np.empty((n_parts, n_buckets), np.int64)  # where each part writes into each bucket
+    for b in range(n_buckets):
+        offset = starts[b]
+        for part in range(n_parts):
+            cursors[part, b] = offset
+            offset += counts[part, b + 1]
+        starts[b + 1] = offset
+    for part in prange(n_parts):  # scatter: sequential reads, one write stream per bucket
+        for k in range(part * per, min(n, (part + 1) * per)):
+            b = bucket[k]
+            j = cursors[part, b]
+            out_users[j] = users[k]
+            out_items[j] = items[k]
+            out_ratings[j] = ratings[k]
+            cursors[part, b] = j + 1
+    for b in prange(n_buckets):  # Fisher-Yates inside each bucket
+        lo = starts[b]
+        for k in range(starts[b + 1] - 1, lo, -1):
+            # a draw in [0, 2^32) scaled to lo..k (multiply-shift; bias below size / 2^32)
+            j = lo + ((np.uint64(draws[k]) * np.uint64(k - lo + 1)) >> np.uint64(32))
+            out_users[k], out_users[j] = out_users[j], out_users[k]
+            out_items[k], out_items[j] = out_items[j], out_items[k]
+            out_ratings[k], out_ratings[j] = out_ratings[j], out_ratings[k]
 
 
-_gather_parallel = _jit(_gather_py, parallel=True)
-_gather_serial = _jit(_gather_py)
+_shuffle_parallel = _jit(_shuffle_py, parallel=True)
+_shuffle_serial = _jit(_shuffle_py)
+SHUFFLE_BUCKET = 32_768  # ratings per bucket on average: 384 KiB of (int32, int32, float32), inside L2
 
 
-def gather(perm, users, items, ratings, out_users, out_items, out_ratings) -> None:
-    """``out_x[k] = x[perm[k]]`` for the three columns, on every thread the step may use."""
-    fn = _gather_parallel if threads() > 1 else _gather_serial
-    fn(perm, users, items, ratings, out_users, out_items, out_ratings)
+def shuffle(rng: np.random.Generator, users, items, ratings, out_users, out_items, out_ratings) -> None:
+    """Write a uniformly random permutation of (users, items, ratings) into the ``out_*`` arrays."""
+    n = len(users)
+    n_buckets = int(min(max(1, n // SHUFFLE_BUCKET), np.iinfo(np.uint16).max))
+    bucket = rng.integers(0, n_buckets, n, dtype=np.uint16)  # (N,)
+    draws = rng.integers(0, 2**32, n, dtype=np.uint32)  # (N,)
+    n_threads = threads()
+    fn = _shuffle_parallel if n_threads > 1 else _shuffle_serial
+    fn(users, items, ratings, bucket, draws, n_buckets, n_threads, out_users, out_items, out_ratings)
 
 
 def _probe_py(x):
@@ -340,6 +378,31 @@ def threads() -> int:
     return numba.get_num_threads() if numba.threading_layer() in ("omp", "tbb") else 1
 
 
+_HUGE_PAGE = 2 << 20
+
+
+def huge_page_array(values: np.ndarray) -> np.ndarray:
+    """A copy of ``values`` in memory the kernel is asked to back with 2 MiB pages (where it allows it).
+
+    Each rating touches random rows of tables of tens of megabytes; with 4 KiB pages nearly every
+    such touch also misses the address-translation cache, so large pages make the step faster.
+    Small arrays, or systems without transparent huge pages, get a plain copy.
+    """
+    if values.nbytes < _HUGE_PAGE or not hasattr(mmap, "MADV_HUGEPAGE"):
+        return values.copy()
+    size = -(-values.nbytes // _HUGE_PAGE) * _HUGE_PAGE + _HUGE_PAGE  # room to start on a 2 MiB boundary
+    area = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    raw = np.frombuffer(area, np.uint8)  # keeps ``area`` alive as long as any view of it
+    start = -raw.ctypes.data % _HUGE_PAGE
+    try:
+        area.madvise(mmap.MADV_HUGEPAGE, start, size - start)
+    except OSError:  # transparent huge pages switched off: ordinary pages, same results
+        pass
+    out = raw[start:start + values.nbytes].view(values.dtype).reshape(values.shape)
+    out[...] = values
+    return out
+
+
 class CompiledRowAdam(torch.optim.Optimizer):
     """State for ``row_adam_step`` over a model's CPU tables (numpy views sharing the tensors' memory).
 
@@ -352,9 +415,11 @@ class CompiledRowAdam(torch.optim.Optimizer):
                    model.item_biases.weight, model.global_bias]
         dim = weights[0].shape[1]
         n_users, n_items = len(weights[0]), len(weights[1])
+        for w in weights[:2]:  # the embedding tables move to huge pages; the model keeps using them
+            w.data = torch.from_numpy(huge_page_array(w.detach().numpy()))
         self.tables = tuple(w.detach().numpy() for w in weights) + (
-            np.zeros((n_users, 2, dim + 1), np.float32),  # users: (m, v) x (vector, bias)
-            np.zeros((n_items, 2, dim + 1), np.float32),  # items
+            huge_page_array(np.zeros((n_users, 2, dim + 1), np.float32)),  # users: (m, v) x (vector, bias)
+            huge_page_array(np.zeros((n_items, 2, dim + 1), np.float32)),  # items
             np.zeros(2, np.float32))  # global bias
         self.marks = [np.zeros(n_users, np.int64), np.zeros(n_items, np.int64)]
         self.slots = [np.zeros(n_users, np.int64), np.zeros(n_items, np.int64)]

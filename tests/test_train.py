@@ -185,6 +185,32 @@ def test_unavailable_device_is_refused(tiny_ratings):
         TrainingRun(parts.train, parts.val, TrainConfig(device="cuda"))
 
 
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_epoch_shuffle_is_a_uniform_permutation(monkeypatch, n_threads):
+    from collections import Counter
+
+    from cfcore import kernels
+
+    monkeypatch.setattr(kernels, "SHUFFLE_BUCKET", 2)  # 4 ratings -> 2 buckets, so both stages are exercised
+    monkeypatch.setattr(kernels, "threads", lambda: n_threads)
+    users = np.arange(4, dtype=np.int64)
+    out = np.empty(4, np.int32), np.empty(4, np.int32), np.empty(4, np.float32)
+    rng = np.random.default_rng(0)
+    seen = Counter()
+    for _ in range(24_000):
+        kernels.shuffle(rng, users, users + 10, users.astype(np.float32) / 2, *out)
+        assert sorted(out[0]) == [0, 1, 2, 3]
+        np.testing.assert_array_equal(out[1], out[0] + 10)  # the columns move together
+        np.testing.assert_array_equal(out[2], out[0] / 2)
+        seen[tuple(out[0])] += 1
+    assert len(seen) == 24  # every order of 4 appears, each about 1,000 times (sd ~31)
+    assert min(seen.values()) > 850 and max(seen.values()) < 1150, seen
+    again = [np.empty(4, np.int32) for _ in range(2)]
+    for target, seed in zip(again, (7, 7)):  # the generator alone decides the order
+        kernels.shuffle(np.random.default_rng(seed), users, users, users.astype(np.float32), target, *out[1:])
+    np.testing.assert_array_equal(*again)
+
+
 @pytest.mark.parametrize("options", [{}, {"output": "sigmoid"}, {"grad_clip": 0.05}])
 def test_compiled_step_gives_the_same_model_on_one_thread_and_on_several(synth_split, options):
     """The step is split between threads without locks: each row's gradient must still sum its ratings
