@@ -9,10 +9,11 @@ Paths:
               torch.tensor([x[0] for x in batch]) per batch, dense Adam (lr 0.001, weight_decay 0.01)
   dense       batches as slices of tensors on the device, dense Adam over every parameter
               (the "exact seed optimizer"), recommended learning rate, weight_decay 1e-4
-  default     CF Studio's default: row-wise Adam on the touched rows only (compiled on CPU)
+  default     CF Studio's default: row-wise Adam on the touched rows only (compiled, on every core, on CPU)
 
 Slow paths are timed on a fixed number of steps (--timed-steps) when a full epoch would be long;
-their validation RMSE is then left out (use --full to train them for the full epochs).
+their validation RMSE is then left out (use --full to train them for the full epochs). On a shared,
+noisy machine use --repeat 3: every path is timed three times, interleaved, and medians are compared.
 Speed is reported as ratings/s and seconds per epoch; peak is the process's resident memory.
 """
 
@@ -120,6 +121,27 @@ def run_path(train, val, config: TrainConfig, epochs: int, max_steps: int | None
     return rate, float(np.median([e.seconds for e in epochs_seen])), run.best_val_rmse
 
 
+PATHS = ("seed loop", "dense", "default")
+
+
+def measure(path: str, parts, n_users: int, n_items: int, args, device: torch.device):
+    """One timing of one path: (ratings/s, s/epoch, val RMSE or None, timed steps or None, peak bytes)."""
+    guess = {"seed loop": 60_000, "dense": 1e9 / (n_users + n_items) if device.type == "cpu" else 2e6,
+             "default": 1e6}[path]
+    slow = not args.full and args.epochs * len(parts.train) / guess > args.slow_limit
+    steps = args.timed_steps if slow else None
+    with PeakRSS() as mem:
+        if path == "seed loop":
+            rate, epoch_s, rmse = seed_loop(parts.train, parts.val, args.epochs, steps, device)
+        elif path == "dense":
+            config = TrainConfig(optimizer="adam", weight_decay=1e-4, early_stopping=None, device=args.device)
+            rate, epoch_s, rmse = run_path(parts.train, parts.val, config, args.epochs, steps)
+        else:
+            config = TrainConfig(early_stopping=None, device=args.device)
+            rate, epoch_s, rmse = run_path(parts.train, parts.val, config, args.epochs, steps)
+    return rate, epoch_s, rmse, steps, mem.peak
+
+
 def fmt_rate(rate: float) -> str:
     return f"{rate / 1e6:.2f}M" if rate >= 1e6 else f"{rate / 1e3:.0f}K"
 
@@ -132,6 +154,8 @@ def main() -> None:
     parser.add_argument("--slow-limit", type=float, default=120.0,
                         help="time-box a path when its projected training would exceed this many seconds")
     parser.add_argument("--full", action="store_true", help="never time-box: train every path for --epochs")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="time every path this many times, interleaved; report medians (and the range)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--skip-builtin", action="store_true")
     args = parser.parse_args()
@@ -151,8 +175,8 @@ def main() -> None:
               f"(epoch {default_run.best_epoch}), dense Adam {dense_run.best_val_rmse:.4f} (epoch {dense_run.best_epoch}); "
               f"difference {default_run.best_val_rmse - dense_run.best_val_rmse:+.4f}")
 
-    header = (f"\n{'size':>5} {'users x items':>17} {'path':>8} {'ratings/s':>10} {'s/epoch':>9} {'peak MiB':>9} "
-              f"{'val RMSE':>9} {'vs dense':>9} {'vs seed':>8}")
+    header = (f"\n{'size':>5} {'users x items':>17} {'path':>9} {'ratings/s':>10} {'s/epoch':>9} {'peak MiB':>9} "
+              f"{'val RMSE':>9} {'vs dense':>9} {'vs seed':>8}" + ("  range of ratings/s" if args.repeat > 1 else ""))
     print(header)
     for size in [s.strip() for s in args.sizes.split(",") if s.strip()]:
         n, n_users, n_items = SIZES[size]
@@ -161,27 +185,23 @@ def main() -> None:
         parts = split(synth.dataset.ratings, "random", 0.1, 0)
         del synth
         gen_seconds = time.perf_counter() - started
-        results = {}
-        for path in ("seed loop", "dense", "default"):
-            guess = {"seed loop": 60_000, "dense": 1e9 / (n_users + n_items) if device.type == "cpu" else 2e6,
-                     "default": 1e6}[path]
-            slow = not args.full and args.epochs * len(parts.train) / guess > args.slow_limit
-            steps = args.timed_steps if slow else None
-            with PeakRSS() as mem:
-                if path == "seed loop":
-                    rate, epoch_s, rmse = seed_loop(parts.train, parts.val, args.epochs, steps, device)
-                elif path == "dense":
-                    config = TrainConfig(optimizer="adam", weight_decay=1e-4, early_stopping=None, device=args.device)
-                    rate, epoch_s, rmse = run_path(parts.train, parts.val, config, args.epochs, steps)
-                else:
-                    config = TrainConfig(early_stopping=None, device=args.device)
-                    rate, epoch_s, rmse = run_path(parts.train, parts.val, config, args.epochs, steps)
-            results[path] = rate
-            ratio_dense = f"{rate / results['dense']:.1f}x" if "dense" in results else ""
-            ratio_seed = f"{rate / results['seed loop']:.1f}x"
+        measured = {path: [] for path in PATHS}  # path -> [(rate, s/epoch, val RMSE, steps, peak bytes)]
+        for _ in range(args.repeat):  # paths interleaved, so a slow spell of the machine hits them alike
+            for path in PATHS:
+                measured[path].append(measure(path, parts, n_users, n_items, args, device))
+        rates = {path: float(np.median([m[0] for m in runs])) for path, runs in measured.items()}
+        for path, runs in measured.items():
+            rate = rates[path]
+            epoch_s = float(np.median([m[1] for m in runs]))
+            rmse, steps = runs[0][2], runs[0][3]
+            peak = max(m[4] for m in runs)
+            ratio_dense = f"{rate / rates['dense']:.1f}x" if path != "seed loop" else ""
+            ratio_seed = f"{rate / rates['seed loop']:.1f}x"
             rmse_text = f"{rmse:.4f}" if rmse is not None else f"({steps} steps)"
-            print(f"{size:>5} {f'{n_users:,} x {n_items:,}':>17} {path:>8} {fmt_rate(rate):>10} {epoch_s:9.1f} "
-                  f"{mem.peak / 2**20:9.0f} {rmse_text:>9} {ratio_dense:>9} {ratio_seed:>8}", flush=True)
+            spread = (f"  {fmt_rate(min(m[0] for m in runs))}-{fmt_rate(max(m[0] for m in runs))}"
+                      if args.repeat > 1 else "")
+            print(f"{size:>5} {f'{n_users:,} x {n_items:,}':>17} {path:>9} {fmt_rate(rate):>10} {epoch_s:9.1f} "
+                  f"{peak / 2**20:9.0f} {rmse_text:>9} {ratio_dense:>9} {ratio_seed:>8}{spread}", flush=True)
         print(f"{'':>5} (data generated and split in {gen_seconds:.0f} s; noise sigma 0.5 is the best possible RMSE)")
 
 
