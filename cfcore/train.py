@@ -224,7 +224,7 @@ class TrainingRun:
         reason, message = "completed", f"trained {cfg.epochs} epochs"
         for epoch in range(1, cfg.epochs + 1):
             self.model.train()
-            started = window_started = time.perf_counter()
+            started = time.perf_counter()
             if self._compiled:  # the compiled CPU step takes numpy slices and returns a float: no tensor per step
                 users, items, ratings = self._shuffled_numpy()
                 epoch_loss = window_loss = 0.0
@@ -234,6 +234,7 @@ class TrainingRun:
                 epoch_loss = torch.zeros((), device=self.device)
                 window_loss = torch.zeros((), device=self.device)
             window_steps = 0
+            window_started = time.perf_counter()  # the shuffle counts in the epoch's time, not in a step rate
             diverged = False
             # the compiled CPU step runs CHUNK batches per call; stop requests are honoured between calls
             chunk = COMPILED_CHUNK if self._compiled else 1
