@@ -91,3 +91,21 @@ def test_job_whose_session_is_gone_stops(parts, small_synthetic, tmp_path, monke
     job.join(timeout=30)
     assert not job.running and job.state.status == "stopped"
     assert len(job.state.epochs) < 10_000
+
+
+def test_progress_of_a_stopped_job_shows_no_rate_or_eta(parts, small_synthetic, tmp_path):
+    from ui import jobs
+
+    job = jobs.TrainingJob(small_synthetic.dataset, parts, TrainConfig(epochs=10_000, embedding_dim=4,
+                                                                        early_stopping=None, log_every=1), tmp_path)
+    job.heartbeat()
+    job.start()
+    deadline = time.time() + 30
+    while not job.state.steps and time.time() < deadline:
+        time.sleep(0.01)
+    assert "ratings/s" in job.progress()[1] and "ETA" in job.progress()[1]  # while it runs
+    job.stop()
+    job.wait_for_loop_end()
+    text = job.progress()[1]
+    assert "stopped" in text and "ratings/s" not in text and "ETA" not in text, text
+    job.join(timeout=30)

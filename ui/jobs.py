@@ -154,6 +154,9 @@ class TrainingJob(_BackgroundJob):
         last = state.steps[-1]
         total_steps = cfg.epochs * self.steps_per_epoch
         done = min(1.0, last.step / total_steps)
+        if state.end is not None:  # the loop is over; a rate and ETA from its last, cut-short window would mislead
+            ended = {"stopped": "stopped", "diverged": "diverged"}.get(state.end.reason, "finished")
+            return done, f"epoch {last.epoch}/{cfg.epochs} · {ended} · saving the run…"
         elapsed = time.time() - state.started
         eta = elapsed / max(done, 1e-9) * (1 - done) if done > 0 else float("nan")
         rate = last.ratings_per_second
