@@ -75,10 +75,9 @@ with side_col:
                                                   asdict(state.split_settings())).start()
         st.session_state.pop(state.JOB_ABSORBED, None)
         st.rerun()
-    if stop_col.button("Stop", disabled=not running, key="train_stop", width="stretch"):
-        job.stop()
-        job.wait_for_loop_end()
-        st.rerun()
+    # a callback runs before the rerun it triggers, so that one run already draws the stopped state
+    stop_col.button("Stop", disabled=not running or job.state.end is not None, key="train_stop", width="stretch",
+                    on_click=job.stop_and_wait if running else None)
 
 
 def live_panel() -> None:

@@ -99,6 +99,11 @@ class TrainingJob(_BackgroundJob):
         if self._run is not None:
             self._run.stop()
 
+    def stop_and_wait(self) -> None:
+        """Stop, and return once the training loop has ended (the model may still be saving)."""
+        self.stop()
+        self.wait_for_loop_end()
+
     def wait_for_loop_end(self, timeout: float = 2.0) -> None:
         """Wait (briefly) until the training loop has ended, not for the model to be saved."""
         deadline = time.time() + timeout
