@@ -7,6 +7,7 @@ redraws every second. A job whose session stops polling for ``ORPHAN_SECONDS`` s
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
 import traceback
@@ -22,6 +23,7 @@ from cfcore.split import Split
 from cfcore.train import EndRecord, EpochRecord, StepRecord, TrainingRun
 
 ORPHAN_SECONDS = 60.0
+BACKGROUND_NICE = 10  # jobs run below the page the user is looking at (and their worker threads inherit it)
 
 
 @dataclass
@@ -51,7 +53,17 @@ class _BackgroundJob:
     def __init__(self) -> None:
         self._stop = threading.Event()
         self.last_seen = time.time()
-        self._thread = threading.Thread(target=self._work, name=self.thread_name, daemon=True)
+        self._thread = threading.Thread(target=self._run_in_background, name=self.thread_name, daemon=True)
+
+    def _run_in_background(self) -> None:
+        # Linux gives each thread its own nice value; the compiled step's worker threads are created by
+        # this thread and inherit it, so the server's rerun of a page (a Stop click, a chart redraw)
+        # gets the CPU first while training takes whatever is left
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
+        except (AttributeError, OSError):  # not Linux, or not allowed: run at normal priority
+            pass
+        self._work()
 
     def _work(self) -> None:  # pragma: no cover - subclasses do the work
         raise NotImplementedError
