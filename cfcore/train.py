@@ -342,18 +342,16 @@ class TrainingRun:
         if self.config.optimizer == "adam":
             return self._dense_step(user_idx, item_idx, rating)
         if self._compiled:
-            low, high = self.model.output_range()
             as_numpy = (lambda x: x.numpy()) if isinstance(user_idx, torch.Tensor) else (lambda x: x)
-            users, items, ratings = as_numpy(user_idx), as_numpy(item_idx), as_numpy(rating)
-            return float(self._optimizers[0].step_batches(users, items, ratings, len(users), low, high,
-                                                          self.config.output == "sigmoid", self.config.weight_decay,
-                                                          self.config.grad_clip)[0])
+            users = as_numpy(user_idx)
+            return float(self._compiled_steps(users, as_numpy(item_idx), as_numpy(rating), len(users))[0])
         return self._row_step(user_idx, item_idx, rating)
 
-    def _compiled_steps(self, users, items, ratings):
+    def _compiled_steps(self, users, items, ratings, batch_size: int | None = None):
+        """Consecutive batches (of ``batch_size``, the run's by default) in one compiled call; each one's MSE."""
         low, high = self.model.output_range()
         cfg = self.config
-        return self._optimizers[0].step_batches(users, items, ratings, self.batch_size, low, high,
+        return self._optimizers[0].step_batches(users, items, ratings, batch_size or self.batch_size, low, high,
                                                 cfg.output == "sigmoid", cfg.weight_decay, cfg.grad_clip)
 
     def _dense_step(self, user_idx: torch.Tensor, item_idx: torch.Tensor, rating: torch.Tensor) -> torch.Tensor:
