@@ -23,9 +23,11 @@ from cfcore.ids import IdMap
 from cfcore.model import BiasedMF
 from cfcore.ratings import RatingScale
 from cfcore.recommender import Recommender
+from cfcore.scorers import RANKING_KINDS, EaseScorer, PopularityScorer, Scorer
 
 FORMAT = "cfstudio-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 added the ranking model ("ranker") and held-out ratings; 1 still loads (ranker: mf)
+READABLE_VERSIONS = (1, 2)
 REQUIRED = ("format", "format_version", "model_args", "state_dict", "config", "user_ids", "item_ids", "scale",
             "catalog", "seen_indptr", "seen_items", "seen_ratings")
 
@@ -51,6 +53,10 @@ def to_dict(rec: Recommender) -> dict:
         "history": [{k: _plain(v) for k, v in row.items()} for row in rec.history],
         "metrics": {k: _plain(v) for k, v in rec.metrics.items()},
         "dataset_name": rec.dataset_name,
+        "ranker": {"kind": rec.ranker.kind,
+                   "arrays": {k: torch.as_tensor(np.array(v)) for k, v in rec.ranker.to_arrays().items()}},
+        "heldout_indptr": torch.tensor(np.array(rec.heldout_indptr)),
+        "heldout_items": torch.tensor(np.array(rec.heldout_items)),
     }
 
 
@@ -112,10 +118,10 @@ def from_dict(data: object, label: str = "checkpoint") -> Recommender:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{label} is a PyTorch file but not a CF Studio checkpoint (no '{FORMAT}' marker)")
     version = data.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise CheckpointError(
-            f"{label} has checkpoint format version {version!r}; this CF Studio reads version {FORMAT_VERSION}. "
-            "Retrain the model with this version"
+            f"{label} has checkpoint format version {version!r}; this CF Studio reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}. Retrain the model with this version"
         )
     missing = [key for key in REQUIRED if key not in data]
     if missing:
@@ -137,15 +143,45 @@ def from_dict(data: object, label: str = "checkpoint") -> Recommender:
                                 "year": np.asarray(data["catalog"]["year"], dtype=np.float64),
                                 "genres": data["catalog"]["genres"]})
         scale = RatingScale(**data["scale"])
+        heldout = _heldout(data, len(users), len(items))
         return Recommender(model, users, items, TrainConfig.from_dict(data["config"]), catalog=catalog,
                            seen_indptr=np.asarray(data["seen_indptr"], np.int64),
                            seen_items=np.asarray(data["seen_items"], np.int32),
                            seen_ratings=np.asarray(data["seen_ratings"], np.float32), scale=scale,
                            history=list(data.get("history", [])), metrics=dict(data.get("metrics", {})),
-                           dataset_name=str(data.get("dataset_name", "")))
+                           dataset_name=str(data.get("dataset_name", "")),
+                           ranker=_ranker(data.get("ranker"), len(users), len(items), label),
+                           heldout_indptr=heldout[0], heldout_items=heldout[1])
     except CFError as exc:
         if isinstance(exc, CheckpointError):
             raise
         raise CheckpointError(f"{label}: inconsistent checkpoint ({exc})") from None
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{label}: damaged checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None
+
+
+def _ranker(stored: object, n_users: int, n_items: int, label: str) -> Scorer | None:
+    """The stored ranking model; None (the rating model ranks) for version-1 files and kind ``mf``."""
+    if stored is None:
+        return None
+    if not isinstance(stored, dict) or stored.get("kind") not in RANKING_KINDS:
+        kind = stored.get("kind") if isinstance(stored, dict) else stored
+        raise CheckpointError(f"{label}: unknown ranking model kind {kind!r}; this CF Studio knows "
+                              f"{', '.join(RANKING_KINDS)}")
+    arrays = {k: np.asarray(v) for k, v in dict(stored.get("arrays", {})).items()}
+    if stored["kind"] == "ease":
+        return EaseScorer.from_arrays(arrays, n_users, n_items)
+    if stored["kind"] == "popularity":
+        return PopularityScorer.from_arrays(arrays, n_items)
+    return None
+
+
+def _heldout(data: dict, n_users: int, n_items: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    if "heldout_indptr" not in data:
+        return None, None
+    indptr = np.asarray(data["heldout_indptr"], np.int64)
+    items = np.asarray(data["heldout_items"], np.int32)
+    if (indptr.shape != (n_users + 1,) or indptr[0] != 0 or np.any(np.diff(indptr) < 0) or indptr[-1] != len(items)
+            or (len(items) and (items.min() < 0 or items.max() >= n_items))):
+        raise CheckpointError("held-out ratings do not match the stored users and items")
+    return indptr, items

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from cfcore import checkpoint
 from cfcore.config import DEVICES, OPTIMIZERS, PRESETS, TrainConfig
@@ -18,6 +19,7 @@ from cfcore.data import BUILTIN_MOVIELENS, load_dataset
 from cfcore.errors import CFError
 from cfcore.metrics import mae, rmse
 from cfcore.split import SPLIT_METHODS, split, with_test_set
+from cfcore.scorers import KIND_LABELS, RANKING_KINDS
 from cfcore.train import TrainingRun
 
 
@@ -58,18 +60,29 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--output", choices=("clip", "sigmoid"))
     train.add_argument("--seed", type=int)
     train.add_argument("--device", choices=DEVICES)
+    train.add_argument("--ranking-model", choices=RANKING_KINDS, dest="ranking_model",
+                       help="what orders recommendation lists: ease (default), mf (the rating model) or popularity")
+    train.add_argument("--ranking-l2", type=float, dest="ranking_l2", help="EASE's L2 strength (default 100)")
+    train.add_argument("--ranking-max-items", type=int, dest="ranking_max_items",
+                       help="EASE models at most this many of the most-rated items (default 10,000)")
     train.add_argument("--relevance-threshold", type=float, default=4.0,
                        help="ratings at or above this count as relevant in the ranking metrics (default 4.0)")
     train.add_argument("--out", help="where to save the model checkpoint (.pt)")
     train.add_argument("--metrics-json", help="write metrics and the per-epoch history as JSON here")
     train.add_argument("--quiet", action="store_true", help="no per-epoch lines or progress bar")
 
-    for name, key, what in (("recommend", "--user", "a user's top-k unseen items"), ("similar", "--item", "the items most like an item")):
+    for name, key, what in (("recommend", "--user", "a user's top-k unrated items; or every user's (--all-users)"),
+                            ("similar", "--item", "the items most like an item")):
         cmd = sub.add_parser(name, help=what)
         cmd.add_argument("--model", required=True, help="a checkpoint saved by train --out")
-        cmd.add_argument(key, required=True, dest="id", help="raw id as in the ratings file")
-        cmd.add_argument("-k", type=int, default=10, help="rows to show (default 10)")
+        who = cmd.add_mutually_exclusive_group(required=True)
+        who.add_argument(key, dest="id", help="raw id as in the ratings file")
+        cmd.add_argument("-k", type=int, default=10, help="rows per user or item (default 10)")
         cmd.add_argument("--json", action="store_true", help="print JSON records instead of a table")
+        if name == "recommend":
+            who.add_argument("--all-users", action="store_true", help="recommend for every user in the model")
+            who.add_argument("--users", help="a file of user ids, one per line, to recommend for")
+            cmd.add_argument("--out", help="with --all-users/--users: write user_id,rank,item_id,score[,title] CSV here")
     return parser
 
 
@@ -102,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     overrides = {key: getattr(args, key) for key in ("embedding_dim", "learning_rate", "batch_size", "epochs",
                                                      "weight_decay", "optimizer", "grad_clip", "early_stopping",
-                                                     "output", "seed", "device")
+                                                     "output", "seed", "device", "ranking_model", "ranking_l2",
+                                                     "ranking_max_items")
                  if getattr(args, key, None) is not None}
     return PRESETS[args.preset].replace(**overrides)
 
@@ -175,10 +189,13 @@ def _train(args: argparse.Namespace) -> int:
     gain = f" ({100 * (1 - model_rmse / base['bias_rmse']):+.1f}% vs bias-only)" if base["bias_rmse"] > 0 else ""
     say(f"baselines on {where}: global mean RMSE {base['global_mean_rmse']:.4f}, bias-only RMSE {base['bias_rmse']:.4f}; "
         f"model {model_rmse:.4f}{gain}")
-    ranking = rec.evaluate_ranking(test if test is not None else val, k=10, threshold=args.relevance_threshold)
-    say(f"ranking on {where} (k=10, relevant = rating >= {args.relevance_threshold:g}, {ranking['users']:,} users): "
-        f"precision {ranking['precision']:.4f}, recall {ranking['recall']:.4f}, NDCG {ranking['ndcg']:.4f}, "
-        f"catalogue coverage {ranking['coverage']:.1%}")
+    ladder = rec.record_ranking(test if test is not None else val, k=10, threshold=args.relevance_threshold)
+    ranking = ladder[rec.kind]
+    say(f"ranking on {where} (k=10, relevant = rating >= {args.relevance_threshold:g}, {ranking['users']:,} users; "
+        f"lists ordered by {KIND_LABELS[rec.kind]}, fitted in {rec.metrics['ranking_seconds']:.1f} s):")
+    for kind, row in ladder.items():
+        say(f"  {KIND_LABELS[kind] + (' *' if kind == rec.kind else ''):<22} P@10 {row['precision']:.4f}  "
+            f"R@10 {row['recall']:.4f}  NDCG@10 {row['ndcg']:.4f}  coverage {row['coverage']:.1%}")
     if args.out:
         path = checkpoint.save(rec, args.out)
         say(f"saved model to {path}")
@@ -189,7 +206,7 @@ def _train(args: argparse.Namespace) -> int:
                    "best_epoch": rec.metrics["best_epoch"], "stop_reason": end.reason, "epochs": epochs,
                    "train_ratings_per_second": statistics.median(r["ratings_per_second"] for r in rec.history),
                    "device": run.device_name, "config": config.to_dict(), "data": args.data,
-                   "split": summary, "ranking": ranking}
+                   "split": summary, "ranking_model": rec.kind, "ranking": ranking, "ranking_ladder": ladder}
         Path(args.metrics_json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.metrics_json).write_text(json.dumps(payload, indent=2, default=_json_default))
     return 0
@@ -228,9 +245,13 @@ def _progress_bar(config: TrainConfig, n: int, batch_size: int, disable: bool):
 
 
 def _query(args: argparse.Namespace) -> int:
-    rec = checkpoint.load(args.model)
     if args.k < 1:
         raise CFError(f"-k must be at least 1; got {args.k}")
+    rec = checkpoint.load(args.model)
+    if args.command == "recommend" and (args.all_users or args.users):
+        return _recommend_batch(rec, args)
+    if args.command == "recommend" and args.out:
+        raise CFError("--out writes the lists of --all-users or --users; for one user, leave it out")
     raw_id = args.id  # typed ids are strings; the id maps accept "12" for 12 themselves
     if args.command == "recommend":
         frame = rec.recommend(raw_id, args.k)
@@ -245,3 +266,61 @@ def _query(args: argparse.Namespace) -> int:
         frame = frame.assign(year=frame["year"].map(lambda y: "" if np.isnan(y) else f"{y:.0f}"))
         print(frame.to_string(index=False, float_format=lambda v: f"{v:.3f}", max_colwidth=50))
     return 0
+
+
+BATCH_USERS = 4096  # users scored per chunk of batch recommendations: bounds memory to 4096 x items scores
+
+
+def _recommend_batch(rec, args: argparse.Namespace) -> int:
+    """Top-k for many users as user_id,rank,item_id,score[,title]: to --out (CSV), or stdout (--json or CSV)."""
+    if args.all_users:
+        user_idx = np.arange(rec.n_users)
+    else:
+        user_idx = rec.users.to_idx(_read_user_ids(args.users))
+    titled = not (rec.catalog["title"].astype(str).to_numpy() == rec.catalog["item_id"].astype(str).to_numpy()).all()
+    header = ["user_id", "rank", "item_id", "score"] + (["title"] if titled else [])
+    chunks = []
+    out = open(args.out, "w", newline="", encoding="utf-8") if args.out else None
+    try:
+        if out is not None:
+            out.write(",".join(header) + "\n")
+        for start in range(0, len(user_idx), BATCH_USERS):
+            batch = user_idx[start:start + BATCH_USERS]
+            top, scores = rec.top_k_scores(batch, args.k, exclude_heldout=True)  # (b, k), (b, k)
+            frame = _batch_frame(rec, batch, top, scores, titled)
+            if out is not None:
+                frame.to_csv(out, header=False, index=False, float_format="%.6g")
+            else:
+                chunks.append(frame)
+    finally:
+        if out is not None:
+            out.close()
+    if out is None:
+        frame = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=header)
+        if args.json:
+            print(json.dumps(json.loads(frame.to_json(orient="records")), indent=2))
+        else:
+            print(frame.to_csv(index=False, float_format="%.6g"), end="")
+    return 0
+
+
+def _batch_frame(rec, batch: np.ndarray, top: np.ndarray, scores: np.ndarray, titled: bool) -> pd.DataFrame:
+    """One row per (user, rank); ranks past a user's remaining candidates (score -inf) are dropped."""
+    keep = np.isfinite(scores).ravel()  # (b * k,)
+    k = top.shape[1]
+    frame = pd.DataFrame({"user_id": np.repeat(rec.users.to_id(batch), k)[keep],
+                          "rank": np.tile(np.arange(1, k + 1), len(batch))[keep],
+                          "item_id": rec.items.to_id(top.ravel()[keep]),
+                          "score": scores.ravel()[keep].astype(np.float64)})
+    if titled:
+        frame["title"] = rec.catalog["title"].to_numpy()[top.ravel()[keep]]
+    return frame
+
+
+def _read_user_ids(path: str) -> list[str]:
+    """User ids from a file, one per line (blank lines and a 'user_id' header skipped)."""
+    lines = [line.strip() for line in Path(path).read_text(encoding="utf-8", errors="replace").splitlines()]
+    ids = [line for line in lines if line and line.lower() not in ("user_id", "userid", "user")]
+    if not ids:
+        raise CFError(f"{path} lists no user ids; put one raw user id per line")
+    return ids

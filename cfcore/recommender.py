@@ -4,7 +4,11 @@ The query contract, once:
 - Inputs are raw ids (``user_id``, ``item_id``) as in the ratings file; unknown ids raise
   ``UnknownIdError`` except in ``predict``, which predicts them from what is known (biases, mean).
 - ``k`` is the number of rows returned (fewer when fewer items qualify); rows are best first.
-- ``recommend`` excludes the items the user rated in training, unless ``exclude_seen=False``.
+- Lists are ordered by the ranking model (``ranker``, a kind from ``scorers.py``); the stars shown
+  beside each pick always come from the rating model (clipped to the scale), its explanation too.
+- ``recommend`` excludes every item the user rated in the dataset the model was trained on (training
+  and held-out ratings alike), unless ``exclude_seen=False``; evaluation (``top_k_idx``,
+  ``evaluate_ranking``) excludes training ratings only, since held-out ones are what it looks for.
 - Results are pandas DataFrames or numpy arrays with the catalogue's title, year and genres;
   never framework tensors.
 """
@@ -24,12 +28,13 @@ from cfcore.ids import IdMap
 from cfcore.metrics import ranking_metrics
 from cfcore.model import BiasedMF
 from cfcore.ratings import Ratings, RatingScale
+from cfcore.scorers import MFScorer, PopularityScorer, Scorer
 
 CATALOG_COLUMNS = ["item_id", "title", "year", "genres", "n_ratings", "mean_rating"]
 
 
 class Recommender:
-    """A fitted BiasedMF with its id maps, catalogue and training interactions.
+    """A fitted BiasedMF (the stars) and a ranking model (the order), with id maps, catalogue and interactions.
 
     Learned arrays (numpy, read-only views of the model): ``user_factors_`` (U, D),
     ``item_factors_`` (I, D), ``user_bias_`` (U,), ``item_bias_`` (I,), ``global_bias_``.
@@ -38,7 +43,8 @@ class Recommender:
     def __init__(self, model: BiasedMF, users: IdMap, items: IdMap, config: TrainConfig, *,
                  catalog: pd.DataFrame, seen_indptr: np.ndarray, seen_items: np.ndarray,
                  seen_ratings: np.ndarray, scale: RatingScale, history: list[dict] | None = None,
-                 metrics: dict | None = None, dataset_name: str = "") -> None:
+                 metrics: dict | None = None, dataset_name: str = "", ranker: Scorer | None = None,
+                 heldout_indptr: np.ndarray | None = None, heldout_items: np.ndarray | None = None) -> None:
         if model.n_users != len(users) or model.n_items != len(items):
             raise ConfigError(f"model has {model.n_users} users x {model.n_items} items but the id maps have "
                               f"{len(users)} x {len(items)}")
@@ -61,17 +67,25 @@ class Recommender:
         self.catalog = catalog[CATALOG_COLUMNS]
         norms = np.linalg.norm(self.item_factors_, axis=1, keepdims=True)
         self._unit_items = self.item_factors_ / np.maximum(norms, 1e-12)  # (I, D), zero rows stay zero
+        self.rating_scorer = MFScorer(self.user_factors_, self.item_factors_, self.user_bias_, self.item_bias_,
+                                      self.global_bias_)
+        self.ranker = ranker if ranker is not None else self.rating_scorer
+        if heldout_indptr is None:  # held-out ratings unknown (older checkpoints): only training ones
+            heldout_indptr, heldout_items = np.zeros(len(users) + 1, np.int64), np.empty(0, np.int32)
+        self.heldout_indptr, self.heldout_items = heldout_indptr, heldout_items
 
     @classmethod
     def from_training(cls, model: BiasedMF, train: Ratings, config: TrainConfig, *, catalog=None,
-                      history=None, metrics=None, dataset_name: str = "") -> Recommender:
-        order = np.lexsort((train.item_idx, train.user_idx))
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(train.user_idx, minlength=train.n_users))])
+                      history=None, metrics=None, dataset_name: str = "", heldout: Ratings | None = None,
+                      ranker: Scorer | None = None) -> Recommender:
+        """Build from training ratings; ``heldout`` (validation) ratings are remembered as rated, not as seen."""
+        indptr, items, ratings = _by_user(train)
         if catalog is None or len(catalog) != train.n_items:
             catalog = _extend_catalog(catalog, train.items)
-        return cls(model, train.users, train.items, config, catalog=catalog, seen_indptr=indptr.astype(np.int64),
-                   seen_items=train.item_idx[order].astype(np.int32), seen_ratings=train.rating[order].astype(np.float32),
-                   scale=train.scale, history=history, metrics=metrics, dataset_name=dataset_name)
+        held = _by_user(heldout) if heldout is not None and len(heldout) else (None, None, None)
+        return cls(model, train.users, train.items, config, catalog=catalog, seen_indptr=indptr, seen_items=items,
+                   seen_ratings=ratings, scale=train.scale, history=history, metrics=metrics,
+                   dataset_name=dataset_name, ranker=ranker, heldout_indptr=held[0], heldout_items=held[1])
 
     def __repr__(self) -> str:
         return (f"Recommender(users={len(self.users)}, items={len(self.items)}, dim={self.model.embedding_dim}, "
@@ -105,6 +119,11 @@ class Recommender:
         return self.predict_idx(self.users.to_idx(user_ids, missing="ignore"),
                                 self.items.to_idx(item_ids, missing="ignore"))
 
+    @property
+    def kind(self) -> str:
+        """What orders the lists: the ranking model's kind (``mf`` when the rating model does)."""
+        return self.ranker.kind
+
     def scores_for_user(self, user_idx: int) -> np.ndarray:
         """(I,) predicted rating of every item for one user index."""
         score = self.item_factors_ @ self.user_factors_[user_idx] + self.item_bias_ + self.user_bias_[user_idx] \
@@ -116,6 +135,11 @@ class Recommender:
     def seen(self, user_idx: int) -> np.ndarray:
         """Item indices the user rated in training."""
         return self.seen_items[self.seen_indptr[user_idx]:self.seen_indptr[user_idx + 1]]
+
+    def rated(self, user_idx: int) -> np.ndarray:
+        """Item indices the user rated anywhere in the dataset: training and held-out ratings."""
+        held = self.heldout_items[self.heldout_indptr[user_idx]:self.heldout_indptr[user_idx + 1]]
+        return np.union1d(self.seen(user_idx), held)
 
     def user_ratings(self, user_id, k: int | None = None) -> pd.DataFrame:
         """The user's training ratings, highest first, with catalogue columns."""
@@ -129,50 +153,88 @@ class Recommender:
 
     def recommend(self, user_id, k: int = 10, exclude_seen: bool = True,
                   item_mask: np.ndarray | None = None) -> pd.DataFrame:
-        """Top-k items for a known user, with predicted ratings.
+        """Top-k items for a known user, ordered by the ranking model, with predicted ratings (stars).
 
         ``item_mask`` (I,) bool limits the candidates (e.g. a genre filter from ``filter_items``).
-        Ties in predicted rating (common at the clip ceiling) go to the higher raw score.
+        ``exclude_seen`` leaves out everything the user rated, held-out ratings included. The
+        ``score`` column is the ranking model's; with the rating model as ranker it is the raw
+        (unclipped) prediction, so picks tied at the top of the scale keep a meaningful order.
         """
         user_idx = self.users.idx(user_id)
-        raw = self.item_factors_ @ self.user_factors_[user_idx] + self.item_bias_ + self.user_bias_[user_idx]  # (I,)
+        score = self.ranker.score_users(np.array([user_idx]))[0]  # (I,)
         allowed = np.ones(self.n_items, dtype=bool) if item_mask is None else item_mask.copy()
         if exclude_seen:
-            allowed[self.seen(user_idx)] = False
-        return self._top_k(raw + self.global_bias_, allowed, k, "predicted_rating")
+            allowed[self.rated(user_idx)] = False
+        best = self._best(score, allowed, k)
+        stars = self.predict_idx(np.full(len(best), user_idx), best)
+        frame = self._frame(best, stars, "predicted_rating")
+        frame["score"] = score[best].astype(np.float64)
+        return frame
 
-    def _top_k(self, raw: np.ndarray, allowed: np.ndarray, k: int, column: str) -> pd.DataFrame:
+    def _best(self, score: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
+        """Indices of the k highest scores among allowed items, best first (ties: lower index first)."""
         if k < 1:
             raise ConfigError(f"k must be at least 1; got {k}")
         candidates = np.flatnonzero(allowed)
         k = min(k, len(candidates))
         if k == 0:
-            return self._frame(np.empty(0, np.int64), np.empty(0), column)
-        part = candidates[np.argpartition(-raw[candidates], k - 1)[:k]] if k < len(candidates) else candidates
-        best = part[np.argsort(-raw[part], kind="stable")]
+            return np.empty(0, np.int64)
+        part = candidates[np.argpartition(-score[candidates], k - 1)[:k]] if k < len(candidates) else candidates
+        return part[np.lexsort((part, -score[part]))]
+
+    def _top_k(self, raw: np.ndarray, allowed: np.ndarray, k: int, column: str) -> pd.DataFrame:
+        best = self._best(raw, allowed, k)
         return self._frame(best, self._output(raw[best]), column)
 
-    def _frame(self, item_idx: np.ndarray, values: np.ndarray, column: str) -> pd.DataFrame:
+    def _frame(self, item_idx: np.ndarray, values: np.ndarray | None, column: str) -> pd.DataFrame:
+        """Catalogue rows for ``item_idx`` with ``values`` as ``column`` (left out when None)."""
         frame = self.catalog.iloc[item_idx].reset_index(drop=True)
-        frame.insert(4, column, np.asarray(values, np.float64))
+        if values is not None:
+            frame.insert(4, column, np.asarray(values, np.float64))
         frame.insert(0, "item_idx", item_idx)
         return frame
 
-    def top_k_idx(self, user_idx: np.ndarray, k: int, exclude_seen: bool = True,
-                  batch_size: int = 1024) -> np.ndarray:
-        """(n, k) best item indices for many users at once: one matrix product and topk per batch."""
-        items = torch.as_tensor(self.item_factors_)  # (I, D)
-        item_bias = torch.as_tensor(self.item_bias_)  # (I,)
+    def top_k_idx(self, user_idx: np.ndarray, k: int, exclude_seen: bool = True, batch_size: int = 1024,
+                  scorer: Scorer | None = None, exclude_heldout: bool = False) -> np.ndarray:
+        """(n, k) best item indices for many users at once, by ``scorer`` (default: the ranking model).
+
+        Excludes training ratings (``exclude_seen``), and held-out ones too with ``exclude_heldout``
+        (what a person is shown; evaluation must not, since held-out items are what it looks for).
+        """
+        return self.top_k_scores(user_idx, k, exclude_seen, batch_size, scorer, exclude_heldout)[0]
+
+    def top_k_scores(self, user_idx: np.ndarray, k: int, exclude_seen: bool = True, batch_size: int = 1024,
+                     scorer: Scorer | None = None, exclude_heldout: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """``top_k_idx`` with the scores: (n, k) item indices and (n, k) float scores, -inf where a
+        user has fewer than k candidates left (their index is then meaningless)."""
+        scorer = scorer or self.ranker
         k = min(k, self.n_items)
         out = np.empty((len(user_idx), k), dtype=np.int64)
+        out_scores = np.empty((len(user_idx), k), dtype=np.float32)
         for start in range(0, len(user_idx), batch_size):
             batch = np.asarray(user_idx[start:start + batch_size])
-            scores = torch.as_tensor(self.user_factors_[batch]) @ items.T + item_bias  # (b, I); user terms rank-neutral
-            if exclude_seen:
-                for row, u in enumerate(batch):
-                    scores[row, torch.as_tensor(self.seen(u), dtype=torch.long)] = -torch.inf
-            out[start:start + len(batch)] = torch.topk(scores, k, dim=1).indices.numpy()
-        return out
+            scores = torch.as_tensor(scorer.score_users(batch))  # (b, I)
+            if exclude_seen or exclude_heldout:
+                rows, cols = self._excluded(batch, exclude_seen, exclude_heldout)
+                scores[rows, cols] = -torch.inf
+            best = torch.topk(scores, k, dim=1)
+            out[start:start + len(batch)] = best.indices.numpy()
+            out_scores[start:start + len(batch)] = best.values.numpy()
+        return out, out_scores
+
+    def _excluded(self, batch: np.ndarray, seen: bool, heldout: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """(rows, item indices) to exclude for a batch of users: one gather instead of a loop per user."""
+        rows, cols = [], []
+        for indptr, items, wanted in ((self.seen_indptr, self.seen_items, seen),
+                                      (self.heldout_indptr, self.heldout_items, heldout)):
+            if not wanted:
+                continue
+            lo, hi = indptr[batch], indptr[batch + 1]  # (b,), (b,)
+            counts = hi - lo
+            rows.append(np.repeat(np.arange(len(batch)), counts))
+            cols.append(items[np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())])
+        return (torch.as_tensor(np.concatenate(rows), dtype=torch.long),
+                torch.as_tensor(np.concatenate(cols), dtype=torch.long))
 
     def filter_items(self, genre: str | None = None, min_ratings: int = 0,
                      years: tuple[float, float] | None = None) -> np.ndarray:
@@ -192,17 +254,26 @@ class Recommender:
 
     # -- similar items ----------------------------------------------------------------------
 
-    def similar_items(self, item_id, k: int = 10, item_mask: np.ndarray | None = None) -> pd.DataFrame:
-        """The k items whose embeddings are closest by cosine similarity (the item itself excluded)."""
+    def similar_items(self, item_id, k: int = 10, item_mask: np.ndarray | None = None,
+                      support_shrink: float = 10.0) -> pd.DataFrame:
+        """The k items whose embeddings are closest by cosine similarity (the item itself excluded).
+
+        Ordered by cosine x n / (n + ``support_shrink``), n = the candidate's training ratings: a
+        vector learned from three ratings is mostly noise, so such titles no longer top the list by
+        chance. ``similarity`` is the plain cosine; ``item_mask`` (e.g. a minimum-ratings filter)
+        limits the candidates.
+        """
         item_idx = self.items.idx(item_id)
         if not self._unit_items[item_idx].any():
             raise DataError(f"item_id {item_id!r} has no ratings in training, so it has no learned vector to compare")
         sims = self._unit_items @ self._unit_items[item_idx]  # (I,)
+        counts = self.catalog["n_ratings"].to_numpy(np.float64)
+        ordered = sims * counts / (counts + max(support_shrink, 0.0))  # (I,)
         allowed = np.ones(self.n_items, dtype=bool) if item_mask is None else item_mask.copy()
         allowed[item_idx] = False
         allowed &= np.abs(self._unit_items).sum(1) > 0
-        frame = self._top_k(sims, allowed, k, "similarity")
-        frame["similarity"] = sims[frame["item_idx"].to_numpy()]
+        frame = self._frame(self._best(ordered, allowed, k), None, "similarity")
+        frame.insert(4, "similarity", sims[frame["item_idx"].to_numpy()].astype(np.float64))
         return frame
 
     def nearest_items_idx(self, vector: np.ndarray, candidates: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -222,24 +293,35 @@ class Recommender:
         """
         if reg < 0:
             raise ConfigError(f"reg must be >= 0; got {reg}")
+        item_idx, rating = self._profile(item_ratings)
+        return MFScorer(self.user_factors_, self.item_factors_, self.user_bias_, self.item_bias_, self.global_bias_,
+                        reg).fold_in(item_idx, rating)
+
+    def _profile(self, item_ratings: Sequence[tuple[object, float]]) -> tuple[np.ndarray, np.ndarray]:
+        """(item_idx, rating) arrays from (item_id, rating) pairs; unknown ids raise UnknownIdError."""
         item_idx = self.items.to_idx([item for item, _ in item_ratings])
-        rating = np.array([float(r) for _, r in item_ratings], dtype=np.float64)
-        x = np.hstack([self.item_factors_[item_idx].astype(np.float64), np.ones((len(item_idx), 1))])  # (m, D+1)
-        target = rating - self.global_bias_ - self.item_bias_[item_idx]  # (m,)
-        gram = x.T @ x + max(reg, 1e-9) * np.eye(x.shape[1])  # (D+1, D+1)
-        solution = np.linalg.solve(gram, x.T @ target)  # (D+1,)
-        return solution[:-1].astype(np.float32), float(solution[-1])
+        return item_idx, np.array([float(r) for _, r in item_ratings], dtype=np.float64)
 
     def recommend_new_user(self, item_ratings: Sequence[tuple[object, float]], k: int = 10, reg: float = 1.0,
                            item_mask: np.ndarray | None = None, min_ratings_popular: int = 20) -> pd.DataFrame:
-        """Top-k for a user known only by a few (item_id, rating) pairs; no pairs -> ``popular``."""
+        """Top-k for a user known only by a few (item_id, rating) pairs, without retraining.
+
+        Ordered by the ranking model's score for that profile; stars from the rating model's
+        fold-in (``fold_in``). No pairs -> ``popular``.
+        """
         if not item_ratings:
             return self.popular(k, min_ratings=min_ratings_popular, item_mask=item_mask)
+        item_idx, rating = self._profile(item_ratings)
         vec, bias = self.fold_in(item_ratings, reg)
-        raw = self.item_factors_ @ vec + self.item_bias_ + bias + self.global_bias_  # (I,)
+        stars = self.item_factors_ @ vec + self.item_bias_ + bias + self.global_bias_  # (I,) raw
+        ranker = self.ranker if self.ranker is not self.rating_scorer else None
+        score = ranker.score_profile(item_idx, rating) if ranker is not None else stars  # (I,)
         allowed = np.ones(self.n_items, dtype=bool) if item_mask is None else item_mask.copy()
-        allowed[self.items.to_idx([item for item, _ in item_ratings])] = False
-        return self._top_k(raw, allowed, k, "predicted_rating")
+        allowed[item_idx] = False
+        best = self._best(score, allowed, k)
+        frame = self._frame(best, self._output(stars[best]), "predicted_rating")
+        frame["score"] = score[best].astype(np.float64)
+        return frame
 
     def popular(self, k: int = 10, min_ratings: int = 20, item_mask: np.ndarray | None = None) -> pd.DataFrame:
         """Well-rated popular items for someone we know nothing about: highest shrunken mean rating.
@@ -274,15 +356,25 @@ class Recommender:
         return parts
 
     def because_you_liked(self, user_id, item_id, n: int = 3) -> pd.DataFrame:
-        """The user's well-rated training items closest to ``item_id`` in embedding space."""
+        """The user's well-rated training items that pushed ``item_id`` up, strongest first.
+
+        With a ranking model that can say (EASE), the liked items whose weights toward the pick
+        are largest (``weight``); otherwise the liked items closest in embedding space, only those
+        with a positive cosine (``similarity``): an unlike item explains nothing. May be empty.
+        """
         user_idx, item_idx = self.users.idx(user_id), self.items.idx(item_id)
         lo, hi = self.seen_indptr[user_idx], self.seen_indptr[user_idx + 1]
         items, ratings = self.seen_items[lo:hi].astype(np.int64), self.seen_ratings[lo:hi]
-        liked = items[ratings >= max(np.median(ratings), ratings.mean())] if len(items) else items
-        liked = liked[liked != item_idx]  # explaining an item by itself says nothing
-        chosen, sims = self.nearest_items_idx(self.item_factors_[item_idx], liked, n)
+        liked_mask = ratings >= max(np.median(ratings), ratings.mean()) if len(items) else np.zeros(0, bool)
+        liked_mask &= items != item_idx  # explaining an item by itself says nothing
+        chosen, values = self.ranker.because(items[liked_mask], ratings[liked_mask], item_idx)
+        column = "weight"
+        if self.ranker is self.rating_scorer:
+            chosen, values = self.nearest_items_idx(self.item_factors_[item_idx], items[liked_mask], n)
+            chosen, values, column = chosen[values > 0], values[values > 0], "similarity"
+        chosen, values = chosen[:n], values[:n]
         frame = self.catalog.iloc[chosen].reset_index(drop=True)
-        frame["similarity"] = sims
+        frame[column] = np.asarray(values, np.float64)
         frame["their_rating"] = ratings[np.searchsorted(items, chosen)] if len(chosen) else []
         return frame
 
@@ -317,7 +409,7 @@ class Recommender:
     # -- evaluation -------------------------------------------------------------------------
 
     def evaluate_ranking(self, test: Ratings, k: int = 10, threshold: float = 4.0,
-                         max_users: int | None = 5000, seed: int = 0) -> dict[str, float]:
+                         max_users: int | None = 5000, seed: int = 0, scorer: Scorer | None = None) -> dict[str, float]:
         """Precision, recall, NDCG at k and coverage on held-out ratings (relevant = rating >= threshold).
 
         Every item the user did not rate in training is a candidate; users with no relevant
@@ -335,8 +427,28 @@ class Recommender:
         rel_users, rel_items = test.user_idx[relevant][order], test.item_idx[relevant][order]
         bounds = np.searchsorted(rel_users, users), np.searchsorted(rel_users, users, side="right")
         rel_lists = [rel_items[a:b] for a, b in zip(*bounds)]
-        top = self.top_k_idx(users, k)
+        top = self.top_k_idx(users, k, scorer=scorer)
         return ranking_metrics(top, rel_lists, self.n_items) | {"k": k, "threshold": threshold}
+
+    def ladder_scorers(self) -> dict[str, Scorer]:
+        """The rankings a run is compared on: most popular, the rating model, and its ranking model."""
+        counts = np.bincount(self.seen_items, minlength=self.n_items)
+        ladder: dict[str, Scorer] = {"popularity": PopularityScorer(counts), "mf": self.rating_scorer}
+        ladder.setdefault(self.ranker.kind, self.ranker)
+        return ladder
+
+    def ranking_ladder(self, test: Ratings, k: int = 10, threshold: float = 4.0,
+                       max_users: int | None = 5000, seed: int = 0) -> dict[str, dict[str, float]]:
+        """``evaluate_ranking`` for each of ``ladder_scorers``, on the same users: kind -> metrics."""
+        return {kind: self.evaluate_ranking(test, k, threshold, max_users, seed, scorer=scorer)
+                for kind, scorer in self.ladder_scorers().items()}
+
+    def record_ranking(self, test: Ratings, k: int = 10, threshold: float = 4.0) -> dict[str, dict[str, float]]:
+        """Evaluate the ladder on ``test`` and keep it in ``metrics`` ("ranking": this model's own row,
+        "ranking_ladder": every row), so a saved run carries what its lists are worth."""
+        ladder = self.ranking_ladder(test, k, threshold)
+        self.metrics["ranking"], self.metrics["ranking_ladder"] = ladder[self.kind], ladder
+        return ladder
 
 
 def _extend_catalog(catalog: pd.DataFrame | None, items: IdMap) -> pd.DataFrame:
@@ -349,3 +461,11 @@ def _extend_catalog(catalog: pd.DataFrame | None, items: IdMap) -> pd.DataFrame:
     for col in ("title", "year", "genres"):
         base.loc[hit, col] = meta[col].reindex(items.index[hit]).to_numpy()
     return base
+
+
+def _by_user(ratings: Ratings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(indptr (U+1,), item_idx, rating) of ``ratings`` grouped by user, items ascending within a user."""
+    order = np.lexsort((ratings.item_idx, ratings.user_idx))
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(ratings.user_idx, minlength=ratings.n_users))])
+    return (indptr.astype(np.int64), ratings.item_idx[order].astype(np.int32),
+            ratings.rating[order].astype(np.float32))

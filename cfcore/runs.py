@@ -19,6 +19,7 @@ from pathlib import Path
 from cfcore import checkpoint
 from cfcore.errors import CFError, CheckpointError
 from cfcore.recommender import Recommender
+from cfcore.scorers import KIND_LABELS
 
 RUN_FORMAT_VERSION = 1
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}$")
@@ -41,10 +42,20 @@ class RunInfo:
 
     @property
     def label(self) -> str:
-        stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.created)) if self.created else "?"
-        rmse = self.metrics.get("val_rmse")
-        rmse_text = f"RMSE {rmse:.4f}" if isinstance(rmse, (int, float)) and math.isfinite(rmse) else "unreadable"
-        return f"{stamp} · {self.dataset or '?'} · dim {self.config.get('embedding_dim', '?')} · {rmse_text}"
+        return _label(self.run_id, self.config, self.metrics)
+
+
+def model_label(run_id: str, rec: Recommender) -> str:
+    """The one way a model is named in the sidebar and pickers: run, ranking kind, dim, RMSE."""
+    return _label(run_id, rec.config.to_dict(), rec.metrics | {"ranking_model": rec.kind})
+
+
+def _label(run_id: str, config: dict, metrics: dict) -> str:
+    rmse = metrics.get("val_rmse")
+    rmse_text = f"RMSE {rmse:.4f}" if isinstance(rmse, (int, float)) and math.isfinite(rmse) else "RMSE ?"
+    kind = metrics.get("ranking_model") or config.get("ranking_model") or "mf"
+    return (f"{run_id} · {KIND_LABELS.get(kind, kind)} lists · dim {config.get('embedding_dim', '?')} · "
+            f"{rmse_text}")
 
 
 def check_run_id(run_id: str) -> str:

@@ -24,6 +24,7 @@ from cfcore.errors import ConfigError
 from cfcore.model import BiasedMF
 from cfcore.ratings import Ratings
 from cfcore.rowadam import RowAdam
+from cfcore.scorers import check_ease_fits, fit_ranker
 
 EVAL_BATCH = 1 << 16  # ratings per prediction batch: large, since evaluation needs no gradients
 COMPILED_CHUNK = 8  # batches per call of the compiled CPU step: amortises the call, stops within ~5 ms
@@ -172,6 +173,9 @@ class TrainingRun:
                 f"only {human_bytes(free)} is free on {self.device_name}; lower the embedding dimension "
                 f"({self.config.embedding_dim}) or use a smaller dataset"
             )
+        if self.config.ranking_model == "ease":  # fitted on the CPU after training: refuse now, not then
+            check_ease_fits(self.train.n_users, self.train.n_items, self.config.ranking_max_items,
+                            available_memory(torch.device("cpu")))
 
     @functools.cached_property
     def baselines(self) -> dict[str, float]:
@@ -445,13 +449,18 @@ class TrainingRun:
         if model is None:
             return None
         best = next(r for r in self.history if r.epoch == self.best_epoch)
+        started = time.perf_counter()
+        ranker = fit_ranker(self.config.ranking_model, self.train, self.config.ranking_l2,
+                            self.config.ranking_max_items)
         metrics = {"val_rmse": best.val_rmse, "val_mae": best.val_mae, "best_epoch": best.epoch,
                    **{f"baseline_{k}": v for k, v in self.baselines.items()},
                    "stop_reason": self.end.reason, "device": self.device_name,
-                   "seconds": sum(r.seconds for r in self.history)}
+                   "seconds": sum(r.seconds for r in self.history),
+                   "ranking_model": self.config.ranking_model,
+                   "ranking_seconds": time.perf_counter() - started}
         return Recommender.from_training(model, self.train, self.config, catalog=catalog,
                                          history=[r.__dict__ for r in self.history], metrics=metrics,
-                                         dataset_name=dataset_name)
+                                         dataset_name=dataset_name, heldout=self.val, ranker=ranker)
 
 
 def train_with_callback(train: Ratings, val: Ratings, config: TrainConfig, callback=None):

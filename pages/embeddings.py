@@ -8,6 +8,7 @@ import streamlit as st
 
 from cfcore.export import frame_to_csv, projector_tsv
 from cfcore.projection import axis_extremes
+from cfcore.scorers import KIND_LABELS
 from ui import charts
 from ui.text import md
 from ui.models import item_frame, item_projection, movie_label, require_model, user_projection
@@ -15,8 +16,11 @@ from ui.models import item_frame, item_projection, movie_label, require_model, u
 st.title("Embeddings")
 model = require_model()
 rec = model.recommender
-st.caption(f"Active model: {md(model.label)}. Each movie is a point; movies close together were rated alike by the "
-           "same people. The axes are the directions along which the learned vectors vary most (PCA).")
+st.caption(f"Active model: {md(model.label)}. Each point is a movie (or a user); points close together were rated "
+           "alike by the same people. The axes are the directions along which the learned vectors vary most (PCA).")
+if not rec.ranker.has_embeddings:
+    st.caption(f"This map shows the rating model's taste vectors. The lists come from {KIND_LABELS[rec.kind]}, "
+               "which has no embeddings to map: it scores a movie by the movies a person already rated.")
 
 counts = rec.catalog["n_ratings"].to_numpy()
 default_min = int(max(1, np.sort(counts)[::-1][min(len(counts) - 1, 999)]))  # about the 1,000 most-rated movies

@@ -8,14 +8,17 @@ import pandas as pd
 import streamlit as st
 
 from cfcore.errors import CFError
+from cfcore.scorers import KIND_LABELS
 from ui import charts, state
+from ui.ranking import ladder_panel
 from ui.text import md
 from ui.models import item_frame, item_projection, movie_label, popular_items, require_model
 
 st.title("Recommend")
 model = require_model()
 rec = model.recommender
-st.caption(f"Active model: {md(model.label)} · trained on {md(rec.dataset_name or 'unknown data')}")
+st.caption(f"Active model: {md(model.label)} · trained on {md(rec.dataset_name or 'unknown data')}. Lists are "
+           f"ordered by {KIND_LABELS[rec.kind]}; the stars beside each pick are the rating model's prediction.")
 YEAR_FORMAT = st.column_config.NumberColumn("year", format="%d")
 
 
@@ -68,7 +71,8 @@ with user_tab:
             st.markdown(f"**Their highest-rated movies** ({int(users.loc[rec.users.idx(user_id), 'n_ratings'])} rated)")
             table(favourites, "rating", "%.1f")
         with right:
-            st.markdown(f"**Top {len(recs)} recommendations** (movies they have not rated)")
+            st.markdown(f"**Top {len(recs)} recommendations** (movies they have not rated, in training or "
+                        "held out)")
             if recs.empty:
                 st.warning("No movie passes the filters; loosen them.")
             else:
@@ -88,10 +92,17 @@ with user_tab:
                 because = rec.because_you_liked(user_id, item_id, n=3)
                 if len(because):
                     st.markdown("**Because they liked**")
+                    by_weight = "weight" in because.columns
                     for _, row in because.iterrows():
                         year = "" if pd.isna(row["year"]) else f" ({row['year']:.0f})"
-                        st.markdown(f"- {md(row['title'])}{year}: rated {row['their_rating']:g}, "
-                                    f"similarity {row['similarity']:.2f}")
+                        why = (f"weight {row['weight']:.3f}" if by_weight else f"similarity {row['similarity']:.2f}")
+                        st.markdown(f"- {md(row['title'])}{year}: rated {row['their_rating']:g}, {why}")
+                    st.caption("Weight: how strongly people who rated that movie also rated this one, as EASE "
+                               "learned it." if by_weight else
+                               "Similarity: cosine of the two movies' taste vectors (1 = same direction).")
+                else:
+                    st.caption("None of the movies they liked is close to this one; it was picked for other "
+                               "reasons (its overall appeal, or taste they share with similar users).")
 
 with similar_tab:
     query = st.text_input("Search a title", value="Toy Story" if rec.dataset_name == "MovieLens sample" else "",
@@ -100,11 +111,15 @@ with similar_tab:
     if hits.empty:
         st.warning(f"No title contains {md(repr(query))}.")
     else:
-        a, b = st.columns([3, 1])
+        a, b, c = st.columns([3, 1, 1])
         chosen = a.selectbox("Movie", hits.index.tolist(), key="sim_movie", format_func=lambda i: movie_label(rec, i))
         k_similar = b.slider("How many", 5, 50, 10, key="sim_k")
+        min_similar = c.slider("Minimum ratings", 1, 200, 20, key="sim_min_ratings",
+                               help="Movies with fewer ratings have noisy learned vectors; they are also ranked "
+                                    "lower (cosine x n / (n + 10)), so a handful of ratings cannot top the list.")
         try:
-            similar = rec.similar_items(rec.items.to_id([chosen])[0], k_similar)
+            similar = rec.similar_items(rec.items.to_id([chosen])[0], k_similar,
+                                        item_mask=rec.filter_items(min_ratings=min_similar))
         except CFError as exc:
             st.error(md(exc))
         else:
@@ -112,8 +127,9 @@ with similar_tab:
             table(similar, "similarity")
 
 with new_tab:
-    st.caption("Rate a few movies as a new user: recommendations update at once, without retraining "
-               "(your taste vector is solved against the learned movie vectors).")
+    st.caption(f"Rate a few movies as a new user: recommendations update at once, without retraining. The list is "
+               f"ordered by {KIND_LABELS[rec.kind]} from your ratings; the stars come from your taste vector, solved "
+               "against the learned movie vectors.")
     offer = popular_items(rec, 20_000)
     picked = st.multiselect("Movies you have seen (type to search)", offer.tolist(), key="new_movies",
                             format_func=lambda i: movie_label(rec, i), max_selections=20)
@@ -169,8 +185,9 @@ with quality_tab:
         k_eval = a.slider("k (list length)", 5, 50, 10, key="quality_k")
         threshold = b.slider("Relevant when rated at least", float(rec.scale.min), float(rec.scale.max),
                              min(4.0, float(rec.scale.max)), float(rec.scale.step or 0.5), key="quality_threshold")
-        scores = state.memo(("ranking", id(rec), k_eval, threshold),
-                            lambda: rec.evaluate_ranking(model.val, k=k_eval, threshold=threshold))
+        ladder = state.memo(("ranking", id(rec), k_eval, threshold),
+                            lambda: rec.ranking_ladder(model.val, k=k_eval, threshold=threshold))
+        scores = ladder[rec.kind]
         c = st.columns(4)
         c[0].metric(f"Precision@{k_eval}", f"{scores['precision']:.3f}")
         c[1].metric(f"Recall@{k_eval}", f"{scores['recall']:.3f}")
@@ -179,3 +196,4 @@ with quality_tab:
         st.caption(f"Over {scores['users']:,} validation users with at least one movie rated ≥ {threshold:g}. For each, "
                    "every movie they did not rate in training is ranked; a hit is a held-out movie they rated that "
                    "high. Coverage is the share of the catalogue that appears in anyone's top list.")
+        ladder_panel(ladder, rec.kind, "quality_ladder")

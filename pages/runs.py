@@ -10,10 +10,15 @@ import streamlit as st
 
 from cfcore.errors import CFError
 from cfcore.runs import delete_run, import_checkpoint, list_runs, load_run
+from cfcore.scorers import KIND_LABELS
 from ui import charts, state
 from ui.forms import BATCH_SIZES, LEARNING_RATES, config_from_state
 from ui.jobs import SweepJob
+from ui.ranking import METRIC_HELP, ladder_panel
 from ui.text import md
+
+RANKING_COLUMNS = {"NDCG@10": METRIC_HELP["ndcg"], "P@10": METRIC_HELP["precision"], "R@10": METRIC_HELP["recall"],
+                   "popularity NDCG@10": "NDCG@10 of the most-popular ranking on the same split: the floor to beat."}
 
 st.title("Runs")
 state.show_flash()
@@ -33,8 +38,13 @@ def runs_table(infos) -> pd.DataFrame:
     rows = []
     for r in infos:
         c, m = r.config, r.metrics
+        own = m.get("ranking") or {}
+        popular = (m.get("ranking_ladder") or {}).get("popularity") or {}
         rows.append({
-            "run": r.run_id, "val RMSE": m.get("val_rmse"), "val MAE": m.get("val_mae"),
+            "run": r.run_id, "lists by": KIND_LABELS.get(m.get("ranking_model") or c.get("ranking_model") or "mf"),
+            "NDCG@10": own.get("ndcg"), "P@10": own.get("precision"), "R@10": own.get("recall"),
+            "coverage": own.get("coverage"), "popularity NDCG@10": popular.get("ndcg"),
+            "val RMSE": m.get("val_rmse"), "val MAE": m.get("val_mae"),
             "best epoch": m.get("best_epoch"), "epochs": len(r.history), "dim": c.get("embedding_dim"),
             "learning rate": c.get("learning_rate"), "batch": c.get("batch_size"),
             "weight decay": c.get("weight_decay"), "optimizer": c.get("optimizer"),
@@ -54,7 +64,11 @@ else:
                              column_config={"val RMSE": st.column_config.NumberColumn(format="%.4f"),
                                             "val MAE": st.column_config.NumberColumn(format="%.4f"),
                                             "seconds": st.column_config.NumberColumn(format="%.1f"),
-                                            "learning rate": st.column_config.NumberColumn(format="%g")})
+                                            "learning rate": st.column_config.NumberColumn(format="%g"),
+                                            **{name: st.column_config.NumberColumn(format="%.3f", help=help_text)
+                                               for name, help_text in RANKING_COLUMNS.items()},
+                                            "coverage": st.column_config.NumberColumn(format="percent",
+                                                                                      help=METRIC_HELP["coverage"])})
     chosen = [readable[i] for i in selection.selection.rows] if selection and selection.selection.rows else []
     for r in broken:
         st.warning(f"Run folder {md(r.run_id)} is unreadable ({md(r.error)}); it is skipped.")
@@ -63,6 +77,8 @@ else:
         st.plotly_chart(charts.runs_overlay(chosen), key="runs_overlay")
         if len(chosen) == 1:
             run = chosen[0]
+            ladder_panel(run.metrics.get("ranking_ladder") or {}, run.metrics.get("ranking_model") or "mf",
+                         "runs_ladder")
             a, b, c = st.columns(3)
             if a.button("Make active model", type="primary", key="runs_activate"):
                 try:

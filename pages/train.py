@@ -10,10 +10,12 @@ import streamlit as st
 from cfcore.errors import CFError
 from cfcore.resources import estimate_resources, human_bytes
 from cfcore.train import describe_device, resolve_device
+from cfcore.scorers import KIND_LABELS
 from ui import charts, state
 from ui.forms import config_form
 from ui.text import md
 from ui.jobs import TrainingJob, absorb_finished
+from ui.ranking import ladder_panel
 
 st.title("Train")
 state.show_flash()
@@ -124,11 +126,10 @@ if job is not None and not job.running:
         c[3].metric("Time", f"{(s.finished or time.time()) - s.started:.1f} s")
         st.caption(f"Baselines on the same split: global mean RMSE {base['global_mean_rmse']:.4f}, bias-only RMSE "
                    f"{base['bias_rmse']:.4f}. Device: {md(s.device)}. {md(s.message)}.")
-        r = s.ranking
-        if r:
-            st.caption(f"Ranking on validation (top 10, relevant = rating ≥ 4, {r['users']:,} users): precision "
-                       f"{r['precision']:.3f} · recall {r['recall']:.3f} · NDCG {r['ndcg']:.3f} · catalogue coverage "
-                       f"{r['coverage']:.1%}")
+        if s.ladder:
+            st.markdown(f"**Recommendation lists** (ordered by {KIND_LABELS[s.result.kind]}; stars from the "
+                        "rating model)")
+            ladder_panel(s.ladder, s.result.kind, "train_ladder")
         if s.run_info:
             st.success(f"Saved as run **{s.run_info.run_id}** and made the active model.")
         st.page_link("pages/recommend.py", label="Explore its recommendations", icon=":material/arrow_forward:")

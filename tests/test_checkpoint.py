@@ -73,7 +73,7 @@ def test_other_format_version_and_shapes(fitted, tmp_path):
     data = checkpoint.to_dict(rec)
     path = tmp_path / "v.pt"
     torch.save({**data, "format_version": 99}, path)
-    with pytest.raises(CheckpointError, match="format version 99; this CF Studio reads version 1"):
+    with pytest.raises(CheckpointError, match="format version 99; this CF Studio reads versions 1, 2"):
         checkpoint.load(path)
     state = dict(data["state_dict"])
     state["item_embeddings.weight"] = torch.zeros(3, 12)

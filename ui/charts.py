@@ -206,3 +206,18 @@ def explained_variance(ratios: Sequence[float]) -> go.Figure:
                            text=[f"{r:.1%}" for r in ratios], textposition="outside"))
     fig.update_layout(title="Variance explained by each axis", yaxis_tickformat=".0%", height=260, **LAYOUT)
     return fig
+
+
+def ranking_ladder(ladder: dict[str, dict[str, float]], labels: dict[str, str], k: int = 10) -> go.Figure:
+    """P@k and NDCG@k of each ranking on the same split, weakest first: popularity is the floor to beat."""
+    order = sorted(ladder, key=lambda kind: ladder[kind].get("ndcg") or 0.0)
+    names = [plot(labels.get(kind, kind)) for kind in order]
+    fig = go.Figure()
+    for metric, title, colour in (("precision", f"precision@{k}", BLUE), ("ndcg", f"NDCG@{k}", ACCENT)):
+        values = [ladder[kind].get(metric) or 0.0 for kind in order]
+        fig.add_trace(go.Bar(y=names, x=values, orientation="h", name=title, marker_color=colour,
+                             text=[f"{v:.3f}" for v in values], textposition="outside", cliponaxis=False))
+    fig.update_layout(title=f"Ranking ladder: top-{k} lists on the validation split", barmode="group",
+                      height=120 + 60 * len(order), xaxis_title="higher is better", **LAYOUT)
+    fig.update_layout(legend=dict(orientation="h", y=-0.35))
+    return fig

@@ -18,7 +18,7 @@ from cfcore.config import TrainConfig
 from cfcore.data import Dataset
 from cfcore.errors import CFError
 from cfcore.recommender import Recommender
-from cfcore.runs import RunInfo, save_run
+from cfcore.runs import RunInfo, model_label, save_run
 from cfcore.split import Split
 from cfcore.train import EndRecord, EpochRecord, StepRecord, TrainingRun
 
@@ -36,7 +36,8 @@ class JobState:
     epochs: list[EpochRecord] = field(default_factory=list)
     end: EndRecord | None = None
     baselines: dict[str, float] = field(default_factory=dict)
-    ranking: dict[str, float] = field(default_factory=dict)
+    ranking: dict[str, float] = field(default_factory=dict)  # the model's own ranking metrics
+    ladder: dict[str, dict[str, float]] = field(default_factory=dict)  # kind -> metrics: popularity, mf, ...
     device: str = ""
     notes: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.time)
@@ -146,8 +147,8 @@ class TrainingJob(_BackgroundJob):
             state.result = run.finish(self.dataset.catalog, self.dataset.name)
             end = run.end
             if state.result is not None:
-                state.ranking = state.result.evaluate_ranking(self.parts.val, k=10, threshold=4.0)
-                state.result.metrics["ranking"] = state.ranking
+                state.ladder = state.result.record_ranking(self.parts.val, k=10, threshold=4.0)
+                state.ranking = state.ladder[state.result.kind]
                 state.result.metrics["split"] = dict(self.split_settings)
                 state.run_info = save_run(self.runs_dir, state.result)
             state.status = {"completed": "done", "early_stopping": "done"}.get(end.reason, end.reason)
@@ -246,6 +247,6 @@ def absorb_finished(job: TrainingJob | None, session: dict, absorbed_key: str, s
     s = job.state
     if s.result is not None:
         run_id = s.run_info.run_id if s.run_info else None
-        label = f"{run_id or 'unsaved'} · dim {job.config.embedding_dim} · RMSE {s.result.metrics['val_rmse']:.4f}"
+        label = model_label(run_id or "unsaved", s.result)
         set_active(s.result, run_id, label, job.parts.val)
     return True

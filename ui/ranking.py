@@ -1,0 +1,46 @@
+"""How good a model's lists are: its ranking metrics beside the popularity ranking on the same split."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from cfcore.scorers import KIND_LABELS
+from ui import charts
+
+METRIC_HELP = {
+    "precision": "Precision@k: the share of the k recommended movies that the user rated highly in the held-out "
+                 "ratings.",
+    "recall": "Recall@k: the share of the user's highly rated held-out movies that made the top k.",
+    "ndcg": "NDCG@k: like precision, but a hit near the top of the list counts more than one near the bottom "
+            "(1.0 = every hit in the best possible order).",
+    "coverage": "Catalogue coverage: the share of all movies that appear in at least one user's list.",
+}
+
+
+def ladder_frame(ladder: dict[str, dict[str, float]], active: str, k: int = 10) -> pd.DataFrame:
+    """One row per ranking, best NDCG first; the active model's row marked."""
+    rows = [{"ranking": KIND_LABELS.get(kind, kind) + (" (this model's lists)" if kind == active else ""),
+             f"P@{k}": m.get("precision"), f"R@{k}": m.get("recall"), f"NDCG@{k}": m.get("ndcg"),
+             "coverage": m.get("coverage")} for kind, m in ladder.items()]
+    return pd.DataFrame(rows).sort_values(f"NDCG@{k}", ascending=False, na_position="last")
+
+
+def ladder_panel(ladder: dict[str, dict[str, float]], active: str, key: str) -> None:
+    """The ladder as a table and a chart, with what the numbers mean."""
+    if not ladder:
+        return
+    first = next(iter(ladder.values()))
+    k, threshold, users = int(first.get("k", 10)), first.get("threshold", 4.0), first.get("users", 0)
+    left, right = st.columns([2, 3])
+    with left:
+        st.dataframe(ladder_frame(ladder, active, k), hide_index=True, key=f"{key}_table",
+                     column_config={f"{name}@{k}": st.column_config.NumberColumn(f"{name}@{k}", format="%.3f",
+                                                                                  help=METRIC_HELP[metric])
+                                    for name, metric in (("P", "precision"), ("R", "recall"), ("NDCG", "ndcg"))}
+                     | {"coverage": st.column_config.NumberColumn("coverage", format="percent",
+                                                                  help=METRIC_HELP["coverage"])})
+        st.caption(f"Top-{k} lists for {users:,} validation users with a held-out movie rated {threshold:g} or more; "
+                   "every movie they did not rate in training is a candidate. \"Most popular\" gives everyone the "
+                   "most-rated movies: a model whose lists do not beat it is not worth showing.")
+    right.plotly_chart(charts.ranking_ladder(ladder, KIND_LABELS, k), key=f"{key}_chart")
