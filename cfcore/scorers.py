@@ -69,8 +69,9 @@ class MFScorer(Scorer):
         self.reg = reg
 
     def score_users(self, user_idx: np.ndarray) -> np.ndarray:
-        # user bias and global bias shift a user's whole row, so they are left out
-        return self.user_factors[user_idx] @ self.item_factors.T + self.item_bias  # (n, I)
+        # the full raw prediction (user terms do not change the order, but make the score readable as stars)
+        return (self.user_factors[user_idx] @ self.item_factors.T + self.item_bias
+                + self.user_bias[user_idx, None] + self.global_bias)  # (n, I)
 
     def fold_in(self, item_idx: np.ndarray, rating: np.ndarray) -> tuple[np.ndarray, float]:
         """A new user's vector and bias: ridge regression against the fixed item rows.

@@ -99,3 +99,60 @@ def test_bad_files_and_ids_are_one_error_line(trained, tmp_path):
     assert_one_line_error(cli("recommend", "--model", str(out / "m.pt"), "--user", "nobody"), "unknown user_id 'nobody'")
     assert_one_line_error(cli("similar", "--model", str(out / "m.pt"), "--item", "12345"), "unknown item_id")
     assert_one_line_error(cli("recommend", "--model", str(out / "m.pt"), "--user", "1", "-k", "0"), "-k must be at least 1")
+
+
+def test_train_reports_the_ranking_ladder(trained):
+    out, result = trained
+    metrics = json.loads((out / "m.json").read_text())
+    assert metrics["ranking_model"] == "ease"
+    assert set(metrics["ranking_ladder"]) == {"popularity", "mf", "ease"}
+    assert metrics["ranking"] == metrics["ranking_ladder"]["ease"]
+    for name in ("most popular", "rating model (MF)", "EASE (item-item) *"):
+        assert name in result.stdout
+    assert "P@10" in result.stdout and "NDCG@10" in result.stdout
+
+
+def test_batch_recommendations_for_every_user(trained, tmp_path):
+    import pandas as pd
+
+    from cfcore import checkpoint
+
+    out, _ = trained
+    result = cli("recommend", "--model", str(out / "m.pt"), "--all-users", "-k", "5", "--out", str(tmp_path / "r.csv"))
+    assert result.returncode == 0, result.stderr
+    recs = pd.read_csv(tmp_path / "r.csv")
+    rec = checkpoint.load(out / "m.pt")
+    assert list(recs.columns) == ["user_id", "rank", "item_id", "score", "title"]
+    assert recs["user_id"].nunique() == rec.n_users and len(recs) == 5 * rec.n_users
+    assert (recs.groupby("user_id")["rank"].apply(list) == pd.Series([[1, 2, 3, 4, 5]] * rec.n_users,
+                                                                     index=sorted(recs["user_id"].unique()))).all()
+    assert (recs.groupby("user_id")["score"].apply(lambda s: s.is_monotonic_decreasing)).all()
+    for user_id, group in recs.groupby("user_id"):  # nothing the user rated, in training or held out
+        assert not set(rec.items.to_idx(group["item_id"])) & set(rec.rated(rec.users.idx(user_id)))
+    single = rec.recommend(int(recs["user_id"].iloc[0]), 5)
+    assert single["item_id"].tolist() == recs["item_id"].iloc[:5].tolist()
+
+
+def test_batch_recommendations_for_listed_users_as_json(trained, tmp_path):
+    out, _ = trained
+    (tmp_path / "users.txt").write_text("user_id\n3\n\n7\n")
+    rows = json.loads(cli("recommend", "--model", str(out / "m.pt"), "--users", str(tmp_path / "users.txt"),
+                          "-k", "2", "--json").stdout)
+    assert [(r["user_id"], r["rank"]) for r in rows] == [(3, 1), (3, 2), (7, 1), (7, 2)]
+    (tmp_path / "bad.txt").write_text("3\nnobody\n")
+    assert_one_line_error(cli("recommend", "--model", str(out / "m.pt"), "--users", str(tmp_path / "bad.txt")),
+                          "unknown user_id 'nobody'")
+
+
+def test_bad_ranking_kind_is_one_error_line(trained):
+    assert_one_line_error(cli("train", "--data", SYNTH, "--ranking-model", "svd"), "invalid choice: 'svd'")
+
+
+def test_ease_too_large_for_memory_is_one_error_line(monkeypatch, capsys):
+    from cfcore import cli as cli_module, resources
+
+    monkeypatch.setattr(resources, "available_memory", lambda device: 500 * 2**10)  # fits the MF (349 KiB), not EASE (469 KiB)
+    code = cli_module.main(["train", "--data", SYNTH, "--dim", "2", "--epochs", "1", "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith("error: ") and "EASE ranking model needs about" in err[0] and "ranking_max_items" in err[0]
