@@ -110,6 +110,15 @@ def test_train_page_trains_and_activates_model(tmp_path):
     assert at.session_state[state.ACTIVE_MODEL].recommender is job.state.result
     assert len(list_runs(tmp_path)) == 1
     assert "dim 50" in at.session_state[state.ACTIVE_MODEL].label
+    assert "EASE (item-item) lists" in at.session_state[state.ACTIVE_MODEL].label
+    # the ladder: the model's lists beside most popular and the rating model, same split
+    ladder = job.state.ladder
+    assert set(ladder) == {"popularity", "mf", "ease"} and ladder["ease"]["ndcg"] > ladder["popularity"]["ndcg"]
+    table = next(d.value for d in at.dataframe if "NDCG@10" in d.value.columns)
+    assert table["ranking"].iloc[0] == "EASE (item-item) (this model's lists)"  # best NDCG first
+    assert table["NDCG@10"].tolist() == sorted((m["ndcg"] for m in ladder.values()), reverse=True)
+    assert any("Ranking ladder" in p.proto.spec for p in at.get("plotly_chart"))
+    assert list_runs(tmp_path)[0].metrics["ranking_ladder"]["ease"]["ndcg"] == pytest.approx(ladder["ease"]["ndcg"])
 
 
 def test_seed_preset_fills_the_form(tmp_path):
@@ -139,6 +148,9 @@ def test_runs_page_lists_runs_and_flags_unreadable(tmp_path, saved_model):
     at.switch_page("pages/runs.py").run()
     assert not at.exception
     assert any("2 runs" in plain(c.value) for c in at.caption)
+    runs_table = at.dataframe[0].value
+    assert {"lists by", "NDCG@10", "P@10", "R@10", "coverage", "popularity NDCG@10"} <= set(runs_table.columns)
+    assert (runs_table["lists by"] == "EASE (item-item)").all()
     assert any("20200101-000000-broken" in plain(w.value) and "unreadable" in plain(w.value) for w in at.warning)
 
 
@@ -201,6 +213,27 @@ def test_recommend_page_for_user_new_user_and_quality(tmp_path, saved_model, sma
     assert not at.exception
     assert any("Recommended for you" in m.value for m in at.markdown)
     assert any(m.label.startswith("Precision@") for m in at.metric)
+    assert any("Ranking ladder" in p.proto.spec for p in at.get("plotly_chart"))
+    assert any("ordered by EASE (item-item)" in plain(c.value) for c in at.caption)
+
+
+def test_recommend_page_leaves_out_held_out_ratings(tmp_path, saved_model):
+    # the user with the most held-out ratings: none of them may appear in their list
+    held = saved_model.heldout_indptr
+    user_idx = int((held[1:] - held[:-1]).argmax())
+    user_id = saved_model.users.to_id([user_idx])[0]
+    at = with_model(tmp_path, saved_model)
+    at.switch_page("pages/recommend.py").run()
+    at.selectbox(key="rec_user").set_value(user_id).run()
+    at.slider(key="rec_min_ratings").set_value(0).run()
+    at.slider(key="rec_k").set_value(50).run()
+    assert not at.exception
+    shown = next(d.value for d in at.dataframe if "predicted_rating" in d.value.columns)
+    assert len(shown) == 50
+    titles = set(saved_model.catalog["title"].iloc[saved_model.rated(user_idx)])
+    assert not titles & set(shown["title"])
+    everything = saved_model.recommend(user_id, k=50, exclude_seen=False)
+    assert titles & set(everything["title"])  # without the exclusion some of them would be there
 
 
 def test_recommend_page_without_model_links_to_train(tmp_path):

@@ -251,3 +251,18 @@ def test_ease_on_the_builtin_sample_beats_most_popular(movielens):
         results[name] = ranking_metrics(np.argsort(-scores, axis=1, kind="stable")[:, :10], relevant, train.n_items)
     assert results["ease"]["ndcg"] >= 0.24 and results["ease"]["precision"] >= 0.14
     assert results["ease"]["ndcg"] > 2 * results["popularity"]["ndcg"]
+
+    # a new user who loves Toy Story and The Lion King gets family films; one who loves The Godfather
+    # and Pulp Fiction does not (no retraining: the profile goes through the fitted weights)
+    catalog = movielens.catalog.set_index("item_id").reindex(train.items.index.to_numpy())
+    family = catalog["genres"].fillna("").str.contains("Children|Animation").to_numpy()
+
+    def family_top10(titles: list[str]) -> np.ndarray:
+        picked = [int(np.flatnonzero(catalog["title"].to_numpy() == t)[0]) for t in titles]
+        scores = ease.score_profile(np.array(picked), np.array([5.0] * len(picked)))
+        scores[picked] = -np.inf
+        return family[np.argsort(-scores)[:10]]
+
+    kids = family_top10(["Toy Story", "Lion King, The"])
+    assert kids[:3].all() and kids.mean() >= 0.4  # Beauty and the Beast, Aladdin, Toy Story 2 first
+    assert family_top10(["Godfather, The", "Pulp Fiction"]).mean() <= 0.1
