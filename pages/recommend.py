@@ -68,7 +68,9 @@ with user_tab:
     else:
         left, right = st.columns(2)
         with left:
-            st.markdown(f"**Their highest-rated movies** ({int(users.loc[rec.users.idx(user_id), 'n_ratings'])} rated)")
+            row = users.loc[rec.users.idx(user_id)]
+            st.markdown(f"**Their highest-rated movies** ({int(row['n_ratings'])} rated, on average "
+                        f"{row['mean_rating']:.1f} stars)")
             table(favourites, "rating", "%.1f")
         with right:
             st.markdown(f"**Top {len(recs)} recommendations** (movies they have not rated, in training or "
@@ -123,7 +125,8 @@ with similar_tab:
         except CFError as exc:
             st.error(md(exc))
         else:
-            st.markdown(f"**Movies most like {md(movie_label(rec, chosen))}** (cosine similarity of learned vectors)")
+            st.markdown(f"**Movies most like {md(movie_label(rec, chosen))}** (cosine similarity of learned vectors; "
+                        "the order discounts movies with few ratings)")
             table(similar, "similarity")
 
 with new_tab:

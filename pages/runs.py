@@ -59,7 +59,8 @@ if not runs:
     st.info("No runs yet. Train a model on the Train page; every run is saved here and survives a restart.")
 else:
     table = runs_table(readable)
-    st.caption(f"{len(readable)} runs · click column headers to sort · select rows to compare")
+    st.caption(f"{len(readable)} run{'s' if len(readable) != 1 else ''} · click column headers to sort · select "
+               "rows to compare")
     selection = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="multi-row", key="runs_table",
                              column_config={"val RMSE": st.column_config.NumberColumn(format="%.4f"),
                                             "val MAE": st.column_config.NumberColumn(format="%.4f"),

@@ -115,7 +115,7 @@ def test_train_page_trains_and_activates_model(tmp_path):
     ladder = job.state.ladder
     assert set(ladder) == {"popularity", "mf", "ease"} and ladder["ease"]["ndcg"] > ladder["popularity"]["ndcg"]
     table = next(d.value for d in at.dataframe if "NDCG@10" in d.value.columns)
-    assert table["ranking"].iloc[0] == "EASE (item-item) (this model's lists)"  # best NDCG first
+    assert table["ranking"].iloc[0] == "EASE (item-item) ★"  # this model's row, best NDCG first
     assert table["NDCG@10"].tolist() == sorted((m["ndcg"] for m in ladder.values()), reverse=True)
     assert any("Ranking ladder" in p.proto.spec for p in at.get("plotly_chart"))
     assert list_runs(tmp_path)[0].metrics["ranking_ladder"]["ease"]["ndcg"] == pytest.approx(ladder["ease"]["ndcg"])

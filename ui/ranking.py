@@ -20,7 +20,7 @@ METRIC_HELP = {
 
 def ladder_frame(ladder: dict[str, dict[str, float]], active: str, k: int = 10) -> pd.DataFrame:
     """One row per ranking, best NDCG first; the active model's row marked."""
-    rows = [{"ranking": KIND_LABELS.get(kind, kind) + (" (this model's lists)" if kind == active else ""),
+    rows = [{"ranking": KIND_LABELS.get(kind, kind) + (" ★" if kind == active else ""),
              f"P@{k}": m.get("precision"), f"R@{k}": m.get("recall"), f"NDCG@{k}": m.get("ndcg"),
              "coverage": m.get("coverage")} for kind, m in ladder.items()]
     return pd.DataFrame(rows).sort_values(f"NDCG@{k}", ascending=False, na_position="last")
@@ -32,7 +32,7 @@ def ladder_panel(ladder: dict[str, dict[str, float]], active: str, key: str) -> 
         return
     first = next(iter(ladder.values()))
     k, threshold, users = int(first.get("k", 10)), first.get("threshold", 4.0), first.get("users", 0)
-    left, right = st.columns([2, 3])
+    left, right = st.columns([1, 1])
     with left:
         st.dataframe(ladder_frame(ladder, active, k), hide_index=True, key=f"{key}_table",
                      column_config={f"{name}@{k}": st.column_config.NumberColumn(f"{name}@{k}", format="%.3f",
@@ -40,7 +40,8 @@ def ladder_panel(ladder: dict[str, dict[str, float]], active: str, key: str) -> 
                                     for name, metric in (("P", "precision"), ("R", "recall"), ("NDCG", "ndcg"))}
                      | {"coverage": st.column_config.NumberColumn("coverage", format="percent",
                                                                   help=METRIC_HELP["coverage"])})
-        st.caption(f"Top-{k} lists for {users:,} validation users with a held-out movie rated {threshold:g} or more; "
+        st.caption(f"★ this model's lists. Top-{k} lists for {users:,} validation users with a held-out movie rated "
+                   f"{threshold:g} or more; "
                    "every movie they did not rate in training is a candidate. \"Most popular\" gives everyone the "
                    "most-rated movies: a model whose lists do not beat it is not worth showing.")
     right.plotly_chart(charts.ranking_ladder(ladder, KIND_LABELS, k), key=f"{key}_chart")
