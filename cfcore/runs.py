@@ -54,8 +54,9 @@ def _label(run_id: str, config: dict, metrics: dict) -> str:
     rmse = metrics.get("val_rmse")
     rmse_text = f"RMSE {rmse:.4f}" if isinstance(rmse, (int, float)) and math.isfinite(rmse) else "RMSE ?"
     kind = metrics.get("ranking_model") or config.get("ranking_model") or "mf"
+    partial = " · partial (stopped in epoch 1)" if metrics.get("partial") else ""
     return (f"{run_id} · {KIND_LABELS.get(kind, kind)} lists · dim {config.get('embedding_dim', '?')} · "
-            f"{rmse_text}")
+            f"{rmse_text}{partial}")
 
 
 def check_run_id(run_id: str) -> str:

@@ -56,6 +56,7 @@ class EpochRecord:
     ratings_per_second: float
     is_best: bool
     step: int = 0
+    completed: float = 1.0  # share of the epoch trained: below 1 when Stop cut the first epoch short
     kind: str = "epoch"
 
 
@@ -275,8 +276,17 @@ class TrainingRun:
                 reason, message = "diverged", self._divergence_message(epoch)
                 break
             if self._stop_requested:
-                kept = (f"kept epoch {self._best.epoch}, the best so far" if self._best.epoch is not None
-                        else "no epoch had finished, so no model was kept")
+                if self._best.epoch is None:  # nothing kept yet: evaluate the weights so far, once, and keep them
+                    done = (batch + 1) / steps_per_epoch
+                    record = self._partial_epoch(epoch, done, epoch_loss / max(1, step), started, step)
+                    if record is not None:
+                        yield record
+                        kept = (f"kept the weights after {done:.0%} of it as a partial run "
+                                f"(validation RMSE {record.val_rmse:.4f})")
+                    else:
+                        kept = "its weights so far were not usable (not finite), so no model was kept"
+                else:
+                    kept = f"kept epoch {self._best.epoch}, the best so far"
                 reason, message = "stopped", f"stopped during epoch {epoch}; {kept}"
                 break
             seconds = time.perf_counter() - started
@@ -310,6 +320,20 @@ class TrainingRun:
         self.end = EndRecord(reason, message, self._best.epoch,
                              self._best.val_rmse if self._best.epoch is not None else None)
         yield self.end
+
+    def _partial_epoch(self, epoch: int, done: float, mean_loss, started: float, step: int) -> EpochRecord | None:
+        """Evaluate the weights of an epoch cut short and keep them as the best (there is no other)."""
+        seconds = time.perf_counter() - started
+        train_loss = float(mean_loss)
+        val_rmse, val_mae = self._evaluate()
+        if not (math.isfinite(val_rmse) and math.isfinite(train_loss)):
+            return None
+        self._best = _Best(epoch, val_rmse, {k: v.detach().clone() for k, v in self.model.state_dict().items()})
+        record = EpochRecord(epoch, train_loss, math.sqrt(max(train_loss, 0.0)), val_rmse, val_mae,
+                             self._optimizers[0].param_groups[0]["lr"], seconds,
+                             done * len(self.train) / max(seconds, 1e-9), True, step, completed=done)
+        self.history.append(record)
+        return record
 
     def _shuffled_numpy(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """This epoch's permutation of the training data, written into buffers reused every epoch
@@ -457,6 +481,7 @@ class TrainingRun:
                    "stop_reason": self.end.reason, "device": self.device_name,
                    "seconds": sum(r.seconds for r in self.history),
                    "ranking_model": self.config.ranking_model,
+                   "partial": best.completed < 1.0,  # stopped inside the first epoch: weights of part of it
                    "ranking_seconds": time.perf_counter() - started}
         return Recommender.from_training(model, self.train, self.config, catalog=catalog,
                                          history=[r.__dict__ for r in self.history], metrics=metrics,

@@ -115,6 +115,27 @@ def test_stop_after_any_record(synth_split):
     assert run.finish() is not None
 
 
+def test_stop_inside_the_first_epoch_keeps_a_partial_run(synth_split):
+    run = TrainingRun(synth_split.train, synth_split.val, FAST.replace(log_every=2))
+    seen = []
+    for record in run:
+        seen.append(record)
+        if record.kind == "step" and record.step >= 4:
+            run.stop()
+    partial = [r for r in seen if r.kind == "epoch"]
+    assert len(partial) == 1 and 0 < partial[0].completed < 1 and partial[0].epoch == 1
+    assert seen[-1].reason == "stopped" and "partial run" in seen[-1].message
+    rec = run.finish()
+    assert rec is not None and rec.metrics["partial"] is True and rec.metrics["best_epoch"] == 1
+    val = synth_split.val  # evaluated once, on the weights as they were when Stop came
+    assert math.isclose(rmse(rec.predict_idx(val.user_idx, val.item_idx), val.rating), rec.metrics["val_rmse"],
+                        rel_tol=1e-4)
+    assert rec.metrics["val_rmse"] < run.baselines["global_mean_rmse"] + 0.5  # a model, not noise
+    whole = TrainingRun(synth_split.train, synth_split.val, FAST.replace(epochs=1))
+    list(whole)
+    assert whole.finish().metrics["partial"] is False
+
+
 def test_divergence_is_reported_and_best_model_kept(synth_split):
     run = TrainingRun(synth_split.train, synth_split.val, FAST.replace(epochs=5))
     records = []
