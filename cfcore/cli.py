@@ -16,6 +16,7 @@ import pandas as pd
 from cfcore import checkpoint
 from cfcore.config import DEVICES, OPTIMIZERS, PRESETS, TrainConfig
 from cfcore.data import BUILTIN_MOVIELENS, load_dataset
+from cfcore.datastore import content_hash
 from cfcore.errors import CFError
 from cfcore.metrics import mae, rmse
 from cfcore.split import SPLIT_METHODS, split, with_test_set
@@ -166,6 +167,7 @@ def _train(args: argparse.Namespace) -> int:
     if rec is None:
         raise CFError(end.message if end else "training stopped before the first epoch finished; nothing to save")
     rec.metrics["split"] = {"method": args.split, "fraction": args.val_fraction, "seed": args.split_seed}
+    rec.metrics["dataset_hash"] = content_hash(dataset.ratings)  # a saved run finds its data again by content
     say(f"stopped: {end.message}" if end.reason != "completed" else f"done: {end.message}")
 
     base = run.baselines

@@ -82,8 +82,9 @@ def memory_needed(n_users: int, n_items: int, n_train: int, n_val: int, config: 
     return n_params, weights, optimizer, data
 
 
-def estimate_resources(train: Ratings, val: Ratings, config: TrainConfig, timing_steps: int = 20) -> ResourceEstimate:
-    """Memory from the sizes; seconds per epoch from timing ``timing_steps`` real steps (0 to skip)."""
+def estimate_resources(train: Ratings, val: Ratings, config: TrainConfig, timing_seconds: float = 1.0) -> ResourceEstimate:
+    """Memory from the sizes; seconds per epoch from about ``timing_seconds`` of the real training
+    loop (0 to skip), after a warm-up that compiles (or loads) the CPU kernels once per process."""
     from cfcore.train import TrainingRun, resolve_device
 
     device = resolve_device(config.device)
@@ -93,7 +94,30 @@ def estimate_resources(train: Ratings, val: Ratings, config: TrainConfig, timing
     batch = min(config.batch_size, len(train))
     steps = math.ceil(len(train) / batch)
     seconds = None
-    if timing_steps and (available is None or total < 0.8 * available):
-        run = TrainingRun(train, val, config)
-        seconds = run.time_steps(timing_steps) * steps
+    if timing_seconds and (available is None or total < 0.8 * available):
+        warm_up(config)
+        timed = config.replace(log_every=max(1, min(config.log_every, 8)))  # frequent records: a finer clock
+        seconds = TrainingRun(train, val, timed).time_epoch(timing_seconds)
     return ResourceEstimate(n_params, weights, optimizer, data, total, available, str(device), seconds, steps)
+
+
+_WARM: set[tuple] = set()
+
+
+def warm_up(config: TrainConfig) -> None:
+    """Run a few steps on tiny data so the first timing (and first run) pays no compilation: numba
+    compiles the CPU step once per install and loads it once per process, which can take seconds."""
+    from cfcore.synthetic import SyntheticSpec, generate
+    from cfcore.split import split
+    from cfcore.train import TrainingRun
+
+    key = (config.device, config.optimizer, config.output, config.grad_clip is not None)
+    if key in _WARM:
+        return
+    data = generate(SyntheticSpec(n_ratings=4000, n_users=100, n_items=100, seed=0)).dataset.ratings
+    parts = split(data, "random", 0.2, 0)
+    run = TrainingRun(parts.train, parts.val, config.replace(epochs=1, embedding_dim=4, batch_size=256,
+                                                               ranking_model="mf"))
+    for _ in run:
+        pass
+    _WARM.add(key)

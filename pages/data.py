@@ -6,13 +6,15 @@ import pandas as pd
 import streamlit as st
 
 from cfcore.data import SEPARATORS
+from cfcore.datastore import list_saved, load_saved
 from cfcore.errors import CFError
 from cfcore.split import SPLIT_METHODS
 from ui import charts, state
 from ui.text import md
 from ui.data import builtin_dataset, synthetic_dataset, uploaded_dataset
 
-SOURCES = {"builtin": "Built-in MovieLens sample", "upload": "Upload a file", "synthetic": "Synthetic (known answer)"}
+SOURCES = {"builtin": "Built-in MovieLens sample", "upload": "Upload a file", "saved": "Saved datasets",
+           "synthetic": "Synthetic (known answer)"}
 SEP_CHOICES = {"auto": "detect", **{sep: name for sep, name in SEPARATORS.items()}, "whitespace": "whitespace"}
 
 st.title("Data")
@@ -73,6 +75,30 @@ elif source == "upload":
             if st.button("Use this dataset", type="primary", key="data_use_upload"):
                 state.set_dataset(candidate)
                 state.flash(f"{md(candidate.name)} is now the active dataset.")
+                st.rerun()
+
+elif source == "saved":
+    saved = list_saved(state.runs_dir())
+    st.caption("Every dataset you uploaded or generated is kept beside the runs (as Parquet, named by a hash of its "
+               "content), so it survives reloads and restarts and a saved run can find its data again.")
+    if not saved:
+        st.info("No saved datasets yet: upload a file or generate synthetic data, and it will be listed here.")
+    for item in saved:
+        if not item.readable:
+            st.warning(f"Saved dataset folder {md(item.path.name)} cannot be read ({md(item.error)}); it is skipped.")
+            continue
+        a, b = st.columns([4, 1])
+        current = item.content_hash == state.dataset_hash()
+        a.markdown(f"**{md(item.name)}** · {item.n_ratings:,} ratings · {item.n_users:,} users · {item.n_items:,} "
+                   f"items · saved {pd.Timestamp(item.created, unit='s'):%Y-%m-%d %H:%M} · `{item.content_hash[:12]}`"
+                   + (" · active" if current else ""))
+        if b.button("Use", key=f"data_use_saved_{item.content_hash[:16]}", disabled=current):
+            try:
+                state.set_dataset(load_saved(item), save=False)
+            except CFError as exc:
+                st.error(md(exc))
+            else:
+                state.flash(f"{md(item.name)} is now the active dataset.")
                 st.rerun()
 
 else:

@@ -53,8 +53,13 @@ with user_tab:
     users = rec.user_table()
     active_users = users[users["n_ratings"] > 0]
     left, right = st.columns([2, 1])
+    asked = state.url_choice(state.REC_USER)  # a shared link names a user
+    if asked is not None:
+        match = active_users["user_id"][active_users["user_id"].astype(str) == asked]
+        if len(match):
+            st.session_state[state.REC_USER] = match.iloc[0]
     if len(active_users) <= 20_000:
-        user_id = left.selectbox("User (type to search)", active_users["user_id"].tolist(), key="rec_user",
+        user_id = left.selectbox("User (type to search)", active_users["user_id"].tolist(), key=state.REC_USER,
                                  format_func=lambda u: f"user {u} · {int(users.loc[rec.users.idx(u), 'n_ratings'])} ratings")
     else:
         user_id = left.text_input("User id", value=str(active_users["user_id"].iloc[0]), key="rec_user_text")
@@ -107,14 +112,21 @@ with user_tab:
                                "reasons (its overall appeal, or taste they share with similar users).")
 
 with similar_tab:
-    query = st.text_input("Search a title", value="Toy Story" if rec.dataset_name == "MovieLens sample" else "",
-                          key="sim_query")
+    asked = state.url_choice(state.SIM_MOVIE)  # a shared link names a movie by its item_id
+    if asked is not None:
+        found = np.flatnonzero(rec.catalog["item_id"].astype(str).to_numpy() == asked)
+        if len(found):
+            st.session_state[state.SIM_QUERY] = str(rec.catalog["title"].iloc[found[0]])
+            st.session_state[state.SIM_MOVIE] = int(found[0])
+    if state.SIM_QUERY not in st.session_state:
+        st.session_state[state.SIM_QUERY] = "Toy Story" if rec.dataset_name == "MovieLens sample" else ""
+    query = st.text_input("Search a title", key=state.SIM_QUERY)
     hits = rec.search_titles(query, limit=50) if query else rec.catalog.iloc[popular_items(rec, 50)]
     if hits.empty:
         st.warning(f"No title contains {md(repr(query))}.")
     else:
         a, b, c = st.columns([3, 1, 1])
-        chosen = a.selectbox("Movie", hits.index.tolist(), key="sim_movie", format_func=lambda i: movie_label(rec, i))
+        chosen = a.selectbox("Movie", hits.index.tolist(), key=state.SIM_MOVIE, format_func=lambda i: movie_label(rec, i))
         k_similar = b.slider("How many", 5, 50, 10, key="sim_k")
         min_similar = c.slider("Minimum ratings", 1, 200, 20, key="sim_min_ratings",
                                help="Movies with fewer ratings have noisy learned vectors; they are also ranked "

@@ -160,7 +160,7 @@ if left.button(f"Run sweep ({n_runs} runs)", type="primary", disabled=sweep_runn
         st.error(md(exc))
     else:
         st.session_state[state.SWEEP] = SweepJob(state.dataset(), parts, base, grid, state.runs_dir(),
-                                                    asdict(state.split_settings())).start()
+                                                    asdict(state.split_settings()), state.dataset_hash()).start()
         st.rerun()
 if right.button("Stop sweep", disabled=not sweep_running, key="sweep_stop"):
     sweep.stop()

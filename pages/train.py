@@ -74,7 +74,7 @@ with side_col:
     can_start = config is not None and not running and (estimate is None or estimate.fits) and not problem
     if start_col.button("Train", type="primary", disabled=not can_start, key="train_start", width="stretch"):
         st.session_state[state.JOB] = TrainingJob(data, parts, config, state.runs_dir(),
-                                                  asdict(state.split_settings())).start()
+                                                  asdict(state.split_settings()), state.dataset_hash()).start()
         st.session_state.pop(state.JOB_ABSORBED, None)
         st.rerun()
     # a callback runs before the rerun it triggers, so that one run already draws the stopped state

@@ -272,3 +272,89 @@ def test_runs_page_checkpoint_from_path(tmp_path, saved_model):
     assert not at.exception
     assert at.session_state[state.ACTIVE_MODEL].recommender.n_items == saved_model.n_items
     assert [r.source for r in list_runs(runs)] == ["loaded model.pt"]
+
+
+def fresh_session(runs_dir: Path, **params: str) -> AppTest:
+    """A new browser session (a reload, a restart, or a shared link) opening the app with these URL params."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.session_state[state.RUNS_DIR] = str(runs_dir)
+    for key, value in params.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def test_an_upload_survives_a_reload_through_the_url_and_the_saved_list(tmp_path):
+    at = app(tmp_path)
+    at.radio(key="data_source").set_value("upload").run()
+    at.file_uploader(key="data_upload").set_value(("u.data", U_DATA, "text/plain")).run()
+    at.button(key="data_use_upload").click().run()
+    assert at.session_state[state.DATASET].name == "u.data"
+    digest = at.session_state[state.DATASET_HASH][:16]  # what the URL carries (the browser test reads the URL)
+
+    reloaded = fresh_session(tmp_path, data=digest)
+    assert not reloaded.exception
+    assert reloaded.session_state[state.DATASET].name == "u.data"
+    assert len(reloaded.session_state[state.DATASET].ratings) == len(at.session_state[state.DATASET].ratings)
+    assert "u.data" in plain(sidebar_text(reloaded))
+
+    listed = fresh_session(tmp_path)  # no URL: the Data page lists it for reuse without uploading again
+    listed.radio(key="data_source").set_value("saved").run()
+    assert any("u.data" in plain(m.value) for m in listed.markdown)
+    listed.button(key=f"data_use_saved_{digest}").click().run()
+    assert listed.session_state[state.DATASET].name == "u.data"
+
+
+def test_a_damaged_saved_dataset_or_missing_run_is_a_message_and_the_rest_loads(tmp_path, saved_model):
+    from cfcore.datastore import list_saved, save_dataset
+
+    info = save_dataset(tmp_path, __import__("cfcore.data", fromlist=["load_dataset"]).load_dataset(
+        U_DATA, name="u.data"))
+    (info.path / "ratings.parquet").write_bytes(b"not parquet at all")
+    run = save_run(tmp_path, saved_model)
+    at = fresh_session(tmp_path, data=info.content_hash[:16], run=run.run_id)
+    assert not at.exception
+    assert at.session_state[state.DATASET].name == "MovieLens sample"  # fell back
+    assert at.session_state[state.ACTIVE_MODEL].run_id == run.run_id  # the run still loaded
+    assert any("could not be restored" in plain(w.value) and "damaged" in plain(w.value) for w in at.warning)
+    gone = fresh_session(tmp_path, run="20200101-000000-nothere")
+    assert not gone.exception and state.ACTIVE_MODEL not in gone.session_state
+    assert any("could not be restored" in plain(w.value) for w in gone.warning)
+    assert len(list_saved(tmp_path)) == 1
+
+
+def test_the_url_names_the_run_user_and_movie_and_reopens_them(tmp_path, saved_model, small_synthetic):
+    from cfcore.datastore import content_hash, save_dataset
+
+    dataset = small_synthetic.dataset
+    saved_model.metrics["dataset_hash"] = content_hash(dataset.ratings)
+    saved_model.metrics["split"] = {"method": "random", "fraction": 0.1, "seed": 0}
+    save_dataset(tmp_path, dataset)
+    run = save_run(tmp_path, saved_model)
+    user_id = saved_model.users.to_id([7])[0]
+    movie_id = saved_model.items.to_id([3])[0]
+    at = fresh_session(tmp_path, run=run.run_id, user=str(user_id), movie=str(movie_id))
+    at.switch_page("pages/recommend.py").run()
+    assert not at.exception
+    assert at.session_state[state.ACTIVE_MODEL].run_id == run.run_id
+    assert at.selectbox(key=state.REC_USER).value == user_id
+    assert at.selectbox(key=state.SIM_MOVIE).value == 3
+    # the active dataset is the built-in one, yet ranking evaluation works: the store has the run's data
+    assert at.session_state[state.ACTIVE_MODEL].val is not None
+    assert any(m.label.startswith("Precision@") for m in at.metric)
+
+
+def test_a_reloaded_tab_reattaches_to_its_running_job(tmp_path, small_synthetic):
+    from ui.jobs import TrainingJob
+
+    parts = split(small_synthetic.dataset.ratings, "random", 0.1, seed=0)
+    job = TrainingJob(small_synthetic.dataset, parts, TrainConfig(epochs=10_000, embedding_dim=4, early_stopping=None),
+                      tmp_path).start()
+    try:
+        at = fresh_session(tmp_path, job=job.job_id)
+        at.switch_page("pages/train.py").run()
+        assert at.session_state[state.JOB] is job and job.running
+        assert at.button(key="train_stop").disabled is False
+    finally:
+        job.stop()
+        job.join(30)
+    assert not job.running

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import secrets
 import threading
 import time
 import traceback
@@ -23,6 +24,15 @@ from cfcore.split import Split
 from cfcore.train import EndRecord, EpochRecord, StepRecord, TrainingRun
 
 ORPHAN_SECONDS = 60.0
+RATE_WINDOW_SECONDS = 5.0  # ratings/s is averaged over this much wall-clock time, not one step
+_JOBS: dict[str, "_BackgroundJob"] = {}  # every job of this server process by id, so a reloaded tab finds its job
+_JOBS_LOCK = threading.Lock()
+
+
+def find_job(job_id: str) -> "_BackgroundJob | None":
+    """The job with this id, if this server process still has it (a reload re-attaches through it)."""
+    with _JOBS_LOCK:
+        return _JOBS.get(job_id)
 BACKGROUND_NICE = 10  # jobs run below the page the user is looking at (and their worker threads inherit it)
 
 
@@ -33,6 +43,7 @@ class JobState:
     status: str = "starting"  # starting | running | finishing | done | stopped | diverged | failed
     message: str = ""
     steps: list[StepRecord] = field(default_factory=list)
+    step_times: list[float] = field(default_factory=list)  # wall clock of each step record
     epochs: list[EpochRecord] = field(default_factory=list)
     end: EndRecord | None = None
     baselines: dict[str, float] = field(default_factory=dict)
@@ -54,6 +65,7 @@ class _BackgroundJob:
     def __init__(self) -> None:
         self._stop = threading.Event()
         self.last_seen = time.time()
+        self.job_id = secrets.token_hex(6)
         self._thread = threading.Thread(target=self._run_in_background, name=self.thread_name, daemon=True)
 
     def _run_in_background(self) -> None:
@@ -70,6 +82,10 @@ class _BackgroundJob:
         raise NotImplementedError
 
     def start(self):
+        with _JOBS_LOCK:
+            for job_id in [k for k, job in _JOBS.items() if not job.running]:  # finished ones are not needed
+                del _JOBS[job_id]
+            _JOBS[self.job_id] = self
         self._thread.start()
         return self
 
@@ -99,9 +115,10 @@ class TrainingJob(_BackgroundJob):
     thread_name = "cf-training"
 
     def __init__(self, dataset: Dataset, parts: Split, config: TrainConfig, runs_dir: Path,
-                 split_settings: dict | None = None) -> None:
+                 split_settings: dict | None = None, dataset_hash: str = "") -> None:
         self.dataset, self.parts, self.config, self.runs_dir = dataset, parts, config, runs_dir
         self.split_settings = split_settings or {}  # method/fraction/seed, stored so a saved run can rebuild it
+        self.dataset_hash = dataset_hash  # stored too: a saved run finds its data again by content
         self.state = JobState()
         self.steps_per_epoch = max(1, -(-len(parts.train) // min(config.batch_size, len(parts.train))))
         self._run: TrainingRun | None = None
@@ -136,6 +153,7 @@ class TrainingJob(_BackgroundJob):
             for record in run:
                 if isinstance(record, StepRecord):
                     state.steps.append(record)
+                    state.step_times.append(time.time())
                 elif isinstance(record, EpochRecord):
                     state.epochs.append(record)
                 else:
@@ -150,6 +168,7 @@ class TrainingJob(_BackgroundJob):
                 state.ladder = state.result.record_ranking(self.parts.val, k=10, threshold=4.0)
                 state.ranking = state.ladder[state.result.kind]
                 state.result.metrics["split"] = dict(self.split_settings)
+                state.result.metrics["dataset_hash"] = self.dataset_hash
                 state.run_info = save_run(self.runs_dir, state.result)
             state.status = {"completed": "done", "early_stopping": "done"}.get(end.reason, end.reason)
             state.message = end.message
@@ -175,11 +194,37 @@ class TrainingJob(_BackgroundJob):
         if state.end is not None:  # the loop is over; a rate and ETA from its last, cut-short window would mislead
             ended = {"stopped": "stopped", "diverged": "diverged"}.get(state.end.reason, "finished")
             return done, f"epoch {last.epoch}/{cfg.epochs} · {ended} · saving the run…"
-        elapsed = time.time() - state.started
-        eta = elapsed / max(done, 1e-9) * (1 - done) if done > 0 else float("nan")
-        rate = last.ratings_per_second
+        rate = self.ratings_per_second()
+        if rate is None:
+            return done, f"epoch {last.epoch}/{cfg.epochs} · measuring speed…"
+        eta = (total_steps - last.step) * min(cfg.batch_size, len(self.parts.train)) / rate
         rate_text = f"{rate / 1e6:.2f}M" if rate >= 1e6 else f"{rate / 1e3:.0f}K"
-        return done, f"epoch {last.epoch}/{cfg.epochs} · {rate_text} ratings/s · ETA {eta:.0f} s"
+        return done, f"epoch {last.epoch}/{cfg.epochs} · {rate_text} ratings/s · at most {_duration(eta)} left"
+
+    def ratings_per_second(self) -> float | None:
+        """Ratings trained per wall-clock second over the last RATE_WINDOW_SECONDS (validation included),
+        so the sidebar and the page show the same steady figure; None until a second has passed."""
+        steps, times = self.state.steps, self.state.step_times
+        n = min(len(steps), len(times))
+        if n < 2:
+            return None
+        now_step, now = steps[n - 1].step, times[n - 1]
+        then = n - 2
+        while then > 0 and now - times[then - 1] <= RATE_WINDOW_SECONDS:
+            then -= 1
+        span = now - times[then]
+        if span < 1.0:
+            return None
+        return (now_step - steps[then].step) * min(self.config.batch_size, len(self.parts.train)) / span
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 @dataclass
@@ -198,9 +243,10 @@ class SweepJob(_BackgroundJob):
     thread_name = "cf-sweep"
 
     def __init__(self, dataset: Dataset, parts: Split, base: TrainConfig, grid: dict[str, list], runs_dir: Path,
-                 split_settings: dict | None = None) -> None:
+                 split_settings: dict | None = None, dataset_hash: str = "") -> None:
         self.dataset, self.parts, self.runs_dir = dataset, parts, runs_dir
         self.split_settings = split_settings or {}
+        self.dataset_hash = dataset_hash
         keys = list(grid)
         self.configs = [base.replace(**dict(zip(keys, values))) for values in itertools.product(*grid.values())]
         self.grid_keys = keys
@@ -224,7 +270,7 @@ class SweepJob(_BackgroundJob):
         for config in self.configs:
             if self._stop.is_set() or self.orphaned:
                 break
-            job = TrainingJob(self.dataset, self.parts, config, self.runs_dir, self.split_settings)
+            job = TrainingJob(self.dataset, self.parts, config, self.runs_dir, self.split_settings, self.dataset_hash)
             job.last_seen = self.last_seen
             self.current = job
             job._work()  # same thread: one run at a time

@@ -9,13 +9,22 @@ from pathlib import Path
 import streamlit as st
 
 from cfcore.data import Dataset
+from cfcore.datastore import content_hash, find_saved, load_saved, save_dataset
 from cfcore.errors import CFError
 from cfcore.ratings import Ratings
 from cfcore.recommender import Recommender
+from cfcore.runs import load_run, model_label
 from cfcore.split import Split, split
 from ui.data import builtin_dataset
+from ui.jobs import find_job
 
 DATASET = "cf_dataset"
+DATASET_HASH = "cf_dataset_hash"  # content hash of the active dataset (computed once when it is set)
+URL_RESTORED = "cf_url_restored"  # the URL's run/dataset/job were read once for this session
+REC_USER = "rec_user"  # the Recommend page's chosen user (a widget key, mirrored in the URL)
+SIM_MOVIE = "sim_movie"  # the Similar tab's chosen movie (item index; the URL carries its item_id)
+SIM_QUERY = "sim_query"
+BUILTIN_PARAM = "movielens"  # ?data= value of the built-in sample
 SPLIT_SETTINGS = "cf_split_settings"
 SPLIT_CACHE = "cf_split_cache"
 ACTIVE_MODEL = "cf_active_model"
@@ -52,9 +61,29 @@ def dataset() -> Dataset:
     return st.session_state[DATASET]
 
 
-def set_dataset(new: Dataset) -> None:
+def set_dataset(new: Dataset, save: bool = True) -> None:
+    """Make ``new`` active; anything but the built-in sample is kept in the dataset store (beside the
+    runs) so a reload, a restart or a shared link finds it again."""
+    digest = content_hash(new.ratings)
+    if save and not _is_builtin(new):
+        try:
+            save_dataset(runs_dir(), new, digest)
+        except (OSError, CFError) as exc:
+            flash(f"{new.name} is active but could not be saved for later ({exc}); a reload will forget it.",
+                  "warning")
     st.session_state[DATASET] = new
+    st.session_state[DATASET_HASH] = digest
     st.session_state.pop(SPLIT_CACHE, None)
+
+
+def dataset_hash() -> str:
+    if DATASET_HASH not in st.session_state:
+        st.session_state[DATASET_HASH] = content_hash(dataset().ratings)
+    return st.session_state[DATASET_HASH]
+
+
+def _is_builtin(data: Dataset) -> bool:
+    return data is builtin_dataset()
 
 
 def split_settings() -> SplitSettings:
@@ -86,17 +115,89 @@ def set_active_model(rec: Recommender, run_id: str | None, label: str, val: Rati
 
 
 def _validation_for(rec: Recommender) -> Ratings | None:
-    """Rebuild a saved model's validation ratings when the active dataset is the one it was trained on."""
+    """Rebuild a saved model's validation ratings from a dataset with the content hash it was trained
+    on: the active one, or one in the dataset store."""
     settings = rec.metrics.get("split")
-    data = dataset()
-    if not isinstance(settings, dict) or data.name != rec.dataset_name:
+    wanted = rec.metrics.get("dataset_hash")
+    if not isinstance(settings, dict) or not wanted:
         return None
-    if data.ratings.users != rec.users or data.ratings.items != rec.items:
+    data = dataset() if dataset_hash() == wanted else None
+    if data is None:
+        saved = find_saved(runs_dir(), wanted)
+        try:
+            data = load_saved(saved) if saved is not None else None
+        except CFError:
+            return None
+    if data is None or data.ratings.users != rec.users or data.ratings.items != rec.items:
         return None
     try:
         return split(data.ratings, settings["method"], float(settings["fraction"]), int(settings["seed"])).val
     except (CFError, KeyError, TypeError, ValueError):
         return None
+
+
+# -- the URL: what a reload, a restart or a shared link reopens ----------------------------------
+
+
+def restore_from_url() -> None:
+    """Once per session: the dataset (?data=), active run (?run=) and running job (?job=) the URL names.
+
+    Problems (a deleted run, a damaged saved dataset) become a message; the rest still loads.
+    """
+    if st.session_state.get(URL_RESTORED):
+        return
+    st.session_state[URL_RESTORED] = True
+    params = st.query_params
+    wanted = params.get("data")
+    if wanted and DATASET not in st.session_state and wanted != BUILTIN_PARAM:
+        saved = find_saved(runs_dir(), wanted)
+        try:
+            if saved is None:
+                raise CFError(f"no saved dataset has content hash {wanted!r} in {runs_dir()}; it may have been "
+                              "deleted. Upload the file again on the Data page")
+            set_dataset(load_saved(saved), save=False)
+        except CFError as exc:
+            flash(f"The link's dataset could not be restored: {exc}. Showing the MovieLens sample.", "warning")
+    job = find_job(params.get("job", ""))
+    if job is not None and JOB not in st.session_state:
+        st.session_state[JOB] = job
+        job.heartbeat()
+    run_id = params.get("run")
+    if run_id and ACTIVE_MODEL not in st.session_state:
+        try:
+            rec = load_run(runs_dir(), run_id)
+        except CFError as exc:
+            flash(f"The link's run could not be restored: {exc}", "warning")
+        else:
+            set_active_model(rec, run_id, model_label(run_id, rec))
+    for key, param in ((REC_USER, "user"), (SIM_MOVIE, "movie")):
+        if params.get(param) and key not in st.session_state:
+            st.session_state[f"{key}_from_url"] = params.get(param)
+
+
+def sync_url() -> None:
+    """Write what this session shows into the URL (page switches clear it; this runs after every page)."""
+    wanted: dict[str, str] = {}
+    if DATASET in st.session_state:
+        wanted["data"] = BUILTIN_PARAM if _is_builtin(dataset()) else dataset_hash()[:16]
+    model = active_model()
+    if model is not None and model.run_id:
+        wanted["run"] = model.run_id
+    job = st.session_state.get(JOB)
+    if job is not None and job.running:
+        wanted["job"] = job.job_id
+    if st.session_state.get(REC_USER) is not None:
+        wanted["user"] = str(st.session_state[REC_USER])
+    movie = st.session_state.get(SIM_MOVIE)
+    if movie is not None and model is not None and 0 <= int(movie) < model.recommender.n_items:
+        wanted["movie"] = str(model.recommender.items.to_id([int(movie)])[0])
+    if dict(st.query_params) != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def url_choice(key: str) -> str | None:
+    """The value a URL asked for a widget (``user``/``movie``), once; None when there was none."""
+    return st.session_state.pop(f"{key}_from_url", None)
 
 
 def runs_dir() -> Path:
