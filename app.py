@@ -10,7 +10,8 @@ from ui.sidebar import sidebar_status
 st.set_page_config(page_title="CF Studio", page_icon=":material/movie_filter:", layout="wide")
 
 navigation = st.navigation([
-    st.Page("pages/data.py", title="Data", icon=":material/table_chart:", default=True),
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/data.py", title="Data", icon=":material/table_chart:"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
     st.Page("pages/recommend.py", title="Recommend", icon=":material/recommend:"),

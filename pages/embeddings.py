@@ -9,11 +9,12 @@ import streamlit as st
 from cfcore.export import frame_to_csv, projector_tsv
 from cfcore.projection import axis_extremes
 from cfcore.scorers import KIND_LABELS
-from ui import charts
+from ui import charts, state
 from ui.text import md
 from ui.models import item_frame, item_projection, movie_label, require_model, user_projection
 
 st.title("Embeddings")
+state.show_flash()
 model = require_model()
 rec = model.recommender
 st.caption(f"Active model: {md(model.label)}. Each point is a movie (or a user); points close together were rated "

@@ -15,6 +15,7 @@ from ui.text import md
 from ui.models import item_frame, item_projection, movie_label, popular_items, require_model
 
 st.title("Recommend")
+state.show_flash()
 model = require_model()
 rec = model.recommender
 st.caption(f"Active model: {md(model.label)} · trained on {md(rec.dataset_name or 'unknown data')}. Lists are "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
 
 import streamlit as st
 
@@ -73,9 +72,7 @@ with side_col:
     start_col, stop_col = st.columns(2)
     can_start = config is not None and not running and (estimate is None or estimate.fits) and not problem
     if start_col.button("Train", type="primary", disabled=not can_start, key="train_start", width="stretch"):
-        st.session_state[state.JOB] = TrainingJob(data, parts, config, state.runs_dir(),
-                                                  asdict(state.split_settings()), state.dataset_hash()).start()
-        st.session_state.pop(state.JOB_ABSORBED, None)
+        state.start_training(config)
         st.rerun()
     # a callback runs before the rerun it triggers, so that one run already draws the stopped state
     stop_col.button("Stop", disabled=not running or job.state.end is not None, key="train_stop", width="stretch",

@@ -46,6 +46,11 @@ def sidebar(page):
 def test_app_opens_on_the_builtin_movielens_sample(browser, tmp_path):
     with streamlit_server(env={"CF_STUDIO_RUNS_DIR": str(tmp_path)}) as url:
         page = open_app(browser, url)
+        expect(page.locator("h1", has_text="CF Studio")).to_be_visible()  # the home page explains itself
+        for step in ("1. Data", "2. Train", "3. Recommend", "4. Embeddings"):
+            expect(page.get_by_text(step, exact=True)).to_be_visible()
+        screenshot(page, "home-page")
+        go(page, "Data")
         values = page.locator('[data-testid="stMetricValue"]')
         expect(values.first).to_have_text("100,004", timeout=60_000)
         expect(page.get_by_text("GroupLens", exact=False).first).to_be_visible()
@@ -196,6 +201,8 @@ def test_new_user_recommendations_and_embedding_map(browser, tmp_path):
 
 
 def upload_and_use(page, ratings: Path, items: Path | None = None) -> None:
+    if not page.get_by_text("Upload a file").count():
+        go(page, "Data")
     page.get_by_text("Upload a file").click()
     wait_idle(page)
     inputs = page.locator('[data-testid="stFileUploaderDropzoneInput"]')

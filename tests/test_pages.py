@@ -29,9 +29,11 @@ U_DATA = b"".join(f"{u}\t{i}\t{(u * i) % 5 + 1}\t{880000000 + u * 100 + i}\n".en
 
 
 def app(runs_dir: Path) -> AppTest:
+    """A fresh session on the Data page (the app opens on Home)."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
     at.session_state[state.RUNS_DIR] = str(runs_dir)
-    return at.run()
+    at.run()
+    return at.switch_page("pages/data.py").run()
 
 
 def sidebar_text(at: AppTest) -> str:
@@ -54,7 +56,7 @@ def test_every_page_renders_on_a_fresh_session(tmp_path, page):
 
 
 def test_sidebar_shows_dataset_and_model(tmp_path):
-    at = app(tmp_path)  # AppTest shows the sidebar on runs without a page switch
+    at = fresh_session(tmp_path)  # AppTest shows the sidebar on runs without a page switch
     assert "MovieLens sample · 100,004 ratings" in sidebar_text(at)
     assert "none yet" in sidebar_text(at)
 
@@ -298,6 +300,7 @@ def test_an_upload_survives_a_reload_through_the_url_and_the_saved_list(tmp_path
     assert "u.data" in plain(sidebar_text(reloaded))
 
     listed = fresh_session(tmp_path)  # no URL: the Data page lists it for reuse without uploading again
+    listed.switch_page("pages/data.py").run()
     listed.radio(key="data_source").set_value("saved").run()
     assert any("u.data" in plain(m.value) for m in listed.markdown)
     listed.button(key=f"data_use_saved_{digest}").click().run()
@@ -358,3 +361,20 @@ def test_a_reloaded_tab_reattaches_to_its_running_job(tmp_path, small_synthetic)
         job.stop()
         job.join(30)
     assert not job.running
+
+
+def test_home_page_explains_and_its_demo_lands_on_recommend(tmp_path):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.session_state[state.RUNS_DIR] = str(tmp_path)
+    at.run()
+    assert not at.exception and at.title[0].value == "CF Studio"
+    assert "(user, item, rating)" in at.markdown[0].value
+    at.button(key="home_demo").click().run()
+    job = at.session_state[state.JOB]
+    assert job.config == TrainConfig() and at.session_state[state.DATASET].name == "MovieLens sample"
+    job.join(timeout=120)
+    assert job.state.status == "done", job.state.message
+    at.run()
+    assert not at.exception
+    assert at.session_state[state.ACTIVE_MODEL].recommender is job.state.result
+    assert at.title[0].value == "Recommend"

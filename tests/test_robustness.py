@@ -101,13 +101,30 @@ def test_job_runs_at_low_priority_and_a_stopped_one_shows_no_rate_or_eta(parts, 
     job.heartbeat()
     job.start()
     deadline = time.time() + 30
-    while not job.state.steps and time.time() < deadline:
-        time.sleep(0.01)
-    assert "ratings/s" in job.progress()[1] and "ETA" in job.progress()[1]  # while it runs
+    while "ratings/s" not in job.progress()[1] and time.time() < deadline:  # a rate after a second of steps
+        time.sleep(0.05)
+    assert "ratings/s" in job.progress()[1] and "left" in job.progress()[1]  # while it runs
     if sys.platform == "linux":  # the job yields the CPU to the page being drawn
         assert os.getpriority(os.PRIO_PROCESS, job._thread.native_id) >= jobs.BACKGROUND_NICE
     job.stop()
     job.wait_for_loop_end()
     text = job.progress()[1]
-    assert "stopped" in text and "ratings/s" not in text and "ETA" not in text, text
+    assert "stopped" in text and "ratings/s" not in text and "left" not in text, text
     job.join(timeout=30)
+
+
+def test_ratings_per_second_is_a_wall_clock_average_over_seconds_not_one_step(parts, small_synthetic, tmp_path):
+    from cfcore.train import StepRecord
+    from ui import jobs
+
+    config = TrainConfig(epochs=2, batch_size=1000)
+    job = jobs.TrainingJob(small_synthetic.dataset, parts, config, tmp_path)  # not started: records planted
+    assert job.ratings_per_second() is None and "starting" in job.progress()[1]
+    now = time.time()
+    # 100 records, one step each 0.1 s, each claiming a wildly different instantaneous rate
+    for n in range(100):
+        job.state.steps.append(StepRecord(n + 1, 1, (n + 1) / 27, 1.0, [13e3, 15e6, 87e3][n % 3]))
+        job.state.step_times.append(now - 9.9 + 0.1 * n)
+    assert job.ratings_per_second() == pytest.approx(10_000, rel=0.03)  # 1000 ratings / 0.1 s, over 5 s
+    remaining = 2 * 27 - 100  # more steps recorded than two epochs: the ETA never goes negative
+    assert "10K ratings/s" in job.progress()[1] and "0 s left" in job.progress()[1] and remaining < 0

@@ -72,6 +72,9 @@ def test_start_script_server_stays_idle_with_a_tab_open(tmp_path):
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.goto(url)
             wait_idle(page)
+            expect(page.locator("h1", has_text="CF Studio")).to_be_visible(timeout=60_000)
+            page.locator('[data-testid="stSidebarNavLink"]', has_text="Data").click()
+            wait_idle(page)
             expect(page.locator('[data-testid="stMetricValue"]').first).to_have_text("100,004", timeout=60_000)
             page.wait_for_timeout(3000)  # let the first render's work settle
             before = cpu_seconds(proc.pid)

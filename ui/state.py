@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import streamlit as st
@@ -16,7 +16,7 @@ from cfcore.recommender import Recommender
 from cfcore.runs import load_run, model_label
 from cfcore.split import Split, split
 from ui.data import builtin_dataset
-from ui.jobs import find_job
+from ui.jobs import TrainingJob, find_job
 
 DATASET = "cf_dataset"
 DATASET_HASH = "cf_dataset_hash"  # content hash of the active dataset (computed once when it is set)
@@ -33,6 +33,8 @@ JOB_ABSORBED = "cf_job_absorbed"
 SWEEP = "cf_sweep"
 RUNS_DIR = "cf_runs_dir"
 FLASH = "cf_flash"
+
+DEMO = "cf_demo"  # the home page's one-click demo is training: land on Recommend when it ends
 
 DEFAULT_RUNS_DIR = os.environ.get("CF_STUDIO_RUNS_DIR", "runs")
 
@@ -198,6 +200,14 @@ def sync_url() -> None:
 def url_choice(key: str) -> str | None:
     """The value a URL asked for a widget (``user``/``movie``), once; None when there was none."""
     return st.session_state.pop(f"{key}_from_url", None)
+
+
+def start_training(config) -> TrainingJob:
+    """Train ``config`` on the active dataset and split in the background; the job belongs to this session."""
+    job = TrainingJob(dataset(), current_split(), config, runs_dir(), asdict(split_settings()), dataset_hash()).start()
+    st.session_state[JOB] = job
+    st.session_state.pop(JOB_ABSORBED, None)
+    return job
 
 
 def runs_dir() -> Path:

@@ -1,0 +1,68 @@
+"""Home page: what CF Studio does, the four steps, and a one-click demo that lands on Recommend."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cfcore.config import TrainConfig
+from ui import state
+from ui.data import builtin_dataset
+from ui.jobs import absorb_finished
+
+st.title("CF Studio")
+state.show_flash()
+st.markdown("Learn what people like from a table of **(user, item, rating)** and see it: train a recommender "
+            "on your ratings in the browser, then explore its recommendations, similar items and a map of "
+            "what it learned.")
+
+job = st.session_state.get(state.JOB)
+demo_running = bool(st.session_state.get(state.DEMO)) and job is not None and job.running
+
+with st.container(border=True):
+    st.markdown("**Try it in one click.** Trains the recommended settings on the built-in MovieLens sample "
+                "(100,004 ratings by 671 people; about 10 seconds) and opens the recommendations.")
+    if st.button("Run the demo", type="primary", key="home_demo", disabled=job is not None and job.running):
+        if state.dataset() is not builtin_dataset():
+            state.set_dataset(builtin_dataset())
+        state.start_training(TrainConfig())
+        st.session_state[state.DEMO] = True
+        st.rerun()
+
+
+def demo_progress() -> None:
+    """Redrawn every second while the demo trains; opens Recommend when the model is ready."""
+    job = st.session_state.get(state.JOB)
+    if job is None:
+        return
+    job.heartbeat()
+    if job.running:
+        done, text = job.progress()
+        st.progress(done, text=f"training: {text}")
+        return
+    absorb_finished(job, st.session_state, state.JOB_ABSORBED, state.set_active_model)
+    st.session_state.pop(state.DEMO, None)
+    if job.state.result is not None:
+        st.switch_page("pages/recommend.py")
+    st.error(f"The demo could not train: {job.state.message}")
+
+
+if st.session_state.get(state.DEMO):
+    st.fragment(run_every=1.0 if demo_running else None)(demo_progress)()
+
+st.subheader("Four steps")
+steps = [("pages/data.py", "1. Data", ":material/table_chart:",
+          "Start with the built-in MovieLens sample, or upload your own ratings (CSV, TSV, u.data, Parquet)."),
+         ("pages/train.py", "2. Train", ":material/model_training:",
+          "Set the model's size and learning rate; watch the error fall live, epoch by epoch."),
+         ("pages/recommend.py", "3. Recommend", ":material/recommend:",
+          "Each person's top picks with the stars the model expects, why, and lists for a brand-new person."),
+         ("pages/embeddings.py", "4. Embeddings", ":material/scatter_plot:",
+          "A map of the movies: those rated alike by the same people sit close together.")]
+for column, (page, label, icon, text) in zip(st.columns(4), steps):
+    with column.container(border=True):
+        st.page_link(page, label=label, icon=icon)
+        st.caption(text)
+
+st.caption("Two models work together: a **rating model** (matrix factorisation) predicts how many stars a person "
+           "would give, explains it and draws the map; a **ranking model** (EASE) picks what to show, learned from "
+           "which movies people chose to rate. MovieLens data by GroupLens Research.")
