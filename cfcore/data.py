@@ -95,6 +95,7 @@ class Dataset:
     catalog: pd.DataFrame  # index = item_idx; columns item_id, title, year, genres
     report: LoadReport
     credit: str | None = None
+    noise_floor: float | None = None  # known best achievable RMSE (synthetic data: its noise sigma)
 
     def __repr__(self) -> str:
         return f"Dataset({self.name!r}, {self.ratings!r})"
@@ -664,7 +665,7 @@ def with_items(dataset: Dataset, source: str | Path | bytes, *, name: str | None
     if (~meta.index.isin(items.index)).sum():
         note += f" ({int((~meta.index.isin(items.index)).sum()):,} metadata rows match no rated item)"
     report = LoadReport(**{**report.__dict__, "warnings": [*report.warnings, note]})
-    return Dataset(dataset.name, dataset.ratings, catalog, report, dataset.credit)
+    return Dataset(dataset.name, dataset.ratings, catalog, report, dataset.credit, dataset.noise_floor)
 
 
 def read_items(source: str | Path | bytes, label: str) -> pd.DataFrame:

@@ -73,7 +73,8 @@ def save_dataset(runs_dir: str | Path, dataset: Dataset, digest: str | None = No
         meta = {"format_version": STORE_FORMAT_VERSION, "content_hash": digest, "name": dataset.name,
                 "n_ratings": len(dataset.ratings), "n_users": dataset.ratings.n_users,
                 "n_items": dataset.ratings.n_items, "created": time.time(), "credit": dataset.credit,
-                "scale": [dataset.ratings.scale.min, dataset.ratings.scale.max]}
+                "scale": [dataset.ratings.scale.min, dataset.ratings.scale.max],
+                "noise_floor": dataset.noise_floor}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
         try:
             os.rename(tmp, final)
@@ -137,5 +138,6 @@ def load_saved(saved: SavedDataset) -> Dataset:
         raise DataError(f"{label} does not match its recorded content hash; upload the file again")
     if list(catalog.columns[:4]) == ["item_id", "title", "year", "genres"] and len(catalog) == dataset.ratings.n_items:
         catalog["year"] = catalog["year"].astype(np.float64)
-        dataset = Dataset(dataset.name, dataset.ratings, catalog, dataset.report, meta.get("credit"))
+        dataset = Dataset(dataset.name, dataset.ratings, catalog, dataset.report, meta.get("credit"),
+                          meta.get("noise_floor"))
     return dataset

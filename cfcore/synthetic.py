@@ -136,7 +136,7 @@ def generate(spec: SyntheticSpec = SyntheticSpec()) -> SyntheticData:
         n_duplicates=0, scale=ratings.scale,
         warnings=[f"synthetic: rank {rank}, noise sigma {spec.noise:g} (the best achievable RMSE), seed {spec.seed}"],
     )
-    dataset = Dataset(f"synthetic {spec.n_ratings:,}", ratings, catalog, report)
+    dataset = Dataset(f"synthetic {spec.n_ratings:,}", ratings, catalog, report, noise_floor=spec.noise)
     return SyntheticData(dataset, global_mean, user_bias, item_bias, user_vecs, item_vecs, item_genre)
 
 

@@ -126,7 +126,7 @@ m[0].metric("Ratings", f"{len(ratings):,}")
 m[1].metric("Users", f"{ratings.n_users:,}")
 m[2].metric("Movies" if data.credit else "Items", f"{ratings.n_items:,}")
 m[3].metric("Density", f"{ratings.density:.2%}")
-m[4].metric("Rating scale", f"{ratings.scale.min:g}–{ratings.scale.max:g}")
+m[4].metric("Rating scale", f"{ratings.scale.min:.3g}–{ratings.scale.max:.3g}")
 if data.credit:
     st.caption(data.credit)
 st.caption(" · ".join(md(line) for line in data.report.lines()))

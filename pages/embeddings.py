@@ -17,16 +17,26 @@ st.title("Embeddings")
 state.show_flash()
 model = require_model()
 rec = model.recommender
-st.caption(f"Active model: {md(model.label)}. Each point is a movie (or a user); points close together were rated "
-           "alike by the same people. The axes are the directions along which the learned vectors vary most (PCA).")
+st.caption(f"Active model: {md(model.label)}.")
 if not rec.ranker.has_embeddings:
     st.caption(f"This map shows the rating model's taste vectors. The lists come from {KIND_LABELS[rec.kind]}, "
                "which has no embeddings to map: it scores a movie by the movies a person already rated.")
+
+
+
+def _ratings(n: int) -> str:
+    return f"{n:,} rating" if n == 1 else f"{n:,} ratings"
+
 
 counts = rec.catalog["n_ratings"].to_numpy()
 default_min = int(max(1, np.sort(counts)[::-1][min(len(counts) - 1, 999)]))  # about the 1,000 most-rated movies
 a, b, c, d = st.columns(4)
 show = a.radio("Show", ["movies", "users"], horizontal=True, key="emb_show")
+st.caption("Each movie is a point; movies close together were rated alike by the same people." if show == "movies" else
+           "Each user is a point; users close together rated the same movies alike.")
+st.caption("The axes (PC1, PC2, ...) are the directions along which the learned vectors vary most (PCA); the "
+           "percentage is the share of all variation that axis shows. A bias is how much higher or lower than "
+           "expected a movie is rated, after allowing for how generous its raters are.")
 dims = b.radio("Dimensions", [2, 3], horizontal=True, key="emb_dims", format_func=lambda n: f"{n}D")
 min_ratings = c.number_input("Minimum ratings", 1, int(max(counts.max(), 1)), default_min, key="emb_min",
                              help="Rarely rated movies' vectors are mostly noise; the default keeps about the "
@@ -56,14 +66,14 @@ if show == "movies":
             highlight = frame.loc[rows].assign(label=[f"▶ {frame.loc[target, 'title']}"] + [""] * len(neighbours),
                                                marker_color=["#E4572E"] + ["#FFB000"] * len(neighbours))
     fig = charts.embedding_map(frame, color, dims, proj.explained_variance_ratio, highlight,
-                               title=f"{len(frame):,} movies with at least {min_ratings} ratings")
+                               title=f"{len(frame):,} movies with at least {_ratings(min_ratings)}")
     st.plotly_chart(fig, key="emb_map")
 else:
     proj = user_projection(rec, int(min_ratings) if min_ratings <= np.diff(rec.seen_indptr).max() else 1, dims)
     users = rec.user_table().iloc[proj.rows].reset_index(drop=True)
     frame = pd.concat([users, proj.frame()], axis=1)
     fig = charts.embedding_map(frame, color, dims, proj.explained_variance_ratio, hover="user",
-                               title=f"{len(frame):,} users with at least {min_ratings} ratings")
+                               title=f"{len(frame):,} users with at least {_ratings(min_ratings)}")
     st.plotly_chart(fig, key="emb_map_users")
 
 st.plotly_chart(charts.explained_variance(proj.explained_variance_ratio), key="emb_variance")

@@ -95,8 +95,10 @@ with user_tab:
             a.plotly_chart(charts.explanation_waterfall(parts, f"Predicted rating for {movie_label(rec, choice)}"),
                            key="rec_waterfall")
             with b:
-                st.caption("The prediction is the average rating, plus how generously this user rates, plus how "
-                           "well liked the movie is overall, plus how well its profile matches the user's taste.")
+                st.caption("The prediction is the average rating, plus how generously this user rates (user bias), "
+                           "plus how well liked the movie is overall (movie bias), plus the taste match: how well "
+                           "the movie's learned profile lines up with the user's. A range limit, when shown, is the "
+                           "part cut off to keep the prediction on the rating scale.")
                 because = rec.because_you_liked(user_id, item_id, n=3)
                 if len(because):
                     st.markdown("**Because they liked**")
@@ -151,19 +153,23 @@ with new_tab:
                             format_func=lambda i: movie_label(rec, i), max_selections=20)
     scale = rec.scale
     step = scale.step or 0.5
+    # a new rating starts at the scale's upper-middle (4 of 0.5-5): picking a movie says little about liking it
+    start = float(min(scale.max, max(scale.min, round((scale.min + 0.75 * (scale.max - scale.min)) / step) * step)))
+    decimals = 0 if float(step).is_integer() else 1
     pairs = []
     if picked:
         cols = st.columns(min(3, len(picked)))
         for n, item in enumerate(picked):
             value = cols[n % len(cols)].slider(md(movie_label(rec, item)), float(scale.min), float(scale.max),
-                                               float(scale.max), float(step), key=f"new_rating_{item}")
+                                               start, float(step), key=f"new_rating_{item}", format=f"%.{decimals}f")
             pairs.append((rec.items.to_id([item])[0], value))
     k_new = st.slider("How many recommendations", 5, 30, 10, key="new_k")
     new_mask = filters("new")
     result = rec.recommend_new_user(pairs, k_new, item_mask=new_mask)
     if not pairs:
-        st.info("You have not rated anything yet, so these are simply the most popular well-rated movies "
-                "(mean rating shrunk toward the average by 20 pseudo-ratings). Rate a few to personalise.")
+        st.info("You have not rated anything yet, so these are simply the most popular well-rated movies. Each "
+                "movie's mean rating is counted as if 20 extra people had given it the overall average, so a "
+                "movie rated 5 by two people does not beat one rated 4.5 by three hundred. Rate a few to personalise.")
         table(result, "shrunk_mean_rating")
     else:
         left, right = st.columns([2, 3])

@@ -32,7 +32,9 @@ st.caption(f"**{md(data.name)}** · {parts.method} split: {len(parts.train):,} t
            "validation ratings (change it on the Data page)")
 
 form_col, side_col = st.columns([3, 2], gap="large")
-with form_col:
+# while a job runs the settings fold away, so the live charts sit in view instead of 600 px down
+with form_col.expander("Settings" + (" (training now; changes apply to the next run)" if running else ""),
+                       expanded=not running):
     config, problem = config_form()
 with side_col:
     try:
@@ -101,6 +103,19 @@ def live_panel() -> None:
         st.rerun()  # the whole page: summary, buttons and sidebar
 
 
+def overfitting_note(epochs, best_val_rmse: float) -> str | None:
+    """Say so when the model fits its training ratings far better than held-out ones (not a green number)."""
+    if not epochs:
+        return None
+    last = epochs[-1]
+    if last.train_rmse >= 0.8 * best_val_rmse:
+        return None
+    return (f"Overfitting: by the last epoch the training RMSE ({last.train_rmse:.3f}) was far below the validation "
+            f"RMSE ({last.val_rmse:.3f}), so the model was memorising its training ratings rather than learning "
+            f"taste. The run keeps the epoch that did best on validation ({best_val_rmse:.4f}); more weight decay "
+            "or a smaller embedding dimension narrows the gap.")
+
+
 running_now = job is not None and job.running
 st.fragment(run_every=1.0 if running_now else None)(live_panel)()
 
@@ -116,13 +131,20 @@ if job is not None and not job.running:
         base = s.baselines
         c = st.columns(4)
         c[0].metric("Validation RMSE", f"{metrics['val_rmse']:.4f}",
-                    delta=f"{metrics['val_rmse'] - base['bias_rmse']:+.4f} vs bias-only", delta_color="inverse")
+                    delta=f"{metrics['val_rmse'] - base['bias_rmse']:+.4f} vs bias-only", delta_color="inverse",
+                    help="Root mean squared error on held-out ratings: how many stars a prediction is typically "
+                         "off, with big misses counting more. Lower is better.")
         c[1].metric("Validation MAE", f"{metrics['val_mae']:.4f}",
-                    delta=f"{metrics['val_mae'] - base['bias_mae']:+.4f} vs bias-only", delta_color="inverse")
+                    delta=f"{metrics['val_mae'] - base['bias_mae']:+.4f} vs bias-only", delta_color="inverse",
+                    help="Mean absolute error on held-out ratings: the average number of stars a prediction is off.")
         c[2].metric("Best epoch", f"{metrics['best_epoch']} of {len(s.epochs)}")
         c[3].metric("Time", f"{(s.finished or time.time()) - s.started:.1f} s")
-        st.caption(f"Baselines on the same split: global mean RMSE {base['global_mean_rmse']:.4f}, bias-only RMSE "
-                   f"{base['bias_rmse']:.4f}. Device: {md(s.device)}. {md(s.message)}.")
+        st.caption(f"Baselines on the same split: global mean RMSE {base['global_mean_rmse']:.4f} (predict the "
+                   f"average rating for everyone), bias-only RMSE {base['bias_rmse']:.4f} (average plus how generous "
+                   f"each user and how liked each movie is). Device: {md(s.device)}. {md(s.message)}.")
+        gap = overfitting_note(s.epochs, metrics["val_rmse"])
+        if gap:
+            st.warning(gap, icon=":material/trending_down:")
         if s.ladder:
             st.markdown(f"**Recommendation lists** (ordered by {KIND_LABELS[s.result.kind]}; stars from the "
                         "rating model)")

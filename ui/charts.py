@@ -45,10 +45,15 @@ def training_figure(steps: Sequence, epochs: Sequence, baselines: dict[str, floa
                                  line=dict(color=GREY)), row=1, col=2)
         fig.add_trace(go.Scatter(x=ex, y=[e.val_rmse for e in epochs], mode="lines+markers", name="validation RMSE",
                                  line=dict(color=BLUE, width=3)), row=1, col=2)
-    for key, label, dash in (("global_mean_rmse", "global mean", "dot"), ("bias_rmse", "bias only", "dash")):
+    for key, label, dash in (("global_mean_rmse", "global mean", "dot"), ("bias_rmse", "bias only", "dash"),
+                             ("noise_floor", "noise floor (best possible)", "dashdot")):
         if key in baselines:
-            fig.add_hline(y=baselines[key], line=dict(color="#555", dash=dash, width=1), row=1, col=2,
+            fig.add_hline(y=baselines[key], line=dict(color="#3BA55D" if key == "noise_floor" else "#555", dash=dash,
+                                                      width=1), row=1, col=2,
                           annotation_text=f"{label} {baselines[key]:.3f}", annotation_position="top right")
+    if not epochs:  # say why the right panel is empty
+        fig.add_annotation(text="validation RMSE appears when the first epoch ends", xref="x2 domain",
+                           yref="y2 domain", x=0.5, y=0.5, showarrow=False, font=dict(color=GREY))
     fig.update_xaxes(title_text="epoch", row=1, col=1)
     fig.update_xaxes(title_text="epoch", dtick=1 if len(epochs) <= 20 else None, row=1, col=2)
     fig.update_layout(height=380, **LAYOUT)
@@ -73,6 +78,9 @@ def long_tail(counts: np.ndarray, what: str) -> go.Figure:
                                hovertemplate=f"{what} rank %{{x}}<br>%{{y}} ratings<extra></extra>"))
     fig.update_layout(title=f"Ratings per {what} (long tail)", xaxis_title=f"{what}s, most active first",
                       yaxis_title="ratings", xaxis_type="log", yaxis_type="log", height=320, **LAYOUT)
+    # powers of ten only (minor ticks read "2, 5, 2, 5"), and headroom so the top label is not cut
+    fig.update_xaxes(dtick=1, tickformat=",d")
+    fig.update_yaxes(dtick=1, tickformat=",d", range=[0, np.log10(max(ordered.max(), 1)) + 0.15] if len(ordered) else None)
     return fig
 
 

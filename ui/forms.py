@@ -10,7 +10,11 @@ from cfcore.scorers import KIND_LABELS, RANKING_KINDS
 
 LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1, 3e-1, 1.0]
 BATCH_SIZES = [32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536]
-OPTIMIZER_LABELS = {"sparse_adam": "Adam on the rows each batch touches (fast)", "adam": "Dense Adam (the seed's exact optimizer)"}
+OPTIMIZER_LABELS = {"sparse_adam": "Row-wise Adam (fast)", "adam": "Dense Adam (seed)"}
+OPTIMIZER_HELP = ("Row-wise Adam (sparse_adam) updates only the users and movies in each batch, with L2 on those "
+                  "rows: much faster on large data. Dense Adam updates every parameter each step, exactly as the "
+                  "seed document does.")
+DEVICE_LABELS = {"auto": "auto (best available)", "cpu": "CPU", "cuda": "CUDA GPU", "mps": "Apple GPU (MPS)"}
 OUTPUT_LABELS = {"clip": "clip to the rating scale (seed)", "sigmoid": "scaled sigmoid"}
 PREFIX = "train_"
 PRESET_KEY = PREFIX + "preset"
@@ -73,7 +77,8 @@ def config_form() -> tuple[TrainConfig | None, str | None]:
         a.number_input("Weight decay (L2)", min_value=0.0, max_value=100.0, step=0.01, format="%.4f",
                        key=_key("weight_decay"),
                        help="Per-rating penalty on the touched rows (fast Adam) or Adam's weight_decay (dense).")
-        b.selectbox("Optimizer", OPTIMIZERS, key=_key("optimizer"), format_func=OPTIMIZER_LABELS.get)
+        b.selectbox("Optimizer", OPTIMIZERS, key=_key("optimizer"), format_func=OPTIMIZER_LABELS.get,
+                    help=OPTIMIZER_HELP)
         a.checkbox("Clip gradients", key=_key("use_clip"))
         b.number_input("Max gradient norm", min_value=1e-6, max_value=1e6, key=_key("grad_clip"),
                        disabled=not st.session_state[_key("use_clip")])
@@ -84,13 +89,15 @@ def config_form() -> tuple[TrainConfig | None, str | None]:
         a.checkbox("Early stopping", key=_key("use_early_stopping"))
         b.number_input("Early-stopping patience (epochs)", min_value=0, max_value=1000, step=1,
                        key=_key("early_stopping"), disabled=not st.session_state[_key("use_early_stopping")])
-        a.selectbox("Output range", ["clip", "sigmoid"], key=_key("output"), format_func=OUTPUT_LABELS.get)
+        a.selectbox("Output range", ["clip", "sigmoid"], key=_key("output"), format_func=OUTPUT_LABELS.get,
+                    help="How predictions are kept on the rating scale: cut at its ends (clip, as the seed does; "
+                         "the 'range limit' in an explanation) or squeezed smoothly (sigmoid).")
         b.number_input("Seed", min_value=0, max_value=2**32 - 1, step=1, key=_key("seed"))
         b.number_input("EASE L2 strength", min_value=1e-3, max_value=1e6, step=10.0, format="%g",
                        key=_key("ranking_l2"), disabled=st.session_state[_key("ranking_model")] != "ease",
                        help="Larger values give smoother lists that lean towards popular movies.")
-        a.selectbox("Device", DEVICES, key=_key("device"),
-                    format_func=lambda d: {"auto": "auto (CUDA, then MPS, then CPU)"}.get(d, d))
+        a.selectbox("Device", DEVICES, key=_key("device"), format_func=DEVICE_LABELS.get,
+                    help="auto picks a CUDA GPU if there is one, then an Apple GPU, then the CPU.")
     try:
         return config_from_state(), None
     except ConfigError as exc:

@@ -146,7 +146,9 @@ class TrainingJob(_BackgroundJob):
             run = TrainingRun(self.parts.train, self.parts.val, self.config)
             self._run = run
             state.device, state.notes = run.device_name, list(run.notes)
-            state.baselines = run.baselines
+            state.baselines = dict(run.baselines)
+            if self.dataset.noise_floor is not None:  # synthetic data: the best any model can reach
+                state.baselines["noise_floor"] = self.dataset.noise_floor
             state.status = "running"
             if self._stop.is_set():
                 run.stop()
