@@ -291,3 +291,72 @@ def test_two_sessions_train_their_own_data_at_once(browser, tmp_path):
         expect(pages[1].get_by_text("trained on MovieLens sample")).to_be_visible()
         for context in contexts:
             context.close()
+
+
+def test_reload_and_restart_reopen_the_same_data_model_and_view(browser, tmp_path):
+    path = tmp_path / "u.data"
+    write_u_data(path, 60, 40)
+    runs_dir = tmp_path / "runs"
+    with streamlit_server(env={"CF_STUDIO_RUNS_DIR": str(runs_dir)}) as url:
+        page = open_app(browser, url)
+        upload_and_use(page, path)
+        go(page, "Train")
+        start_training(page, 3, wait_running=False)
+        expect(page.get_by_text("Saved as run")).to_be_visible(timeout=120_000)
+        go(page, "Recommend")
+        picker = page.locator('[data-testid="stSelectbox"]', has_text="User").first
+        picker.click()
+        page.get_by_role("option", name=re.compile(r"^user 7 ")).click()
+        wait_idle(page)
+        page.wait_for_function("() => location.search.includes('user=7')", timeout=10_000)
+        link = page.url
+        assert "data=" in link and "run=" in link and "/recommend" in link, link
+        page.reload()
+        wait_idle(page)
+        expect(page.locator("h1", has_text="Recommend")).to_be_visible()
+        expect(sidebar(page)).to_contain_text("u.data · ")
+        expect(sidebar(page)).to_contain_text("EASE (item-item) lists")
+        expect(page.locator('[data-testid="stSelectbox"]', has_text="User").first).to_contain_text("user 7 ·")
+        screenshot(page, "reload-restored")
+        page.close()
+    with streamlit_server(env={"CF_STUDIO_RUNS_DIR": str(runs_dir)}) as url2:  # the server restarted
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(url2 + link[link.index("/recommend"):])
+        wait_idle(page)
+        expect(sidebar(page)).to_contain_text("u.data · ")
+        expect(page.locator('[data-testid="stSelectbox"]', has_text="User").first).to_contain_text("user 7 ·")
+        page.get_by_role("tab", name="Ranking quality").click()
+        expect(page.locator('[data-testid="stMetricLabel"]', has_text="NDCG@10")).to_be_visible()
+        page.close()
+
+
+def test_a_reloaded_tab_finds_its_running_job_and_can_stop_it(browser, tmp_path):
+    with streamlit_server(env={"CF_STUDIO_RUNS_DIR": str(tmp_path / "runs")}) as url:
+        page = open_app(browser, url)
+        go(page, "Train")
+        page.locator('[data-testid="stSelectbox"]', has_text="Preset").click()
+        page.get_by_role("option", name="Seed document", exact=False).click()
+        wait_idle(page)
+        start_training(page, 300)
+        page.wait_for_function("() => location.search.includes('job=')", timeout=10_000)
+        page.reload()
+        wait_idle(page)
+        expect(page.get_by_test_id("stMain").get_by_test_id("stProgress")).to_contain_text("epoch", timeout=30_000)
+        expect(page.get_by_test_id("stMain").get_by_test_id("stProgress")).to_contain_text(
+            re.compile(r"epoch ([2-9]|\d\d)/300"), timeout=60_000)
+        page.get_by_role("button", name="Stop", exact=True).click()
+        expect(page.get_by_test_id("stAlertContentWarning")).to_contain_text("the best so far", timeout=10_000)
+        screenshot(page, "reload-reattached-stopped")
+        page.close()
+
+
+def test_demo_from_the_home_page_lands_on_recommend(browser, tmp_path):
+    with streamlit_server(env={"CF_STUDIO_RUNS_DIR": str(tmp_path / "runs")}) as url:
+        page = open_app(browser, url)
+        page.get_by_role("button", name="Run the demo").click()
+        expect(page.locator("h1", has_text="Recommend")).to_be_visible(timeout=120_000)
+        wait_idle(page)
+        expect(sidebar(page)).to_contain_text("EASE (item-item) lists")
+        page.wait_for_timeout(1500)
+        screenshot(page, "demo-landed-on-recommend")
+        page.close()

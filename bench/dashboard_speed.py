@@ -1,0 +1,158 @@
+"""Training speed in the dashboard (started exactly as the README starts it) against the CLI, and the
+Train page's estimate against the measured epoch time.
+
+    python bench/dashboard_speed.py                # both parts
+    python bench/dashboard_speed.py --skip-browser  # only the estimate table
+
+Part 1: 3M synthetic ratings, 5 epochs, default settings. The CLI trains them with `python -m
+cfcore train`; the dashboard is started by `bash scripts/start.sh` (its ./.venv inside the folder,
+the file watcher as configured), opened in headless Chromium with the same data (saved to the
+dataset store and opened by its URL), and trained from the Train page. Prints the median per-epoch
+ratings/s of each and their ratio (the issue's bar: the dashboard reaches at least 85% of the CLI).
+
+Part 2: for each case, a fresh process (so the first run after start is what is measured) computes
+the Train page's estimate, then trains 3 epochs; prints estimate, measured seconds per epoch
+(wall clock between epochs, validation included) and the error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+SYNTH = "builtin:synthetic?n_ratings=3000000&noise=0.5&seed=0"
+EPOCHS = 5
+
+ESTIMATE_CASE = """
+import json, sys, time
+sys.path.insert(0, {root!r})
+from cfcore.config import PRESETS, TrainConfig
+from cfcore.data import load_dataset
+from cfcore.resources import estimate_resources
+from cfcore.split import split
+from cfcore.train import TrainingRun
+dataset = load_dataset({source!r})
+parts = split(dataset.ratings, "random", 0.1, 0)
+config = PRESETS[{preset!r}].replace(**{changes!r})
+started = time.perf_counter()
+estimate = estimate_resources(parts.train, parts.val, config).seconds_per_epoch
+estimate_took = time.perf_counter() - started
+run = TrainingRun(parts.train, parts.val, config.replace(epochs=3, early_stopping=None))
+marks = [time.perf_counter()]
+for record in run:
+    if record.kind == "epoch":
+        marks.append(time.perf_counter())
+per_epoch = [b - a for a, b in zip(marks, marks[1:])]
+print(json.dumps({{"estimate": estimate, "estimate_took": estimate_took, "epochs": per_epoch}}))
+"""
+
+CASES = [("built-in sample, defaults", "builtin:movielens", "recommended", {}),
+         ("3M synthetic, defaults", SYNTH, "recommended", {}),
+         ("built-in sample, dim 128", "builtin:movielens", "recommended", {"embedding_dim": 128}),
+         ("built-in sample, seed preset", "builtin:movielens", "seed", {})]
+
+
+def estimates() -> None:
+    print("\n| case | estimate s/epoch | measured s/epoch (mean of 3) | error | estimate took |")
+    print("|---|---|---|---|---|")
+    for name, source, preset, changes in CASES:
+        code = ESTIMATE_CASE.format(root=str(ROOT), source=source, preset=preset, changes=changes)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        measured = statistics.mean(result["epochs"])
+        error = result["estimate"] / measured - 1
+        print(f"| {name} | {result['estimate']:.2f} | {measured:.2f} ({', '.join(f'{e:.2f}' for e in result['epochs'])})"
+              f" | {error:+.0%} | {result['estimate_took']:.1f} s |", flush=True)
+
+
+def cli_rate(tmp: Path) -> float:
+    subprocess.run([sys.executable, "-m", "cfcore", "train", "--data", SYNTH, "--epochs", str(EPOCHS),
+                    "--early-stopping", str(EPOCHS), "--quiet", "--metrics-json", str(tmp / "cli.json")],
+                   check=True, cwd=ROOT)
+    epochs = json.loads((tmp / "cli.json").read_text())["epochs"]
+    return statistics.median(e["ratings_per_second"] for e in epochs)
+
+
+def dashboard_rate(tmp: Path) -> float:
+    from playwright.sync_api import expect, sync_playwright
+
+    from browser_support import CHROMIUM, LAUNCH_ARGS, free_port, wait_idle
+    from cfcore.data import load_dataset
+    from cfcore.datastore import save_dataset
+
+    runs = tmp / "runs"
+    saved = save_dataset(runs, load_dataset(SYNTH))
+    port = free_port()
+    env = {**os.environ, "CF_STUDIO_PORT": str(port), "CF_STUDIO_RUNS_DIR": str(runs)}
+    log = open(tmp / "server.log", "w")
+    server = subprocess.Popen(["bash", "scripts/start.sh"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                              start_new_session=True, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 300
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            if server.poll() is not None or time.time() > deadline:
+                raise RuntimeError("the dashboard did not start: " + (tmp / "server.log").read_text()[-2000:])
+            time.sleep(0.5)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{url}/?data={saved.content_hash[:16]}")
+            wait_idle(page)
+            page.locator('[data-testid="stSidebarNavLink"]', has_text="Train").click()
+            wait_idle(page)
+            expect(page.get_by_text("Expected:")).to_be_visible(timeout=120_000)
+            for label, value in (("Epochs", EPOCHS), ("Early-stopping patience (epochs)", EPOCHS)):
+                if label.startswith("Early"):
+                    page.get_by_text("Advanced").click()
+                page.get_by_label(label, exact=True).fill(str(value))
+                page.get_by_label(label, exact=True).press("Enter")
+                wait_idle(page)
+            expect(page.get_by_text("Expected:")).to_be_visible(timeout=120_000)
+            page.get_by_role("button", name="Train", exact=True).click()
+            expect(page.get_by_text("Saved as run")).to_be_visible(timeout=600_000)
+            browser.close()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    run = next(p for p in runs.iterdir() if not p.name.startswith("."))
+    history = json.loads((run / "run.json").read_text())["history"]
+    return statistics.median(h["ratings_per_second"] for h in history)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-browser", action="store_true")
+    args = parser.parse_args()
+    if not args.skip_browser:
+        with tempfile.TemporaryDirectory() as tmp:
+            cli = cli_rate(Path(tmp))
+            dash = dashboard_rate(Path(tmp))
+        print(f"\n3M synthetic ratings, {EPOCHS} epochs, defaults; median per-epoch ratings/s:")
+        print("| path | ratings/s |\n|---|---|")
+        print(f"| CLI (`python -m cfcore train`) | {cli / 1e6:.2f}M |")
+        print(f"| dashboard (`bash scripts/start.sh`, headless Chromium) | {dash / 1e6:.2f}M |")
+        print(f"dashboard / CLI: {dash / cli:.0%}", flush=True)
+    estimates()
+
+
+if __name__ == "__main__":
+    main()
