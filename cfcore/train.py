@@ -345,16 +345,18 @@ class TrainingRun:
                         *self._shuffle_buffers)
         return self._shuffle_buffers
 
-    def time_epoch(self, budget_seconds: float = 1.0, max_steps: int = 400) -> float:
+    def time_epoch(self, budget_seconds: float = 1.5, max_steps: int = 1000) -> float:
         """Seconds one epoch of this run will take, from the training loop itself (this run is spent).
 
         Runs ``records()`` as training would (the epoch's shuffle, the same step path, the same
         records), stops after ``budget_seconds`` of steps or ``max_steps``, and extrapolates: shuffle
         and first records + the remaining steps at the measured pace + one validation pass (timed on
-        the stopped epoch's evaluation). The caller should warm up compiled kernels first.
+        the stopped epoch's evaluation). An epoch that fits in the budget is simply run, twice when
+        there is time, and the second one is the answer (the first pays one-off costs). The caller
+        should warm up compiled kernels first.
         """
         steps_per_epoch = math.ceil(len(self.train) / self.batch_size)
-        started = time.perf_counter()
+        started = epoch_started = time.perf_counter()
         first = last = None  # (time, step) of the first and the last step record
         eval_seconds = 0.0
         for record in self.records():
@@ -363,13 +365,17 @@ class TrainingRun:
                 if first is None:
                     first = (now, record.step)
                 last = (now, record.step)
-                if record.step >= min(max_steps, steps_per_epoch - 1) or now - first[0] > budget_seconds:
+                whole_epochs_fit = steps_per_epoch <= max_steps and (now - started) * steps_per_epoch < \
+                    budget_seconds * max(1, record.step)
+                if not whole_epochs_fit and (record.step >= max_steps or now - first[0] > budget_seconds):
                     self.stop()
             elif record.kind == "epoch":
                 eval_seconds = now - last[0] if last else 0.0
                 if record.completed >= 1.0:  # a whole (small) epoch ran: that is the measurement
-                    self.stop()
-                    return record.seconds + eval_seconds
+                    if record.epoch >= 2 or now - started > budget_seconds / 2 or self.config.epochs == 1:
+                        self.stop()
+                        return now - epoch_started
+                    epoch_started = now
         if first is None or last is None:
             return time.perf_counter() - started
         pace = (last[0] - first[0]) / max(1, last[1] - first[1])  # seconds per step

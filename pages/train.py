@@ -31,6 +31,13 @@ running = job is not None and job.running
 st.caption(f"**{md(data.name)}** · {parts.method} split: {len(parts.train):,} training and {len(parts.val):,} "
            "validation ratings (change it on the Data page)")
 
+def _seconds(value: float) -> str:
+    """0.023 -> "0.02 s", 4.2 -> "4.2 s", 95 -> "95 s", 700 -> "12 min": two significant figures."""
+    if value >= 600:
+        return f"{value / 60:.0f} min"
+    return f"{value:.2g} s" if value < 10 else f"{value:.0f} s"
+
+
 form_col, side_col = st.columns([3, 2], gap="large")
 # while a job runs the settings fold away, so the live charts sit in view instead of 600 px down
 with form_col.expander("Settings" + (" (training now; changes apply to the next run)" if running else ""),
@@ -66,8 +73,12 @@ with side_col:
                         f"optimizer state and copies + {human_bytes(e.data_bytes)} data = "
                         f"**{human_bytes(e.total_bytes)}** of {human_bytes(e.available_bytes)} free")
             if e.seconds_per_epoch is not None:
-                st.markdown(f"**Expected:** about {e.seconds_per_epoch:.1f} s per epoch "
-                            f"({e.steps_per_epoch:,} steps), at most {e.seconds_per_epoch * config.epochs:.0f} s")
+                total = e.seconds_per_epoch * config.epochs
+                st.markdown(f"**Expected:** about {_seconds(e.seconds_per_epoch)} per epoch "
+                            f"({e.steps_per_epoch:,} steps), at most {_seconds(total)} for {config.epochs} epochs",
+                            help="Timed on this data with the real training loop for about a second (validation "
+                                 "included). Early stopping usually ends sooner; fitting the ranking model and "
+                                 "saving the run add a few seconds at the end.")
             if not e.fits:
                 st.error(f"This configuration needs {human_bytes(e.total_bytes)} but only "
                          f"{human_bytes(e.available_bytes)} is free on {e.device}; lower the embedding dimension.")
