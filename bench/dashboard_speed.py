@@ -83,6 +83,7 @@ def cli_rate(tmp: Path) -> float:
                     "--early-stopping", str(EPOCHS), "--quiet", "--metrics-json", str(tmp / "cli.json")],
                    check=True, cwd=ROOT)
     epochs = json.loads((tmp / "cli.json").read_text())["epochs"]
+    print("CLI epochs (ratings/s):", ", ".join(f"{e['ratings_per_second'] / 1e6:.2f}M" for e in epochs))
     return statistics.median(e["ratings_per_second"] for e in epochs)
 
 
@@ -135,6 +136,7 @@ def dashboard_rate(tmp: Path) -> float:
         server.wait(timeout=30)
     run = next(p for p in runs.iterdir() if not p.name.startswith("."))
     history = json.loads((run / "run.json").read_text())["history"]
+    print("dashboard epochs (ratings/s):", ", ".join(f"{h['ratings_per_second'] / 1e6:.2f}M" for h in history))
     return statistics.median(h["ratings_per_second"] for h in history)
 
 
