@@ -92,6 +92,10 @@ with side_col:
                     on_click=job.stop_and_wait if running else None)
 
 
+LIVE_SECONDS = 2.0  # redraw cadence while training: each redraw costs the server and the browser CPU that
+#                     training on a 2-core machine would otherwise use
+
+
 def live_panel() -> None:
     """Redrawn every second while the job runs; reruns the page once when it ends."""
     job: TrainingJob | None = st.session_state.get(state.JOB)
@@ -128,7 +132,7 @@ def overfitting_note(epochs, best_val_rmse: float) -> str | None:
 
 
 running_now = job is not None and job.running
-st.fragment(run_every=1.0 if running_now else None)(live_panel)()
+st.fragment(run_every=LIVE_SECONDS if running_now else None)(live_panel)()
 
 if job is not None and not job.running:
     s = job.state

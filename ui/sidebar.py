@@ -31,6 +31,6 @@ def sidebar_status() -> None:
         st.caption(f"{md(data.name)} · {len(data.ratings):,} ratings · {data.ratings.n_users:,} users · "
                    f"{data.ratings.n_items:,} items")
         job = st.session_state.get(state.JOB)
-        st.fragment(run_every=2.0 if job is not None and job.running else None)(_model_and_job)()
+        st.fragment(run_every=3.0 if job is not None and job.running else None)(_model_and_job)()
         if data.credit:
             st.caption("Data: MovieLens by GroupLens Research")
