@@ -1,4 +1,4 @@
-"""CF Studio: the Streamlit frame. Page config, navigation over pages/, and the shared sidebar."""
+"""CF Studio: the Streamlit frame. Page config, navigation over views/, and the shared sidebar."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from ui.sidebar import sidebar_status
 st.set_page_config(page_title="CF Studio", page_icon=":material/movie_filter:", layout="wide")
 
 navigation = st.navigation([
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/data.py", title="Data", icon=":material/table_chart:"),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
-    st.Page("pages/recommend.py", title="Recommend", icon=":material/recommend:"),
-    st.Page("pages/embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
+    st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("views/data.py", title="Data", icon=":material/table_chart:"),
+    st.Page("views/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("views/runs.py", title="Runs", icon=":material/history:"),
+    st.Page("views/recommend.py", title="Recommend", icon=":material/recommend:"),
+    st.Page("views/embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
 ])
 state.restore_from_url()  # a reload, a restart or a shared link reopens the same data, run and job
 navigation.run()

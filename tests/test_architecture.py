@@ -29,13 +29,20 @@ def test_cfcore_never_imports_streamlit_and_only_the_cli_prints():
 
 
 def test_pages_and_ui_never_import_torch():
-    files = [ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "ui").glob("*.py")]
+    files = [ROOT / "app.py", *(ROOT / "views").glob("*.py"), *(ROOT / "ui").glob("*.py")]
     assert len(files) >= 3
     for path in files:
         assert "torch" not in _imports(path), path
 
 
 def test_every_module_says_its_job():
-    for path in [*(ROOT / "cfcore").glob("*.py"), *(ROOT / "ui").glob("*.py"), *(ROOT / "pages").glob("*.py")]:
+    for path in [*(ROOT / "cfcore").glob("*.py"), *(ROOT / "ui").glob("*.py"), *(ROOT / "views").glob("*.py")]:
         doc = ast.get_docstring(ast.parse(path.read_text()))
         assert doc and len(doc.splitlines()[0]) > 10, path
+
+
+def test_screens_are_not_in_a_pages_folder():
+    # Streamlit routes a deep link such as /recommend to pages/recommend.py directly when that folder
+    # exists, skipping app.py (no navigation, no sidebar, no state restored from the URL)
+    assert not (ROOT / "pages").exists()
+    assert len(list((ROOT / "views").glob("*.py"))) >= 6

@@ -123,7 +123,7 @@ def test_data_page(name, tmp_path):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
     at.session_state[state.RUNS_DIR] = str(tmp_path)
     at.run()
-    at.switch_page("pages/data.py").run()  # the app opens on Home
+    at.switch_page("views/data.py").run()  # the app opens on Home
     at.radio(key="data_source").set_value("upload").run()
     at.file_uploader(key="data_upload").set_value((name, (CORPUS / name).read_bytes(), "text/csv")).run()
     assert not at.exception

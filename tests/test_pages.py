@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def plain(markdown: str) -> str:
     """Markdown as a reader sees it: backslash escapes removed."""
     return re.sub(r"\\(.)", r"\1", markdown)
-PAGES = ["pages/data.py", "pages/train.py", "pages/runs.py", "pages/recommend.py", "pages/embeddings.py"]
+PAGES = ["views/data.py", "views/train.py", "views/runs.py", "views/recommend.py", "views/embeddings.py"]
 U_DATA = b"".join(f"{u}\t{i}\t{(u * i) % 5 + 1}\t{880000000 + u * 100 + i}\n".encode()
                   for u in range(1, 41) for i in range(1, 31) if (u + i) % 3)
 
@@ -33,7 +33,7 @@ def app(runs_dir: Path) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
     at.session_state[state.RUNS_DIR] = str(runs_dir)
     at.run()
-    return at.switch_page("pages/data.py").run()
+    return at.switch_page("views/data.py").run()
 
 
 def sidebar_text(at: AppTest) -> str:
@@ -97,7 +97,7 @@ def test_synthetic_source(tmp_path):
 
 def test_train_page_trains_and_activates_model(tmp_path):
     at = app(tmp_path)
-    at.switch_page("pages/train.py").run()
+    at.switch_page("views/train.py").run()
     assert any("parameters" in m.value.lower() or "Parameters" in m.value for m in at.markdown)
     at.number_input(key="train_epochs").set_value(2).run()
     at.button(key="train_start").click().run()
@@ -125,7 +125,7 @@ def test_train_page_trains_and_activates_model(tmp_path):
 
 def test_seed_preset_fills_the_form(tmp_path):
     at = app(tmp_path)
-    at.switch_page("pages/train.py").run()
+    at.switch_page("views/train.py").run()
     at.selectbox(key="train_preset").set_value("seed").run()
     assert at.number_input(key="train_epochs").value == 10
     assert at.select_slider(key="train_learning_rate").value == 0.001
@@ -147,7 +147,7 @@ def test_runs_page_lists_runs_and_flags_unreadable(tmp_path, saved_model):
     broken.mkdir()
     (broken / "run.json").write_text("{not json")
     at = app(tmp_path)
-    at.switch_page("pages/runs.py").run()
+    at.switch_page("views/runs.py").run()
     assert not at.exception
     assert any("2 runs" in plain(c.value) for c in at.caption)
     runs_table = at.dataframe[0].value
@@ -158,7 +158,7 @@ def test_runs_page_lists_runs_and_flags_unreadable(tmp_path, saved_model):
 
 def test_runs_page_checkpoint_upload(tmp_path, saved_model):
     at = app(tmp_path)
-    at.switch_page("pages/runs.py").run()
+    at.switch_page("views/runs.py").run()
     at.file_uploader(key="runs_upload").set_value(("evil.pt", b"\x80\x04not a checkpoint", "application/octet-stream")).run()
     at.button(key="runs_load_upload").click().run()
     assert any("not a CF Studio checkpoint" in plain(e.value) for e in at.error)
@@ -172,11 +172,11 @@ def test_runs_page_checkpoint_upload(tmp_path, saved_model):
 
 def test_sweep_runs_the_grid(tmp_path):
     at = app(tmp_path)
-    at.switch_page("pages/data.py").run()
+    at.switch_page("views/data.py").run()
     at.radio(key="data_source").set_value("synthetic").run()
     at.select_slider(key="data_synth_n").set_value(10_000).run()
     at.button(key="data_use_synth").click().run()
-    at.switch_page("pages/runs.py").run()
+    at.switch_page("views/runs.py").run()
     at.multiselect(key="sweep_dims").set_value([4, 8]).run()
     at.multiselect(key="sweep_lrs").set_value([0.01]).run()
     at.button(key="sweep_start").click().run()
@@ -203,7 +203,7 @@ def with_model(tmp_path, rec, val=None) -> AppTest:
 def test_recommend_page_for_user_new_user_and_quality(tmp_path, saved_model, small_synthetic):
     val = split(small_synthetic.dataset.ratings, "random", 0.1, seed=0).val
     at = with_model(tmp_path, saved_model, val)
-    at.switch_page("pages/recommend.py").run()
+    at.switch_page("views/recommend.py").run()
     assert not at.exception and not at.error
     frames = at.dataframe
     assert len(frames) >= 2  # favourites beside recommendations
@@ -225,7 +225,7 @@ def test_recommend_page_leaves_out_held_out_ratings(tmp_path, saved_model):
     user_idx = int((held[1:] - held[:-1]).argmax())
     user_id = saved_model.users.to_id([user_idx])[0]
     at = with_model(tmp_path, saved_model)
-    at.switch_page("pages/recommend.py").run()
+    at.switch_page("views/recommend.py").run()
     at.selectbox(key="rec_user").set_value(user_id).run()
     at.slider(key="rec_min_ratings").set_value(0).run()
     at.slider(key="rec_k").set_value(50).run()
@@ -240,14 +240,14 @@ def test_recommend_page_leaves_out_held_out_ratings(tmp_path, saved_model):
 
 def test_recommend_page_without_model_links_to_train(tmp_path):
     at = app(tmp_path)
-    at.switch_page("pages/recommend.py").run()
+    at.switch_page("views/recommend.py").run()
     assert not at.exception
     assert any("no active model" in i.value for i in at.info)
 
 
 def test_embeddings_page_map_search_users_and_3d(tmp_path, saved_model):
     at = with_model(tmp_path, saved_model)
-    at.switch_page("pages/embeddings.py").run()
+    at.switch_page("views/embeddings.py").run()
     assert not at.exception
     spec = at.get("plotly_chart")[0].proto.spec
     assert "scattergl" in spec and "customdata" in spec
@@ -264,7 +264,7 @@ def test_embeddings_page_map_search_users_and_3d(tmp_path, saved_model):
 def test_runs_page_checkpoint_from_path(tmp_path, saved_model):
     runs = tmp_path / "runs"
     at = app(runs)
-    at.switch_page("pages/runs.py").run()
+    at.switch_page("views/runs.py").run()
     at.text_input(key="runs_path").set_value(str(tmp_path / "missing.pt")).run()
     at.button(key="runs_load_path").click().run()
     assert any("no such checkpoint file" in plain(e.value) for e in at.error)
@@ -300,7 +300,7 @@ def test_an_upload_survives_a_reload_through_the_url_and_the_saved_list(tmp_path
     assert "u.data" in plain(sidebar_text(reloaded))
 
     listed = fresh_session(tmp_path)  # no URL: the Data page lists it for reuse without uploading again
-    listed.switch_page("pages/data.py").run()
+    listed.switch_page("views/data.py").run()
     listed.radio(key="data_source").set_value("saved").run()
     assert any("u.data" in plain(m.value) for m in listed.markdown)
     listed.button(key=f"data_use_saved_{digest}").click().run()
@@ -336,7 +336,7 @@ def test_the_url_names_the_run_user_and_movie_and_reopens_them(tmp_path, saved_m
     user_id = saved_model.users.to_id([7])[0]
     movie_id = saved_model.items.to_id([3])[0]
     at = fresh_session(tmp_path, run=run.run_id, user=str(user_id), movie=str(movie_id))
-    at.switch_page("pages/recommend.py").run()
+    at.switch_page("views/recommend.py").run()
     assert not at.exception
     assert at.session_state[state.ACTIVE_MODEL].run_id == run.run_id
     assert at.selectbox(key=state.REC_USER).value == user_id
@@ -354,7 +354,7 @@ def test_a_reloaded_tab_reattaches_to_its_running_job(tmp_path, small_synthetic)
                       tmp_path).start()
     try:
         at = fresh_session(tmp_path, job=job.job_id)
-        at.switch_page("pages/train.py").run()
+        at.switch_page("views/train.py").run()
         assert at.session_state[state.JOB] is job and job.running
         assert at.button(key="train_stop").disabled is False
     finally:

@@ -17,7 +17,7 @@ def require_model() -> state.ActiveModel:
     if model is None:
         st.info("There is no active model yet. Train one (a minute on the built-in data), or make a saved run "
                 "active on the Runs page.")
-        st.page_link("pages/train.py", label="Train a model first", icon=":material/arrow_forward:")
+        st.page_link("views/train.py", label="Train a model first", icon=":material/arrow_forward:")
         st.stop()
     return model
 

@@ -160,4 +160,4 @@ else:
     st.dataframe(table, width="content")
     st.caption(f"{summary['val_users_unseen_in_train']} validation users and {summary['val_items_unseen_in_train']} "
                "validation items have no rating in train; the model predicts them from biases and the mean.")
-st.page_link("pages/train.py", label="Next: train a model", icon=":material/arrow_forward:")
+st.page_link("views/train.py", label="Next: train a model", icon=":material/arrow_forward:")

@@ -42,7 +42,7 @@ def demo_progress() -> None:
     absorb_finished(job, st.session_state, state.JOB_ABSORBED, state.set_active_model)
     st.session_state.pop(state.DEMO, None)
     if job.state.result is not None:
-        st.switch_page("pages/recommend.py")
+        st.switch_page("views/recommend.py")
     st.error(f"The demo could not train: {job.state.message}")
 
 
@@ -50,13 +50,13 @@ if st.session_state.get(state.DEMO):
     st.fragment(run_every=1.0 if demo_running else None)(demo_progress)()
 
 st.subheader("Four steps")
-steps = [("pages/data.py", "1. Data", ":material/table_chart:",
+steps = [("views/data.py", "1. Data", ":material/table_chart:",
           "Start with the built-in MovieLens sample, or upload your own ratings (CSV, TSV, u.data, Parquet)."),
-         ("pages/train.py", "2. Train", ":material/model_training:",
+         ("views/train.py", "2. Train", ":material/model_training:",
           "Set the model's size and learning rate; watch the error fall live, epoch by epoch."),
-         ("pages/recommend.py", "3. Recommend", ":material/recommend:",
+         ("views/recommend.py", "3. Recommend", ":material/recommend:",
           "Each person's top picks with the stars the model expects, why, and lists for a brand-new person."),
-         ("pages/embeddings.py", "4. Embeddings", ":material/scatter_plot:",
+         ("views/embeddings.py", "4. Embeddings", ":material/scatter_plot:",
           "A map of the movies: those rated alike by the same people sit close together.")]
 for column, (page, label, icon, text) in zip(st.columns(4), steps):
     with column.container(border=True):

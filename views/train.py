@@ -23,7 +23,7 @@ try:
     parts = state.current_split()
 except CFError as exc:
     st.error(f"The current split does not work on this dataset: {md(exc)}")
-    st.page_link("pages/data.py", label="Change the split on the Data page", icon=":material/arrow_back:")
+    st.page_link("views/data.py", label="Change the split on the Data page", icon=":material/arrow_back:")
     st.stop()
 job: TrainingJob | None = st.session_state.get(state.JOB)
 running = job is not None and job.running
@@ -166,4 +166,4 @@ if job is not None and not job.running:
             ladder_panel(s.ladder, s.result.kind, "train_ladder")
         if s.run_info:
             st.success(f"Saved as run **{s.run_info.run_id}** and made the active model.")
-        st.page_link("pages/recommend.py", label="Explore its recommendations", icon=":material/arrow_forward:")
+        st.page_link("views/recommend.py", label="Explore its recommendations", icon=":material/arrow_forward:")
