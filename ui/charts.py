@@ -238,7 +238,9 @@ def ranking_ladder(ladder: dict[str, dict[str, float]], labels: dict[str, str], 
         values = [ladder[kind].get(metric) or 0.0 for kind in order]
         fig.add_trace(go.Bar(y=names, x=values, orientation="h", name=title, marker_color=colour,
                              text=[f"{v:.3f}" for v in values], textposition="outside", cliponaxis=False))
+    top = max([ladder[kind].get(metric) or 0.0 for kind in order for metric in ("precision", "ndcg")] + [0.01])
     fig.update_layout(title=f"Ranking ladder: top-{k} lists on the validation split", barmode="group",
                       height=120 + 60 * len(order), xaxis_title="higher is better", **LAYOUT)
+    fig.update_xaxes(range=[0, top * 1.18])  # room for the value written after each bar
     fig.update_layout(legend=dict(orientation="h", y=-0.35))
     return fig
