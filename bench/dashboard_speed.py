@@ -25,8 +25,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,7 +88,7 @@ def cli_rate(tmp: Path) -> float:
 def dashboard_rate(tmp: Path) -> float:
     from playwright.sync_api import expect, sync_playwright
 
-    from browser_support import CHROMIUM, LAUNCH_ARGS, free_port, wait_idle
+    from browser_support import CHROMIUM, LAUNCH_ARGS, free_port, wait_healthy, wait_idle
     from cfcore.data import load_dataset
     from cfcore.datastore import save_dataset
 
@@ -103,16 +101,7 @@ def dashboard_rate(tmp: Path) -> float:
                               start_new_session=True, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 300
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if server.poll() is not None or time.time() > deadline:
-                raise RuntimeError("the dashboard did not start: " + (tmp / "server.log").read_text()[-2000:])
-            time.sleep(0.5)
+        wait_healthy(url, server, 300, tmp / "server.log")
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 900})

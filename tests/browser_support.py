@@ -37,16 +37,7 @@ def streamlit_server(env: dict[str, str] | None = None):
                             env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"streamlit did not start (exit code {proc.poll()})")
-            time.sleep(0.3)
+        wait_healthy(url, proc, 60)
         yield url
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -54,6 +45,21 @@ def streamlit_server(env: dict[str, str] | None = None):
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, seconds: float, log: Path | None = None) -> None:
+    """Poll the server's health endpoint until it answers ok; fail if it exits or takes too long."""
+    deadline = time.time() + seconds
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            tail = log.read_text()[-3000:] if log is not None and log.exists() else ""
+            raise RuntimeError(f"streamlit did not start (exit code {proc.poll()}) {tail}")
+        time.sleep(0.3)
 
 
 def wait_idle(page, timeout: float = 60_000) -> None:

@@ -14,12 +14,11 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-from browser_support import CHROMIUM, LAUNCH_ARGS, ROOT, free_port, wait_idle
+from browser_support import CHROMIUM, LAUNCH_ARGS, ROOT, free_port, wait_healthy, wait_idle
 
 IDLE_SECONDS = 10.0
 MAX_IDLE_CORE_SHARE = 0.05  # the bound: under 5% of one core with a tab open and nothing running
@@ -58,15 +57,7 @@ def test_start_script_server_stays_idle_with_a_tab_open(tmp_path):
                                 start_new_session=True, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 180  # start.sh first checks the requirements with pip
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            assert proc.poll() is None and time.time() < deadline, log_path.read_text()[-3000:]
-            time.sleep(0.5)
+        wait_healthy(url, proc, 180, log_path)  # start.sh first checks the requirements with pip
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 900})
