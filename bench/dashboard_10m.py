@@ -31,6 +31,8 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.goto(url)
             wait_idle(page)
+            page.locator('[data-testid="stSidebarNavLink"]', has_text="Data").click()  # the app opens on Home
+            wait_idle(page)
             page.get_by_text("Synthetic (known answer)").click()
             wait_idle(page)
             slider = page.locator('[data-testid="stSlider"]', has_text="Ratings").get_by_role("slider")
