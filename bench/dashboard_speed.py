@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -88,7 +87,7 @@ def cli_rate(tmp: Path) -> float:
 def dashboard_rate(tmp: Path) -> float:
     from playwright.sync_api import expect, sync_playwright
 
-    from browser_support import CHROMIUM, LAUNCH_ARGS, free_port, wait_healthy, wait_idle
+    from browser_support import CHROMIUM, LAUNCH_ARGS, free_port, stop_server, wait_healthy, wait_idle
     from cfcore.data import load_dataset
     from cfcore.datastore import save_dataset
 
@@ -121,8 +120,7 @@ def dashboard_rate(tmp: Path) -> float:
             expect(page.get_by_text("Saved as run")).to_be_visible(timeout=600_000)
             browser.close()
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        stop_server(server)
     run = next(p for p in runs.iterdir() if not p.name.startswith("."))
     history = json.loads((run / "run.json").read_text())["history"]
     print("dashboard epochs (ratings/s):", ", ".join(f"{h['ratings_per_second'] / 1e6:.2f}M" for h in history))

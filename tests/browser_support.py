@@ -28,7 +28,8 @@ def free_port() -> int:
 
 @contextmanager
 def streamlit_server(env: dict[str, str] | None = None):
-    """The app as the README starts it (app.py through streamlit run), on a free loopback port."""
+    """The app (app.py through streamlit run, this venv) on a free loopback port; tests/test_start_script.py
+    starts it exactly as the README does."""
     port = free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
@@ -40,11 +41,16 @@ def streamlit_server(env: dict[str, str] | None = None):
         wait_healthy(url, proc, 60)
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_server(proc)
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """SIGTERM to the server's process group (it was started with start_new_session), SIGKILL if it lingers."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def wait_healthy(url: str, proc: subprocess.Popen, seconds: float, log: Path | None = None) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-from browser_support import CHROMIUM, LAUNCH_ARGS, ROOT, free_port, wait_healthy, wait_idle
+from browser_support import CHROMIUM, LAUNCH_ARGS, ROOT, free_port, stop_server, wait_healthy, wait_idle
 
 IDLE_SECONDS = 10.0
 MAX_IDLE_CORE_SHARE = 0.05  # the bound: under 5% of one core with a tab open and nothing running
@@ -78,8 +77,4 @@ def test_start_script_server_stays_idle_with_a_tab_open(tmp_path):
         assert used / IDLE_SECONDS < MAX_IDLE_CORE_SHARE, (
             f"server used {used:.2f} s of CPU in {IDLE_SECONDS:.0f} s with an idle tab open")
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_server(proc)
