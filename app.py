@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-import streamlit as st
+import os
 
-from ui import state
-from ui.sidebar import sidebar_status
+# Leave one core to the server and the browser: the compiled training step's threads meet after every
+# phase of every step, so a thread sharing its core with a page redraw holds up all of them, and on 2
+# cores 2 threads trained slower in the dashboard than 1 (bench/dashboard_speed.py). Read by numba on
+# import, so it is set before anything imports cfcore; an explicit NUMBA_NUM_THREADS wins.
+os.environ.setdefault("NUMBA_NUM_THREADS", str(max(1, (os.cpu_count() or 1) - 1)))
+
+import streamlit as st  # noqa: E402
+
+from ui import state  # noqa: E402
+from ui.sidebar import sidebar_status  # noqa: E402
 
 st.set_page_config(page_title="CF Studio", page_icon=":material/movie_filter:", layout="wide")
 
