@@ -149,8 +149,10 @@ with new_tab:
                f"ordered by {KIND_LABELS[rec.kind]} from your ratings; the stars come from your taste vector, solved "
                "against the learned movie vectors.")
     offer = popular_items(rec, 20_000)
+    # no "Select N matches" bulk entry: it sits first in the list, so Enter after typing a title picked
+    # every match instead of the movie the person meant
     picked = st.multiselect("Movies you have seen (type to search)", offer.tolist(), key="new_movies",
-                            format_func=lambda i: movie_label(rec, i), max_selections=20)
+                            format_func=lambda i: movie_label(rec, i), max_selections=20, select_all=False)
     scale = rec.scale
     step = scale.step or 0.5
     # a new rating starts at the scale's upper-middle (4 of 0.5-5): picking a movie says little about liking it
