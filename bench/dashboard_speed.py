@@ -12,9 +12,10 @@ dashboard, CLI, ...) since this machine's speed drifts by up to 2x within minute
 median per-epoch ratings/s, the median of each path and their ratio (the issue's bar: the dashboard
 reaches at least 85% of the CLI).
 
-Part 2: for each case, a fresh process (so the first run after start is what is measured) computes
-the Train page's estimate, then trains 3 epochs; prints estimate, measured seconds per epoch
-(wall clock between epochs, validation included) and the error.
+Part 2: for each case, a fresh process (so the first run after start is what is measured; with the
+dashboard's thread count, see app.py) computes the Train page's estimate, then trains 3 epochs;
+prints estimate, measured seconds per epoch (wall clock between epochs, validation included) and
+the error.
 """
 
 from __future__ import annotations
@@ -69,7 +70,9 @@ def estimates() -> None:
     print("|---|---|---|---|---|")
     for name, source, preset, changes in CASES:
         code = ESTIMATE_CASE.format(root=str(ROOT), source=source, preset=preset, changes=changes)
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+        env = {**os.environ, "NUMBA_NUM_THREADS": str(max(1, (os.cpu_count() or 1) - 1))}  # as app.py sets it
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,
+                             env=env)
         result = json.loads(out.stdout.strip().splitlines()[-1])
         measured = statistics.mean(result["epochs"])
         error = result["estimate"] / measured - 1

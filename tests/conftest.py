@@ -15,6 +15,8 @@ for path in (ROOT, ROOT / "tests"):  # the project and the tests' helpers import
 
 from cfcore.ids import IdMap  # noqa: E402
 from cfcore.ratings import Ratings  # noqa: E402
+import cfcore.kernels  # noqa: E402,F401  numba loads with every core before any AppTest runs app.py (which
+# would otherwise lower NUMBA_NUM_THREADS for this process and the servers and CLIs the tests start)
 
 
 @pytest.fixture(scope="session")
