@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import sys
+from ui.cores import leave_a_core_for_the_page
 
-# Leave one core to the server and the browser: the compiled training step's threads meet after every
-# phase of every step, so a thread sharing its core with a page redraw holds up all of them, and on 2
-# cores 2 threads trained slower in the dashboard than 1 (bench/dashboard_speed.py). Read by numba on
-# import, so it is set before anything imports cfcore; an explicit NUMBA_NUM_THREADS wins, and a
-# process that already loaded numba (a test run) keeps its count: numba refuses a change after launch.
-if "numba" not in sys.modules:
-    os.environ.setdefault("NUMBA_NUM_THREADS", str(max(1, (os.cpu_count() or 1) - 1)))
+leave_a_core_for_the_page()  # before anything imports cfcore (and so numba)
 
 import streamlit as st  # noqa: E402
 

@@ -4,7 +4,7 @@ Train page's estimate against the measured epoch time.
     python bench/dashboard_speed.py                # both parts
     python bench/dashboard_speed.py --skip-browser  # only the estimate table
 
-Part 1: 3M synthetic ratings, 5 epochs, default settings. The CLI trains them with `python -m
+Part 1: 3M synthetic ratings, 6 epochs, default settings. The CLI trains them with `python -m
 cfcore train`; the dashboard is started by `bash scripts/start.sh` (its ./.venv inside the folder,
 the file watcher as configured), opened in headless Chromium with the same data (saved to the
 dataset store and opened by its URL), and trained from the Train page. The runs alternate (CLI,
@@ -32,6 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+
+from ui.cores import dashboard_threads  # noqa: E402
 
 SYNTH = "builtin:synthetic?n_ratings=3000000&noise=0.5&seed=0"
 EPOCHS = 6
@@ -70,7 +72,7 @@ def estimates() -> None:
     print("|---|---|---|---|---|")
     for name, source, preset, changes in CASES:
         code = ESTIMATE_CASE.format(root=str(ROOT), source=source, preset=preset, changes=changes)
-        env = {**os.environ, "NUMBA_NUM_THREADS": str(max(1, (os.cpu_count() or 1) - 1))}  # as app.py sets it
+        env = {**os.environ, "NUMBA_NUM_THREADS": str(dashboard_threads())}  # as app.py sets it
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,
                              env=env)
         result = json.loads(out.stdout.strip().splitlines()[-1])
