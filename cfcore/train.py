@@ -89,14 +89,21 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def describe_device(device: torch.device) -> str:
-    """A person-readable device name: "CPU (2 threads)" or the GPU's name and memory."""
+def uses_compiled_step(device: torch.device, optimizer: str) -> bool:
+    """Whether training runs the compiled CPU step (its own thread count) rather than torch ops."""
+    return device.type == "cpu" and optimizer != "adam" and kernels.AVAILABLE
+
+
+def describe_device(device: torch.device, optimizer: str = "sparse_adam") -> str:
+    """A person-readable device name: "CPU (2 threads)" or the GPU's name and memory. On the CPU the
+    count is the threads that run the training step: the compiled step's own, or torch's."""
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
         return f"{props.name} ({props.total_memory / 2**30:.0f} GiB)"
     if device.type == "mps":
         return "Apple GPU (MPS)"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    n = kernels.threads() if uses_compiled_step(device, optimizer) else torch.get_num_threads()
+    return f"CPU ({n} thread{'s' if n != 1 else ''})"
 
 
 @dataclass
@@ -129,7 +136,7 @@ class TrainingRun:
             self.notes.append(f"batch size {config.batch_size:,} is larger than the {len(train):,} training "
                               f"ratings; using {self.batch_size:,}")
         self.device = resolve_device(config.device)
-        self.device_name = describe_device(self.device)
+        self.device_name = describe_device(self.device, config.optimizer)
         self._check_memory()
         self.history: list[EpochRecord] = []
         self.end: EndRecord | None = None
@@ -202,7 +209,7 @@ class TrainingRun:
         tables = [m.user_embeddings.weight, m.item_embeddings.weight, m.user_biases.weight, m.item_biases.weight]
         for table in tables:
             table.requires_grad_(False)  # updated row by row, never through a dense gradient
-        if self.device.type == "cpu" and kernels.AVAILABLE:
+        if uses_compiled_step(self.device, cfg.optimizer):
             m.global_bias.requires_grad_(False)
             return [kernels.CompiledRowAdam(m, lr=cfg.learning_rate)]  # one compiled loop per step
         return [RowAdam(tables, lr=cfg.learning_rate), torch.optim.Adam([m.global_bias], lr=cfg.learning_rate)]

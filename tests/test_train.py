@@ -269,3 +269,19 @@ def test_compiled_cpu_step_matches_the_torch_row_step(synth_split, monkeypatch, 
         # difference in a near-zero gradient into a step of up to lr, so bound the typical difference
         # tightly and the largest by the learning rate
         assert diff.mean() < 1e-6 and diff.max() <= config.learning_rate, (name, diff.mean(), diff.max())
+
+
+def test_the_device_label_counts_the_threads_that_run_the_step(monkeypatch):
+    """The Train page and the run say how many threads train: the compiled step's own count (the
+    dashboard leaves a core for the page), not torch's, which only the seed's dense Adam uses."""
+    from cfcore import kernels
+    from cfcore.train import describe_device
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(kernels, "threads", lambda: 1)
+    n = torch.get_num_threads()
+    torch_label = f"CPU ({n} thread{'s' if n != 1 else ''})"
+    assert describe_device(cpu, "sparse_adam") == ("CPU (1 thread)" if kernels.AVAILABLE else torch_label)
+    monkeypatch.setattr(kernels, "threads", lambda: 3)
+    assert describe_device(cpu) == ("CPU (3 threads)" if kernels.AVAILABLE else torch_label)
+    assert describe_device(cpu, "adam") == torch_label
