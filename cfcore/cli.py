@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cfcore import checkpoint
+from cfcore import checkpoint, jsonio
 from cfcore.config import DEVICES, OPTIMIZERS, PRESETS, TrainConfig
 from cfcore.data import BUILTIN_MOVIELENS, load_dataset
 from cfcore.datastore import content_hash
@@ -210,7 +210,7 @@ def _train(args: argparse.Namespace) -> int:
                    "device": run.device_name, "config": config.to_dict(), "data": args.data,
                    "split": summary, "ranking_model": rec.kind, "ranking": ranking, "ranking_ladder": ladder}
         Path(args.metrics_json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.metrics_json).write_text(json.dumps(payload, indent=2, default=_json_default))
+        Path(args.metrics_json).write_text(jsonio.dumps(payload, indent=2))
     return 0
 
 
@@ -224,14 +224,6 @@ def _scale(text: str | None) -> tuple[float, float] | None:
     if not low < high:
         raise CFError(f"--scale needs MIN < MAX; got {text!r}")
     return low, high
-
-
-def _json_default(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {value!r}")
 
 
 def _short_config(config: TrainConfig) -> str:

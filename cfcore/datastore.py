@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cfcore import jsonio
 from cfcore.data import Dataset, load_dataset
 from cfcore.errors import CFError, DataError
 from cfcore.ratings import Ratings
@@ -75,7 +76,7 @@ def save_dataset(runs_dir: str | Path, dataset: Dataset, digest: str | None = No
                 "n_items": dataset.ratings.n_items, "created": time.time(), "credit": dataset.credit,
                 "scale": [dataset.ratings.scale.min, dataset.ratings.scale.max],
                 "noise_floor": dataset.noise_floor}
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+        (tmp / "meta.json").write_text(jsonio.dumps(meta, indent=2))
         try:
             os.rename(tmp, final)
         except OSError:  # another session saved the same data meanwhile

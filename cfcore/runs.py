@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cfcore import checkpoint
+from cfcore import checkpoint, jsonio
 from cfcore.errors import CFError, CheckpointError
 from cfcore.recommender import Recommender
 from cfcore.scorers import KIND_LABELS
@@ -84,9 +84,9 @@ def save_run(runs_dir: str | Path, rec: Recommender, *, source: str = "trained",
         checkpoint.save(rec, tmp / "model.pt")
         meta = {"format_version": RUN_FORMAT_VERSION, "run_id": run_id, "created": time.time(),
                 "dataset": rec.dataset_name, "source": source, "config": rec.config.to_dict(),
-                "metrics": _finite(rec.metrics), "history": [_finite(h) for h in rec.history]}
+                "metrics": rec.metrics, "history": rec.history}
         with open(tmp / "run.json", "w") as fh:
-            json.dump(meta, fh, indent=2)
+            fh.write(jsonio.dumps(meta, indent=2))
             fh.flush()
             os.fsync(fh.fileno())
         os.rename(tmp, final)  # the one step that makes the run visible
@@ -94,11 +94,6 @@ def save_run(runs_dir: str | Path, rec: Recommender, *, source: str = "trained",
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return read_run(final)
-
-
-def _finite(values: dict) -> dict:
-    """JSON has no NaN: store non-finite numbers as null."""
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}
 
 
 def read_run(path: Path) -> RunInfo:

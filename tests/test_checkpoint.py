@@ -97,3 +97,28 @@ def test_garbage_is_refused(tmp_path, content):
         checkpoint.load(path)
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         checkpoint.load(tmp_path / "missing.pt")
+
+
+def test_run_json_is_strict_json_with_undefined_metrics(fitted, tmp_path):
+    """A saved run whose ranking metrics are undefined (NaN in memory, nested two levels deep) writes
+    null, and reads back with the defined numbers intact."""
+    import json
+
+    from cfcore.runs import read_run, save_run
+
+    rec, _ = fitted
+    rec.metrics["ranking"] = {"precision": float("nan"), "ndcg": float("nan"), "coverage": 0.25, "users": 0}
+    rec.metrics["ranking_ladder"] = {"popularity": {"ndcg": float("nan")}, rec.kind: rec.metrics["ranking"]}
+    try:
+        run = save_run(tmp_path, rec)
+    finally:
+        del rec.metrics["ranking"], rec.metrics["ranking_ladder"]
+
+    def refuse(constant):
+        raise AssertionError(f"bare {constant} in run.json")
+
+    meta = json.loads((run.path / "run.json").read_text(), parse_constant=refuse)
+    assert meta["metrics"]["ranking"] == {"precision": None, "ndcg": None, "coverage": 0.25, "users": 0}
+    assert meta["metrics"]["ranking_ladder"]["popularity"]["ndcg"] is None
+    again = read_run(run.path)
+    assert again.readable and again.metrics["val_rmse"] == pytest.approx(rec.metrics["val_rmse"])

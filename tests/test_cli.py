@@ -156,3 +156,24 @@ def test_ease_too_large_for_memory_is_one_error_line(monkeypatch, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
     assert err[0].startswith("error: ") and "EASE ranking model needs about" in err[0] and "ranking_max_items" in err[0]
+
+
+def _strict(text: str):
+    """Parse as strict JSON: NaN and Infinity are not JSON."""
+    def refuse(constant):
+        raise AssertionError(f"bare {constant} in JSON output")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_metrics_json_is_strict_json_when_a_ranking_metric_is_undefined(tmp_path):
+    """Every rating below the relevance threshold: precision/recall/NDCG have nothing to find and are
+    undefined; the file says null (Python's json would write a bare NaN, which JSON readers refuse)."""
+    rows = ["user,item,rating"] + [f"u{u},i{(u * 7 + j) % 40},{1 + (u + j) % 3}" for u in range(60) for j in range(12)]
+    data = tmp_path / "low.csv"
+    data.write_text("\n".join(rows) + "\n")
+    result = cli("train", "--data", str(data), "--epochs", "2", "--dim", "4", "--metrics-json", str(tmp_path / "m.json"))
+    assert result.returncode == 0, result.stderr
+    payload = _strict((tmp_path / "m.json").read_text())
+    assert payload["ranking"]["ndcg"] is None and payload["ranking"]["precision"] is None
+    assert all(row["ndcg"] is None for row in payload["ranking_ladder"].values())
+    assert payload["val_rmse"] > 0  # the defined numbers are still numbers
