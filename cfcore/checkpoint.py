@@ -11,6 +11,7 @@ import io
 import os
 import pickle
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -99,7 +100,9 @@ def load(source: str | Path | bytes, label: str | None = None) -> Recommender:
             raise CheckpointError(f"{label}: no such checkpoint file")
         source = path.read_bytes()
     try:
-        data = torch.load(io.BytesIO(source), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a foreign file (pickle protocol 5, say) is refused below in one
+            warnings.simplefilter("ignore")  # message; torch's warning about it would print before that message
+            data = torch.load(io.BytesIO(source), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         raise CheckpointError(
             f"{label} is not a CF Studio checkpoint: it holds Python objects other than plain data, "

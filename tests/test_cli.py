@@ -96,6 +96,9 @@ def test_bad_files_and_ids_are_one_error_line(trained, tmp_path):
     bad.write_text("user,item,rating\n1,2,great\n")
     assert_one_line_error(cli("train", "--data", str(bad)), "holds text: 'great' on line 2")
     assert_one_line_error(cli("recommend", "--model", str(bad), "--user", "1"), "not a CF Studio checkpoint")
+    foreign = tmp_path / "foreign.pkl"  # protocol 5: torch warns about it before refusing it
+    foreign.write_bytes(__import__("pickle").dumps([1, 2], protocol=5))
+    assert_one_line_error(cli("recommend", "--model", str(foreign), "--user", "1"), "not a CF Studio checkpoint")
     assert_one_line_error(cli("recommend", "--model", str(out / "m.pt"), "--user", "nobody"), "unknown user_id 'nobody'")
     assert_one_line_error(cli("similar", "--model", str(out / "m.pt"), "--item", "12345"), "unknown item_id")
     assert_one_line_error(cli("recommend", "--model", str(out / "m.pt"), "--user", "1", "-k", "0"), "-k must be at least 1")
