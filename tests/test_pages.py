@@ -378,3 +378,27 @@ def test_home_page_explains_and_its_demo_lands_on_recommend(tmp_path):
     assert not at.exception
     assert at.session_state[state.ACTIVE_MODEL].recommender is job.state.result
     assert at.title[0].value == "Recommend"
+
+
+def test_the_session_memo_never_hands_one_model_another_models_results():
+    """Keyed by the model object (weakly), not by id(): CPython reuses a freed object's id at once, so
+    an id-keyed memo gave a freshly trained model the previous model's labels and map."""
+    import gc
+    import weakref
+
+    from ui.state import memo
+
+    class Model:  # stands in for a Recommender: same size every time, so a freed one's id is reused
+        def __init__(self, name):
+            self.name = name
+
+    store = weakref.WeakKeyDictionary()
+    seen_ids = set()
+    for n in range(50):
+        model = Model(f"model {n}")
+        seen_ids.add(id(model))
+        assert memo(model, ("labels",), lambda: model.name, store) == f"model {n}"
+        del model
+        gc.collect()
+    assert len(seen_ids) < 50  # ids were reused: an id-keyed memo would have answered with a stale name
+    assert len(store) == 0  # entries go with their models

@@ -27,7 +27,7 @@ def movie_labels(rec: Recommender) -> np.ndarray:
     def build():
         year = rec.catalog["year"].map(lambda y: "" if pd.isna(y) else f" ({y:.0f})")
         return (rec.catalog["title"].astype(str) + year).to_numpy(dtype=object)
-    return state.memo(("labels", id(rec)), build)
+    return state.memo(rec, ("labels",), build)
 
 
 def movie_label(rec: Recommender, item_idx: int) -> str:
@@ -43,12 +43,12 @@ def popular_items(rec: Recommender, limit: int = 20_000, min_ratings: int = 1) -
 
 def item_projection(rec: Recommender, min_ratings: int, dims: int) -> Projection:
     rows = np.flatnonzero(rec.catalog["n_ratings"].to_numpy() >= min_ratings)
-    return state.memo(("items", id(rec), min_ratings, dims), lambda: project(rec.item_factors_, dims, rows))
+    return state.memo(rec, ("items", min_ratings, dims), lambda: project(rec.item_factors_, dims, rows))
 
 
 def user_projection(rec: Recommender, min_ratings: int, dims: int) -> Projection:
     rows = np.flatnonzero(np.diff(rec.seen_indptr) >= min_ratings)
-    return state.memo(("users", id(rec), min_ratings, dims), lambda: project(rec.user_factors_, dims, rows))
+    return state.memo(rec, ("users", min_ratings, dims), lambda: project(rec.user_factors_, dims, rows))
 
 
 def item_frame(rec: Recommender, proj: Projection) -> pd.DataFrame:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -99,13 +100,12 @@ def set_split_settings(settings: SplitSettings) -> None:
 def current_split() -> Split:
     """The active dataset split with the current settings, computed once per (dataset, settings)."""
     data, settings = dataset(), split_settings()
-    key = (id(data), settings)
-    cached = st.session_state.get(SPLIT_CACHE)
-    if cached is None or cached[0] != key:
+    cached = st.session_state.get(SPLIT_CACHE)  # (weak reference to the dataset, settings, split)
+    if cached is None or cached[0]() is not data or cached[1] != settings:  # identity, not a reusable id()
         parts = split(data.ratings, settings.method, settings.fraction, settings.seed)
-        st.session_state[SPLIT_CACHE] = (key, parts)
+        st.session_state[SPLIT_CACHE] = (weakref.ref(data), settings, parts)
         return parts
-    return cached[1]
+    return cached[2]
 
 
 def active_model() -> ActiveModel | None:
@@ -229,11 +229,18 @@ def show_flash() -> None:
 MEMO = "cf_memo"
 
 
-def memo(key: tuple, compute):
-    """Per-session memo for results derived from the active model (bounded; newest kept)."""
-    store: dict = st.session_state.setdefault(MEMO, {})
-    if key not in store:
-        if len(store) >= 32:
-            store.pop(next(iter(store)))
-        store[key] = compute()
-    return store[key]
+def memo(owner, key: tuple, compute, store: weakref.WeakKeyDictionary | None = None):
+    """Per-session memo for results derived from ``owner`` (a model), bounded per owner.
+
+    Entries are held by the owner object itself (weak keys), never by ``id(owner)``: an id is reused
+    once its object is freed, and a later model must not get an earlier model's labels or map. They go
+    when the model does. ``store`` is for tests; pages use the session's.
+    """
+    if store is None:
+        store = st.session_state.setdefault(MEMO, weakref.WeakKeyDictionary())
+    entries = store.setdefault(owner, {})
+    if key not in entries:
+        if len(entries) >= 32:
+            entries.pop(next(iter(entries)))
+        entries[key] = compute()
+    return entries[key]

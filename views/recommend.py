@@ -209,7 +209,7 @@ with quality_tab:
         k_eval = a.slider("k (list length)", 5, 50, 10, key="quality_k")
         threshold = b.slider("Relevant when rated at least", float(rec.scale.min), float(rec.scale.max),
                              min(4.0, float(rec.scale.max)), float(rec.scale.step or 0.5), key="quality_threshold")
-        ladder = state.memo(("ranking", id(rec), k_eval, threshold),
+        ladder = state.memo(rec, ("ranking", k_eval, threshold),
                             lambda: rec.ranking_ladder(model.val, k=k_eval, threshold=threshold))
         scores = ladder[rec.kind]
         c = st.columns(4)

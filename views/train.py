@@ -54,16 +54,13 @@ with side_col:
     if problem:
         st.error(md(problem))
     elif not running:
-        key = (id(data), state.split_settings(), config)
-        cached = st.session_state.get("train_estimate")
-        if cached is None or cached[0] != key:
+        def timed_estimate():
             try:
                 with st.spinner("Timing a few steps..."):
-                    cached = (key, estimate_resources(parts.train, parts.val, config))
+                    return estimate_resources(parts.train, parts.val, config)
             except CFError as exc:
-                cached = (key, exc)
-            st.session_state["train_estimate"] = cached
-        estimate = cached[1]
+                return exc
+        estimate = state.memo(data, ("estimate", state.split_settings(), config), timed_estimate)
         if isinstance(estimate, CFError):
             st.error(md(estimate))
             estimate = None
