@@ -214,6 +214,11 @@ def test_new_user_recommendations_and_embedding_map(browser, tmp_path):
         page.mouse.move(point["x"], point["y"])
         expect(page.locator(".hoverlayer .hovertext").first).to_contain_text("ratings", timeout=5_000)
         screenshot(page, "embeddings-page")
+        # the files are built when the button is clicked (a callable, not bytes on every rerun)
+        with page.expect_download(timeout=30_000) as download:
+            page.get_by_role("button", name="Metadata (metadata.tsv)").click()
+        lines = Path(download.value.path()).read_text().splitlines()
+        assert lines[0] == "item_id\ttitle\tyear\tgenres\tn_ratings" and len(lines) > 100
         page.close()
 
 

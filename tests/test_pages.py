@@ -402,3 +402,19 @@ def test_the_session_memo_never_hands_one_model_another_models_results():
         gc.collect()
     assert len(seen_ids) < 50  # ids were reused: an id-keyed memo would have answered with a stale name
     assert len(store) == 0  # entries go with their models
+
+
+def test_download_files_are_built_when_clicked_not_on_every_rerun(tmp_path, saved_model, monkeypatch):
+    """The projection CSV and the Projector's TSVs are handed to the buttons as callables (as is a
+    run's checkpoint on the Runs page): a rerun of the page (any widget change) builds none of them."""
+    from cfcore import export
+
+    built = []
+    for name in ("frame_to_csv", "projector_tsv"):
+        original = getattr(export, name)
+        monkeypatch.setattr(export, name, lambda *a, _f=original, _n=name, **k: built.append(_n) or _f(*a, **k))
+    at = with_model(tmp_path, saved_model)
+    at.switch_page("views/embeddings.py").run()
+    at.radio(key="emb_show").set_value("users").run()
+    assert not at.exception and len(at.get("download_button")) == 3
+    assert built == []

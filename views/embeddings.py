@@ -105,13 +105,13 @@ what = "movies" if show == "movies" else "users"
 export = frame.drop(columns=[c for c in ("marker_color",) if c in frame.columns])
 vectors = rec.item_factors_[proj.rows] if show == "movies" else rec.user_factors_[proj.rows]
 meta_cols = ["item_id", "title", "year", "genres", "n_ratings"] if show == "movies" else ["user_id", "n_ratings"]
-vectors_tsv, meta_tsv = projector_tsv(vectors, export[meta_cols])
 a, b, c = st.columns(3)
-a.download_button(f"Projection ({what}, CSV)", frame_to_csv(export), f"cfstudio-{what}-pca.csv", "text/csv",
-                  key="emb_dl_csv")
-b.download_button("Embeddings (vectors.tsv)", vectors_tsv, f"cfstudio-{what}-vectors.tsv",
-                  "text/tab-separated-values", key="emb_dl_vectors")
-c.download_button("Metadata (metadata.tsv)", meta_tsv, f"cfstudio-{what}-metadata.tsv",
-                  "text/tab-separated-values", key="emb_dl_meta")
+# each file is built when its button is clicked, not on every rerun of the page
+a.download_button(f"Projection ({what}, CSV)", lambda: frame_to_csv(export), f"cfstudio-{what}-pca.csv", "text/csv",
+                  key="emb_dl_csv", on_click="ignore")
+b.download_button("Embeddings (vectors.tsv)", lambda: projector_tsv(vectors, export[meta_cols])[0],
+                  f"cfstudio-{what}-vectors.tsv", "text/tab-separated-values", key="emb_dl_vectors", on_click="ignore")
+c.download_button("Metadata (metadata.tsv)", lambda: projector_tsv(vectors, export[meta_cols])[1],
+                  f"cfstudio-{what}-metadata.tsv", "text/tab-separated-values", key="emb_dl_meta", on_click="ignore")
 st.caption("Load vectors.tsv and metadata.tsv into TensorBoard's Embedding Projector (projector.tensorflow.org → "
            "Load) to explore the raw vectors with t-SNE or UMAP.")

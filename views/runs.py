@@ -91,9 +91,9 @@ else:
                     state.flash(f"Run {run.run_id} is now the active model.")
                     st.rerun()
             model_file = Path(run.path) / "model.pt"
-            b.download_button("Download checkpoint", data=model_file.read_bytes() if model_file.is_file() else b"",
+            b.download_button("Download checkpoint", data=model_file.read_bytes,  # read when clicked
                               file_name=f"cfstudio-{run.run_id}.pt", mime="application/octet-stream",
-                              key="runs_download")
+                              key="runs_download", disabled=not model_file.is_file(), on_click="ignore")
             confirm = c.checkbox("Confirm delete", key="runs_confirm_delete")
             if c.button("Delete run", disabled=not confirm, key="runs_delete"):
                 delete_run(state.runs_dir(), run.run_id)
