@@ -429,16 +429,31 @@ def _is_utf8(head: bytes) -> bool:
 
 
 def _read_parquet(source, label: str, columns) -> tuple[pd.DataFrame, dict]:
-    data = read_bytes(source, label)
+    """Only the mapped columns are read (a wide file's other columns never leave the disk), and a
+    path is read by pyarrow itself rather than into one bytes object first."""
+    import pyarrow.parquet as pq
+
+    if isinstance(source, bytes):
+        handle = io.BytesIO(source)
+    elif _looks_gzip(source):
+        handle = io.BytesIO(read_bytes(source, label))
+    else:
+        handle = str(source)
     try:
-        frame = pd.read_parquet(io.BytesIO(data))
+        parquet = pq.ParquetFile(handle)
+        available = list(map(str, parquet.schema_arrow.names))
+        n_rows = parquet.metadata.num_rows
     except Exception as exc:  # pyarrow raises many types for damaged files
         raise DataError(f"{label}: damaged Parquet file ({str(exc)[:200]})") from None
-    if len(frame) == 0:
-        raise DataError(f"{label} has columns ({', '.join(map(str, frame.columns))}) but no rating rows")
-    mapping = map_columns([str(c) for c in frame.columns], True, columns, label)
-    out = pd.DataFrame({role: frame[col] for role, col in mapping.items()})
-    meta = {"format": "parquet", "sep": None, "header": True, "available": list(map(str, frame.columns)),
+    if n_rows == 0:
+        raise DataError(f"{label} has columns ({', '.join(available)}) but no rating rows")
+    mapping = map_columns(available, True, columns, label)
+    try:
+        frame = parquet.read(columns=list(dict.fromkeys(map(str, mapping.values())))).to_pandas()
+    except Exception as exc:
+        raise DataError(f"{label}: damaged Parquet file ({str(exc)[:200]})") from None
+    out = pd.DataFrame({role: frame[str(col)] for role, col in mapping.items()})
+    meta = {"format": "parquet", "sep": None, "header": True, "available": available,
             "columns": {role: str(col) for role, col in mapping.items()}, "line_offset": 1}
     return out, meta
 

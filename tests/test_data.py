@@ -203,3 +203,28 @@ def test_metadata_matching_nothing_is_refused(tmp_path):
     movies.write_text("movieId,title,genres\n555,Nothing (1990),Drama\n")
     with pytest.raises(DataError, match="none of its 1 item ids match"):
         load_dataset(ratings, items=movies)
+
+
+def test_parquet_reads_only_the_mapped_columns_and_never_the_whole_file_into_bytes(tmp_path, monkeypatch):
+    """A wide Parquet file (a review text column beside the ratings) gives up only user, item,
+    rating and timestamp, and a path is read by pyarrow rather than into one bytes object first."""
+    import pyarrow.parquet as pq
+
+    from cfcore import data as data_module
+
+    frame = pd.DataFrame(ROWS, columns=["UserID", "ItemID", "Stars", "Time"])
+    frame["review"] = ["a long review " * 50] * len(frame)
+    path = tmp_path / "wide.parquet"
+    frame.to_parquet(path)
+    asked, whole_reads = [], []
+    original_read = pq.ParquetFile.read
+    monkeypatch.setattr(pq.ParquetFile, "read", lambda self, columns=None, **k: asked.append(columns)
+                        or original_read(self, columns=columns, **k))
+    original_bytes = data_module.read_bytes
+    monkeypatch.setattr(data_module, "read_bytes", lambda source, label, limit=None: whole_reads.append(limit)
+                        or original_bytes(source, label, limit) if limit is None else original_bytes(source, label, limit))
+    dataset = load_dataset(path)
+    _check_rows(dataset)
+    assert asked == [["UserID", "ItemID", "Stars", "Time"]]
+    assert whole_reads == []
+    assert "review" in dataset.report.available_columns  # still listed for the column picker
