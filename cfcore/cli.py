@@ -40,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = sub.add_parser("train", help="train a model and report validation (and test) accuracy")
-    train.add_argument("--data", default=BUILTIN_MOVIELENS, help="ratings file, builtin:movielens (default) or builtin:synthetic?n_ratings=N&noise=S&seed=K")
+    train.add_argument("--data", default=BUILTIN_MOVIELENS, help="ratings file (or a ZIP archive such as ml-latest-small.zip), builtin:movielens "
+                       "(default) or builtin:synthetic?n_ratings=N&noise=S&seed=K")
     train.add_argument("--test", help="a separate test ratings file (same formats); reports test RMSE/MAE")
     train.add_argument("--items", help="item metadata: movies.csv, u.item or movies.dat")
     train.add_argument("--sep", help="field separator when detection fails: tab, comma, semicolon, pipe, '::' or whitespace")

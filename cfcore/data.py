@@ -2,7 +2,8 @@
 
 Formats are detected from the bytes, not the file name: CSV/TSV/semicolon/pipe with or without a
 header (MovieLens ``ratings.csv``, ``u.data``), ``::``-separated ``.dat`` (``ratings.dat``),
-Parquet, and any of them gzip-compressed. Sources are a path, raw bytes (an upload), or
+Parquet, and any of them gzip-compressed; a ZIP archive's ratings and metadata members (see
+``archive.py``). Sources are a path, raw bytes (an upload), or
 ``builtin:movielens`` / ``builtin:synthetic?n_ratings=...``.
 """
 
@@ -21,6 +22,7 @@ from urllib.parse import parse_qsl
 import numpy as np
 import pandas as pd
 
+from cfcore.archive import is_zip, open_archive
 from cfcore.errors import DataError
 from cfcore.ids import IdMap
 from cfcore.ratings import Ratings, RatingScale
@@ -138,14 +140,23 @@ def load_dataset(
             dataset = with_items(dataset, items, name=items_name)
         return dataset
     label = name or (str(source) if not isinstance(source, bytes) else "upload")
+    dataset_name, member = Path(label).name, None
+    if is_zip(read_bytes(source, label, limit=4)):  # e.g. GroupLens's ml-latest-small.zip
+        files = open_archive(source, label)
+        member = files.ratings_name.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+        if items is None and files.items is not None:  # metadata given separately wins over the archive's
+            items, items_name = files.items, files.items_name
+        source, label = files.ratings, files.ratings_name
     frame, meta = read_ratings_frame(source, label=label, sep=sep, columns=columns)
+    if member is not None:
+        meta["format"] += f", from the ZIP archive's {member}"
     ratings, dropped, n_dup, warnings = _validate(frame, meta, label, scale)
     report = LoadReport(
         source=label, format=meta["format"], separator=meta["sep"], has_header=meta["header"],
         columns=meta["columns"], available_columns=meta["available"], n_rows_read=len(frame),
         dropped=dropped, n_duplicates=n_dup, scale=ratings.scale, warnings=warnings,
     )
-    dataset = Dataset(Path(label).name, ratings, default_catalog(ratings.items), report)
+    dataset = Dataset(dataset_name, ratings, default_catalog(ratings.items), report)
     if items is not None:
         dataset = with_items(dataset, items, name=items_name)
     return dataset

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 
 import numpy as np
 import pandas as pd
@@ -228,3 +229,76 @@ def test_parquet_reads_only_the_mapped_columns_and_never_the_whole_file_into_byt
     assert asked == [["UserID", "ItemID", "Stars", "Time"]]
     assert whole_reads == []
     assert "review" in dataset.report.available_columns  # still listed for the column picker
+
+
+def _zip(files: dict[str, bytes], compression=None) -> bytes:
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression or zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+MOVIES_CSV = b'movieId,title,genres\n10,"Heat (1995)",Action|Crime\n20,Up (2009),Animation\n30,Alien (1979),Horror\n'
+
+
+def test_grouplens_zip_loads_ratings_and_titles_from_one_upload(tmp_path):
+    """ml-latest-small.zip's layout: a folder with ratings.csv, movies.csv, links.csv, tags.csv, README."""
+    ratings = b"userId,movieId,rating,timestamp\n" + b"".join(
+        f"{u},{i},{(u + i) % 5 + 1},{964982703 + u}\n".encode() for u in range(1, 9) for i in (10, 20, 30))
+    archive = _zip({"ml-latest-small/README.txt": b"Summary\n", "ml-latest-small/links.csv": b"movieId,imdbId\n10,1\n",
+                    "ml-latest-small/tags.csv": b"userId,movieId,tag,timestamp\n1,10,fun,1\n",
+                    "ml-latest-small/movies.csv": MOVIES_CSV, "ml-latest-small/ratings.csv": ratings,
+                    "__MACOSX/ml-latest-small/._ratings.csv": b"\x00\x05junk"})
+    for source, name in ((archive, "ml-latest-small.zip"), (tmp_path / "ml-latest-small.zip", None)):
+        if name is None:
+            source.write_bytes(archive)
+        dataset = load_dataset(source, name=name)
+        assert dataset.name == "ml-latest-small.zip"
+        assert len(dataset.ratings) == 24 and dataset.ratings.n_users == 8
+        titles = dict(zip(dataset.catalog["item_id"], dataset.catalog["title"]))
+        assert titles == {10: "Heat", 20: "Up", 30: "Alien"}
+        assert set(dataset.catalog["year"]) == {1995, 2009, 1979}
+
+
+def test_zip_with_one_ratings_file_of_any_name_and_ml100k_layout():
+    one = _zip({"my export.tsv": _csv([r[:3] for r in ROWS], header="user,item,rating").replace(b",", b"\t")})
+    _check_rows(load_dataset(one, name="export.zip"))
+    u_data = b"".join(f"{u}\t{i}\t{(u * i) % 5 + 1}\t88125{u}{i}\n".encode() for u in range(1, 6) for i in range(1, 4))
+    u_item = b"1|Toy Story (1995)|01-Jan-1995||http://x|0|0|0|1|1|1|0|0|0|0|0|0|0|0|0|0|0|0|0\n" + b"".join(
+        f"{i}|Film {i} (1990)|01-Jan-1990||http://x|0|1|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0\n".encode() for i in (2, 3))
+    ml100k = _zip({"ml-100k/u.data": u_data, "ml-100k/u.item": u_item, "ml-100k/u1.base": u_data,
+                   "ml-100k/u.user": b"1|24|M|technician|85711\n", "ml-100k/README": b"readme"})
+    dataset = load_dataset(ml100k, name="ml-100k.zip")
+    assert len(dataset.ratings) == 15
+    assert dict(zip(dataset.catalog["item_id"], dataset.catalog["title"]))[1] == "Toy Story"
+
+
+@pytest.mark.parametrize("files, message", [
+    ({f"part{i}.csv": b"u,i,r\n1,2,3\n" for i in range(250)}, "holds 250 files"),
+    ({"a.csv": b"user,item,rating\n1,2,3\n", "b.csv": b"user,item,rating\n1,2,3\n"}, "holds 2 data files"),
+    ({"[Content_Types].xml": b"<xml/>", "xl/workbook.xml": b"<xml/>"}, "holds no ratings file"),
+    ({"x/ratings.csv": b"user,item,rating\n1,2,3\n", "y/ratings.csv": b"user,item,rating\n1,2,3\n"},
+     "2 files named ratings.csv"),
+])
+def test_zip_archives_that_are_not_one_dataset_are_refused_clearly(files, message):
+    with pytest.raises(DataError, match=re.escape(message)):
+        load_dataset(_zip(files), name="upload.zip")
+
+
+def test_a_zip_bomb_is_refused_before_anything_is_unpacked(monkeypatch):
+    from cfcore import archive
+
+    monkeypatch.setattr(archive, "RATIO_CHECKED_ABOVE", 1 << 20)  # a 100 MiB member keeps the test quick
+    bomb = _zip({"ratings.csv": b"1,2,3\n" + b"0" * (100 << 20)})
+    assert len(bomb) < (1 << 20)
+    unpacked = []
+    monkeypatch.setattr(archive, "_read", lambda *a: unpacked.append(a) or b"")
+    with pytest.raises(DataError, match="zip bomb"):
+        load_dataset(bomb, name="bomb.zip")
+    assert unpacked == []
+    monkeypatch.setattr(archive, "MAX_TOTAL_BYTES", 50 << 20)
+    with pytest.raises(DataError, match="would unpack to"):
+        load_dataset(bomb, name="bomb.zip")

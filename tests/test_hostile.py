@@ -49,8 +49,8 @@ CASES = {
     "two_rows.csv": (False, "rows read: 2"),
     "duplicated_pairs.csv": (False, "1 repeated (user, item) pairs: kept the last rating of each"),
     "image.png.csv": (True, "looks like a PNG image"),
-    "archive.zip.csv": (True, "looks like a ZIP archive"),
-    "spreadsheet.xlsx.csv": (True, "(an Excel .xlsx file is one too)"),
+    "archive.zip.csv": (False, "from the ZIP archive's ratings.csv"),  # a ZIP holding one ratings file loads
+    "spreadsheet.xlsx.csv": (True, "an Excel workbook is a ZIP too: save it as CSV"),
     "random_bytes.csv": (True, "binary"),
     "truncated.csv.gz": (True, "gzip data is damaged or cut short"),
     "bom_mixed_line_endings.csv": (False, "rows read: 4"),

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import io
 import re
-
 import time
 from pathlib import Path
 
@@ -84,6 +84,27 @@ def test_uploaded_u_data_becomes_active(tmp_path):
     active = at.session_state[state.DATASET]
     assert (active.name, len(active.ratings), active.ratings.n_users, active.ratings.n_items) == ("u.data", n, 40, 30)
     assert any(m.value == f"{n:,}" for m in at.metric)
+
+
+def test_a_grouplens_zip_upload_brings_its_titles(tmp_path):
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("ml-latest-small/ratings.csv", b"userId,movieId,rating,timestamp\n" + b"".join(
+            f"{u},{i},{(u + i) % 5 + 1},96498270{u}\n".encode() for u in range(1, 9) for i in (1, 2, 3)))
+        archive.writestr("ml-latest-small/movies.csv", b"movieId,title,genres\n1,Heat (1995),Action\n"
+                                                       b"2,Up (2009),Animation\n3,Alien (1979),Horror\n")
+        archive.writestr("ml-latest-small/README.txt", b"Summary\n")
+    at = app(tmp_path)
+    at.radio(key="data_source").set_value("upload").run()
+    at.file_uploader(key="data_upload").set_value(("ml-latest-small.zip", buffer.getvalue(), "application/zip")).run()
+    assert not at.exception and not at.error
+    assert any("from the ZIP archive's ratings.csv" in s.value for s in at.success)
+    at.button(key="data_use_upload").click().run()
+    active = at.session_state[state.DATASET]
+    assert (active.name, len(active.ratings)) == ("ml-latest-small.zip", 24)
+    assert sorted(active.catalog["title"]) == ["Alien", "Heat", "Up"]
 
 
 def test_synthetic_source(tmp_path):

@@ -32,7 +32,8 @@ if source == "builtin":
         st.rerun()
 
 elif source == "upload":
-    ratings_file = st.file_uploader("Ratings file (CSV, TSV, u.data, ratings.dat, Parquet, optionally .gz)",
+    ratings_file = st.file_uploader("Ratings file (CSV, TSV, u.data, ratings.dat, Parquet, optionally .gz), or a "
+                                    "ZIP archive such as GroupLens's ml-latest-small.zip (ratings and titles in one)",
                                     key="data_upload")
     items_file = st.file_uploader("Item metadata, optional (movies.csv, u.item, movies.dat)", key="data_items_upload")
     if ratings_file is not None:
