@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int, dest="batch_size")
     train.add_argument("--epochs", type=int)
     train.add_argument("--weight-decay", type=float, dest="weight_decay")
+    train.add_argument("--dropout", type=float, help="embedding dropout while training, 0 to 0.9 (default 0: off)")
     train.add_argument("--optimizer", choices=OPTIMIZERS)
     train.add_argument("--grad-clip", type=float, dest="grad_clip")
     train.add_argument("--early-stopping", type=int, dest="early_stopping", help="patience in epochs; 0 stops at the first non-improving epoch")
@@ -116,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     overrides = {key: getattr(args, key) for key in ("embedding_dim", "learning_rate", "batch_size", "epochs",
-                                                     "weight_decay", "optimizer", "grad_clip", "early_stopping",
+                                                     "weight_decay", "dropout", "optimizer", "grad_clip",
+                                                     "early_stopping",
                                                      "output", "seed", "device", "ranking_model", "ranking_l2",
                                                      "ranking_max_items")
                  if getattr(args, key, None) is not None}
@@ -229,7 +231,8 @@ def _scale(text: str | None) -> tuple[float, float] | None:
 
 def _short_config(config: TrainConfig) -> str:
     return (f"dim {config.embedding_dim}, lr {config.learning_rate:g}, batch {config.batch_size}, "
-            f"epochs {config.epochs}, weight decay {config.weight_decay:g}, {config.optimizer}")
+            f"epochs {config.epochs}, weight decay {config.weight_decay:g}, {config.optimizer}"
+            + (f", dropout {config.dropout:g}" if config.dropout else ""))
 
 
 def _progress_bar(config: TrainConfig, n: int, batch_size: int, disable: bool):

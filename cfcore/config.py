@@ -25,6 +25,8 @@ class TrainConfig:
     epochs: int = 30  # upper bound; early stopping usually ends sooner
     weight_decay: float = 0.05  # L2 strength: per-rating penalty on the rows a batch touches (sparse_adam),
     #                             or Adam's weight_decay on every parameter (adam, as in the seed)
+    dropout: float = 0.0  # embedding dropout while training (the seed's remedy for overfitting): each entry of
+    #                       a rating's user and item vectors is dropped with this probability; 0 = off
     optimizer: Optimizer = "sparse_adam"  # sparse_adam updates only touched rows; adam is the seed's dense Adam
     grad_clip: float | None = None  # max gradient norm per step; None = no clipping
     lr_factor: float = 0.5  # ReduceLROnPlateau: multiply the learning rate by this on a plateau
@@ -47,6 +49,7 @@ class TrainConfig:
         check_range("batch_size", self.batch_size, 1, 10_000_000, integer=True)
         check_range("epochs", self.epochs, 1, 10_000, integer=True)
         check_range("weight_decay", self.weight_decay, 0.0, 100.0)
+        check_range("dropout", self.dropout, 0.0, 0.9)
         check_range("lr_factor", self.lr_factor, 0.01, 0.99)
         check_range("log_every", self.log_every, 1, 1_000_000, integer=True)
         check_range("seed", self.seed, 0, 2**32 - 1, integer=True)

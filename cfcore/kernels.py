@@ -22,6 +22,9 @@ import threading
 import numpy as np
 import torch
 
+from cfcore import dropout
+from cfcore.dropout import ITEM_SIDE, MASK32
+
 try:  # numba is a requirement; without it training falls back to the torch row path
     import numba
     from llvmlite import ir
@@ -139,6 +142,7 @@ def _adam_row_py(vec, bias, moments, grad_vec, grad_bias, k, row, coef, b1, b2, 
     bias[row, 0] -= step_size * m / (math.sqrt(v * inv_c2) + eps)
 
 
+_mix = _jit(dropout.mix)  # the same hash the torch steps use, compiled
 _assign_slots = _jit(_assign_slots_py)
 _group = _jit(_group_py)
 _row_gradient = _jit(_row_gradient_py)
@@ -150,13 +154,14 @@ def _row_adam_step(user_vec, item_vec, user_bias, item_bias, global_bias, user_m
                    mark_user, mark_item, slot_user, slot_item, touched_user, touched_item,
                    start_user, start_item, order_user, order_item, cursor,
                    users, items, ratings, low, high, sigmoid, weight_decay, lr, beta1, beta2, eps, step, grad_clip,
-                   n_parts):
+                   drop_p, seed, n_parts):
     """One step on a batch; returns the batch MSE. Tables are updated in place.
 
     ``*_moments[row, 0]`` is Adam's first moment and ``[row, 1]`` the second, for the vector's D
     entries then the bias (column D): one contiguous block per row, so an update misses cache once.
     Gradients live in compact (B, .) buffers, one slot per distinct row of the batch. ``n_parts``
-    is the number of pieces each phase is cut into (the number of threads).
+    is the number of pieces each phase is cut into (the number of threads). ``drop_p`` > 0 drops
+    vector entries as ``dropout.masks`` does (the same hash, so the same entries).
     """
     # float32 scalars throughout: float64 constants would promote every element operation
     f32 = np.float32
@@ -175,6 +180,10 @@ def _row_adam_step(user_vec, item_vec, user_bias, item_bias, global_bias, user_m
     # rows' gradients, so that later phases read only their own rows and no thread reads a row another
     # thread is updating
     g = global_bias[0]
+    dropping = drop_p > 0.0
+    keep_from = np.int64(min(int(round(drop_p * 2.0**32)), 2**32))  # dropout.threshold
+    keep_scale = f32(1.0 / (1.0 - drop_p)) if dropping else f32(1.0)
+    key = _mix((_mix(np.int64(seed) & MASK32) + np.int64(step)) & MASK32)  # as dropout.step_key
     per = (n + n_parts - 1) // n_parts
     for part in prange(n_parts):
         end = min(n, (part + 1) * per)
@@ -185,8 +194,19 @@ def _row_adam_step(user_vec, item_vec, user_bias, item_bias, global_bias, user_m
             u = users[b]
             i = items[b]
             raw = user_bias[u, 0] + item_bias[i, 0] + g
-            for d in range(dim):
-                raw += user_vec[u, d] * item_vec[i, d]
+            if dropping:  # contrib_* hold d(score)/d(row) for now; scaled by dp below
+                for d in range(dim):
+                    position = np.int64(b) * dim + d + key
+                    mu = keep_scale if _mix(position & MASK32) >= keep_from else f32(0.0)
+                    mi = keep_scale if _mix((position + ITEM_SIDE) & MASK32) >= keep_from else f32(0.0)
+                    kept_user = user_vec[u, d] * mu
+                    kept_item = item_vec[i, d] * mi
+                    raw += kept_user * kept_item
+                    contrib_user[b, d] = kept_item * mu
+                    contrib_item[b, d] = kept_user * mi
+            else:
+                for d in range(dim):
+                    raw += user_vec[u, d] * item_vec[i, d]
             if sigmoid:
                 s = f32(1.0) / (f32(1.0) + math.exp(-raw))
                 pred = low + (high - low) * s
@@ -197,9 +217,14 @@ def _row_adam_step(user_vec, item_vec, user_bias, item_bias, global_bias, user_m
             err[b] = pred - ratings[b]
             dp = scale * err[b] * slope
             dpred[b] = dp
-            for d in range(dim):
-                contrib_user[b, d] = dp * item_vec[i, d]
-                contrib_item[b, d] = dp * user_vec[u, d]
+            if dropping:
+                for d in range(dim):
+                    contrib_user[b, d] *= dp
+                    contrib_item[b, d] *= dp
+            else:
+                for d in range(dim):
+                    contrib_user[b, d] = dp * item_vec[i, d]
+                    contrib_item[b, d] = dp * user_vec[u, d]
 
     squared = 0.0
     grad_global = f32(0.0)
@@ -276,7 +301,7 @@ row_adam_step_parallel = _jit(_row_adam_step, parallel=True)
 
 
 def _row_adam_steps_py(parallel, tables, buffers, users, items, ratings, batch_size, low, high, sigmoid,
-                       weight_decay, lr, beta1, beta2, eps, first_step, grad_clip, n_parts, losses):
+                       weight_decay, lr, beta1, beta2, eps, first_step, grad_clip, drop_p, seed, n_parts, losses):
     """Several consecutive batches in one call (one dispatch from Python instead of one per step)."""
     uv, iv, ub, ib, g, um, im, gm = tables
     guv, giv, gub, gib, cu, ci, dp, er, mu, mi, su, si, tu, ti, stu, sti, ou, oi, cur = buffers
@@ -286,7 +311,7 @@ def _row_adam_steps_py(parallel, tables, buffers, users, items, ratings, batch_s
         end = min(start + batch_size, n)
         args = (uv, iv, ub, ib, g, um, im, gm, guv, giv, gub, gib, cu, ci, dp, er, mu, mi, su, si, tu, ti, stu, sti, ou, oi,
                 cur, users[start:end], items[start:end], ratings[start:end], low, high, sigmoid, weight_decay, lr,
-                beta1, beta2, eps, first_step + k, grad_clip)
+                beta1, beta2, eps, first_step + k, grad_clip, drop_p, seed)
         losses[k] = row_adam_step_parallel(*args, n_parts) if parallel else row_adam_step(*args, 1)
         k += 1
     return k
@@ -432,14 +457,15 @@ class CompiledRowAdam(torch.optim.Optimizer):
         raise RuntimeError("CompiledRowAdam is driven by step_batches(...), not step()")
 
     def step_batches(self, users: np.ndarray, items: np.ndarray, ratings: np.ndarray, batch_size: int, low: float,
-                     high: float, sigmoid: bool, weight_decay: float, grad_clip: float | None) -> np.ndarray:
+                     high: float, sigmoid: bool, weight_decay: float, grad_clip: float | None,
+                     dropout: float = 0.0, seed: int = 0) -> np.ndarray:
         """Consecutive batches of ``batch_size`` in one compiled call; returns each batch's MSE."""
         n_batches = -(-len(users) // batch_size)
         self._size_buffers(min(batch_size, len(users)))
         losses = np.empty(n_batches, np.float64)
         row_adam_steps(self.threads > 1, self.tables, self.buffers, users, items, ratings, batch_size, low, high,
                        sigmoid, weight_decay, self.param_groups[0]["lr"], self.betas[0], self.betas[1], self.eps,
-                       self.n_steps + 1, grad_clip or 0.0, self.threads, losses)
+                       self.n_steps + 1, grad_clip or 0.0, float(dropout), int(seed), self.threads, losses)
         self.n_steps += n_batches
         return losses
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from cfcore import kernels
+from cfcore import dropout, kernels
 from cfcore.baselines import baseline_scores
 from cfcore.config import TrainConfig
 from cfcore.errors import ConfigError
@@ -143,6 +143,7 @@ class TrainingRun:
         self._best = _Best()
         self._stop_requested = False
         self._started = False
+        self._steps_taken = 0  # torch steps so far (the compiled step counts its own): dropout masks' clock
 
         torch.manual_seed(config.seed)
         scale = train.scale
@@ -423,13 +424,23 @@ class TrainingRun:
         low, high = self.model.output_range()
         cfg = self.config
         return self._optimizers[0].step_batches(users, items, ratings, batch_size or self.batch_size, low, high,
-                                                cfg.output == "sigmoid", cfg.weight_decay, cfg.grad_clip)
+                                                cfg.output == "sigmoid", cfg.weight_decay, cfg.grad_clip,
+                                                cfg.dropout, cfg.seed)
 
     def _dense_step(self, user_idx: torch.Tensor, item_idx: torch.Tensor, rating: torch.Tensor) -> torch.Tensor:
         """The seed's step: autograd through the whole model, dense Adam over every parameter."""
         opt = self._optimizers[0]
         opt.zero_grad(set_to_none=True)
-        pred = self.model(user_idx, item_idx)  # (B,)
+        self._steps_taken += 1
+        if self.config.dropout > 0:
+            m = self.model
+            user_mask, item_mask = dropout.masks(self.config.seed, self._steps_taken, len(user_idx),
+                                                 m.embedding_dim, self.config.dropout, self.device)  # (B, D) each
+            pred = m.apply_output(m.score_from_rows(m.user_embeddings(user_idx) * user_mask,
+                                                    m.item_embeddings(item_idx) * item_mask,
+                                                    m.user_biases(user_idx), m.item_biases(item_idx)))  # (B,)
+        else:
+            pred = self.model(user_idx, item_idx)  # (B,)
         mse = torch.mean((pred - rating) ** 2)
         mse.backward()
         if self.config.grad_clip is not None:
@@ -449,7 +460,13 @@ class TrainingRun:
                   tables[2][user_rows].requires_grad_(), tables[3][item_rows].requires_grad_()]  # (Ru, 1), (Ri, 1)
         user_vec, item_vec = leaves[0][user_pos], leaves[1][item_pos]  # (B, D) each
         user_bias, item_bias = leaves[2][user_pos], leaves[3][item_pos]  # (B, 1) each
-        pred = m.apply_output(m.score_from_rows(user_vec, item_vec, user_bias, item_bias))  # (B,)
+        self._steps_taken += 1
+        if cfg.dropout > 0:  # the L2 penalty below still sees the whole rows
+            user_mask, item_mask = dropout.masks(cfg.seed, self._steps_taken, len(user_idx), m.embedding_dim,
+                                                 cfg.dropout, self.device)  # (B, D) each
+            pred = m.apply_output(m.score_from_rows(user_vec * user_mask, item_vec * item_mask, user_bias, item_bias))
+        else:
+            pred = m.apply_output(m.score_from_rows(user_vec, item_vec, user_bias, item_bias))  # (B,)
         mse = torch.mean((pred - rating) ** 2)
         loss = mse
         if cfg.weight_decay > 0:

@@ -180,3 +180,14 @@ def test_metrics_json_is_strict_json_when_a_ranking_metric_is_undefined(tmp_path
     assert payload["ranking"]["ndcg"] is None and payload["ranking"]["precision"] is None
     assert all(row["ndcg"] is None for row in payload["ranking_ladder"].values())
     assert payload["val_rmse"] > 0  # the defined numbers are still numbers
+
+
+def test_dropout_flag_reaches_the_config_and_the_checkpoint(tmp_path):
+    result = cli("train", "--data", SYNTH, "--epochs", "2", "--dim", "8", "--dropout", "0.25",
+                 "--out", str(tmp_path / "m.pt"), "--metrics-json", str(tmp_path / "m.json"))
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "m.json").read_text())["config"]["dropout"] == 0.25
+    from cfcore import checkpoint
+
+    assert checkpoint.load(tmp_path / "m.pt").config.dropout == 0.25
+    assert_one_line_error(cli("train", "--data", SYNTH, "--dropout", "1.5"), "dropout must be between 0 and 0.9; got 1.5")

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from cfcore import checkpoint
 from cfcore.config import TrainConfig
-from cfcore.runs import list_runs, save_run
+from cfcore.runs import list_runs, load_run, save_run
 from cfcore.split import split
 from cfcore.train import TrainingRun
 from ui import state
@@ -151,6 +151,22 @@ def test_seed_preset_fills_the_form(tmp_path):
     assert at.number_input(key="train_epochs").value == 10
     assert at.select_slider(key="train_learning_rate").value == 0.001
     assert at.selectbox(key="train_optimizer").value == "adam"
+
+
+def test_embedding_dropout_flows_from_the_form_to_the_saved_run(tmp_path):
+    at = app(tmp_path)
+    at.switch_page("views/train.py").run()
+    assert at.number_input(key="train_dropout").value == 0.0  # off by default
+    at.number_input(key="train_dropout").set_value(0.3).run()
+    at.number_input(key="train_epochs").set_value(1).run()
+    assert not at.exception and not at.error
+    at.button(key="train_start").click().run()
+    job = at.session_state[state.JOB]
+    job.join(timeout=120)
+    assert job.state.status == "done", job.state.message
+    assert job.state.result.config.dropout == 0.3
+    saved = load_run(tmp_path, list_runs(tmp_path)[0].run_id)  # through the checkpoint on disk
+    assert saved.config.dropout == 0.3
 
 
 @pytest.fixture(scope="module")

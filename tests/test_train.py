@@ -232,7 +232,7 @@ def test_epoch_shuffle_is_a_uniform_permutation(monkeypatch, n_threads):
     np.testing.assert_array_equal(*again)
 
 
-@pytest.mark.parametrize("options", [{}, {"output": "sigmoid"}, {"grad_clip": 0.05}])
+@pytest.mark.parametrize("options", [{}, {"output": "sigmoid"}, {"grad_clip": 0.05}, {"dropout": 0.3}])
 def test_compiled_step_gives_the_same_model_on_one_thread_and_on_several(synth_split, options):
     """The step is split between threads without locks: each row's gradient must still sum its ratings
     in batch order, so the trained model does not depend on the number of threads."""
@@ -247,7 +247,8 @@ def test_compiled_step_gives_the_same_model_on_one_thread_and_on_several(synth_s
         torch.testing.assert_close(models[0][name], models[1][name], rtol=0, atol=1e-6, msg=name)
 
 
-@pytest.mark.parametrize("options", [{}, {"output": "sigmoid"}, {"grad_clip": 0.05}, {"weight_decay": 0.0}])
+@pytest.mark.parametrize("options", [{}, {"output": "sigmoid"}, {"grad_clip": 0.05}, {"weight_decay": 0.0},
+                                     {"dropout": 0.3}])
 def test_compiled_cpu_step_matches_the_torch_row_step(synth_split, monkeypatch, options):
     from cfcore import kernels
 
@@ -285,3 +286,46 @@ def test_the_device_label_counts_the_threads_that_run_the_step(monkeypatch):
     monkeypatch.setattr(kernels, "threads", lambda: 3)
     assert describe_device(cpu) == ("CPU (3 threads)" if kernels.AVAILABLE else torch_label)
     assert describe_device(cpu, "adam") == torch_label
+
+
+def test_dropout_masks_drop_the_asked_share_and_keep_the_expected_score():
+    from cfcore import dropout
+
+    user_mask, item_mask = dropout.masks(seed=7, step=3, n=4000, dim=50, p=0.3, device="cpu")
+    assert user_mask.shape == (4000, 50)
+    assert user_mask.unique().tolist() == pytest.approx([0.0, 1 / 0.7])
+    assert (user_mask == 0).float().mean().item() == pytest.approx(0.3, abs=0.01)
+    assert user_mask.mean().item() == pytest.approx(1.0, abs=0.02)  # scaled: the expected score is unchanged
+    assert (user_mask != item_mask).any()  # the two sides drop different entries
+    again, _ = dropout.masks(seed=7, step=3, n=4000, dim=50, p=0.3, device="cpu")
+    other, _ = dropout.masks(seed=7, step=4, n=4000, dim=50, p=0.3, device="cpu")
+    assert torch.equal(user_mask, again) and not torch.equal(user_mask, other)
+
+
+@pytest.mark.parametrize("optimizer", ["sparse_adam", "adam"])
+def test_dropout_changes_training_and_not_prediction(synth_split, optimizer):
+    """Dropout is a training-time regulariser on every path: the weights it trains differ, and a
+    trained model predicts from its whole vectors (the formula on the weights, the same every call)."""
+    config = FAST.replace(epochs=2, early_stopping=None, optimizer=optimizer)
+    plain, dropped = TrainingRun(synth_split.train, synth_split.val, config), \
+        TrainingRun(synth_split.train, synth_split.val, config.replace(dropout=0.5))
+    list(plain), list(dropped)
+    a, b = plain.model.user_embeddings.weight, dropped.model.user_embeddings.weight
+    assert not torch.allclose(a, b, atol=1e-4)
+    model = dropped.best_model()
+    users = torch.as_tensor(synth_split.val.user_idx[:500], dtype=torch.long)
+    items = torch.as_tensor(synth_split.val.item_idx[:500], dtype=torch.long)
+    with torch.no_grad():
+        first, second = model(users, items), model(users, items)
+        by_hand = model.apply_output((model.user_embeddings.weight[users] * model.item_embeddings.weight[items]).sum(1)
+                                     + model.user_biases.weight[users, 0] + model.item_biases.weight[items, 0]
+                                     + model.global_bias)
+    assert torch.equal(first, second)
+    torch.testing.assert_close(first, by_hand)
+    rmse = dropped.best_val_rmse
+    assert math.isfinite(rmse) and rmse < 1.5  # still learns
+
+
+def test_dropout_out_of_range_is_refused_by_name():
+    with pytest.raises(ConfigError, match="dropout must be between 0 and 0.9; got 1.0"):
+        TrainConfig(dropout=1.0)

@@ -34,7 +34,7 @@ def _load_values(config: TrainConfig) -> None:
     values = {
         "embedding_dim": config.embedding_dim, "learning_rate": _nearest(LEARNING_RATES, config.learning_rate),
         "batch_size": _nearest(BATCH_SIZES, config.batch_size), "epochs": config.epochs,
-        "weight_decay": config.weight_decay, "optimizer": config.optimizer,
+        "weight_decay": config.weight_decay, "dropout": config.dropout, "optimizer": config.optimizer,
         "use_clip": config.grad_clip is not None, "grad_clip": config.grad_clip or 1.0,
         "use_schedule": config.lr_patience is not None, "lr_factor": config.lr_factor,
         "lr_patience": config.lr_patience if config.lr_patience is not None else 1,
@@ -79,6 +79,12 @@ def config_form() -> tuple[TrainConfig | None, str | None]:
                        help="Per-rating penalty on the touched rows (fast Adam) or Adam's weight_decay (dense).")
         b.selectbox("Optimizer", OPTIMIZERS, key=_key("optimizer"), format_func=OPTIMIZER_LABELS.get,
                     help=OPTIMIZER_HELP)
+        a.number_input("Embedding dropout", min_value=0.0, max_value=0.9, step=0.05, format="%.2f",
+                       key=_key("dropout"),
+                       help="While training, each entry of a rating's user and movie vectors is left out with this "
+                            "probability (the rest scaled up to match), so the model cannot lean on any one "
+                            "entry: another remedy for overfitting beside weight decay. Predictions use the whole "
+                            "vectors. 0 = off.")
         a.checkbox("Clip gradients", key=_key("use_clip"))
         b.number_input("Max gradient norm", min_value=1e-6, max_value=1e6, key=_key("grad_clip"),
                        disabled=not st.session_state[_key("use_clip")])
@@ -109,7 +115,7 @@ def config_from_state() -> TrainConfig:
     return TrainConfig(
         embedding_dim=int(s[_key("embedding_dim")]), learning_rate=float(s[_key("learning_rate")]),
         batch_size=int(s[_key("batch_size")]), epochs=int(s[_key("epochs")]),
-        weight_decay=float(s[_key("weight_decay")]), optimizer=s[_key("optimizer")],
+        weight_decay=float(s[_key("weight_decay")]), dropout=float(s[_key("dropout")]), optimizer=s[_key("optimizer")],
         grad_clip=float(s[_key("grad_clip")]) if s[_key("use_clip")] else None,
         lr_factor=float(s[_key("lr_factor")]),
         lr_patience=int(s[_key("lr_patience")]) if s[_key("use_schedule")] else None,
