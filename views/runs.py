@@ -20,6 +20,21 @@ from ui.text import md
 RANKING_COLUMNS = {"NDCG@10": METRIC_HELP["ndcg"], "P@10": METRIC_HELP["precision"], "R@10": METRIC_HELP["recall"],
                    "popularity NDCG@10": "NDCG@10 of the most-popular ranking on the same split: the floor to beat."}
 
+
+
+def activate(load, message) -> None:
+    """Make a model active: ``load()`` gives (recommender, run id, label); a CFError stays on the page
+    and the model that was active stays active."""
+    try:
+        rec, run_id, label = load()
+    except CFError as exc:
+        st.error(md(exc))
+        return
+    state.set_active_model(rec, run_id, label)
+    state.flash(message(run_id))
+    st.rerun()
+
+
 st.title("Runs")
 state.show_flash()
 
@@ -82,14 +97,8 @@ else:
                          "runs_ladder")
             a, b, c = st.columns(3)
             if a.button("Make active model", type="primary", key="runs_activate"):
-                try:
-                    rec = load_run(state.runs_dir(), run.run_id)
-                except CFError as exc:
-                    st.error(md(exc))
-                else:
-                    state.set_active_model(rec, run.run_id, run.label)
-                    state.flash(f"Run {run.run_id} is now the active model.")
-                    st.rerun()
+                activate(lambda: (load_run(state.runs_dir(), run.run_id), run.run_id, run.label),
+                         lambda run_id: f"Run {run_id} is now the active model.")
             model_file = Path(run.path) / "model.pt"
             b.download_button("Download checkpoint", data=model_file.read_bytes,  # read when clicked
                               file_name=f"cfstudio-{run.run_id}.pt", mime="application/octet-stream",
@@ -113,14 +122,10 @@ st.subheader("Load a checkpoint")
 
 def keep_and_activate(source: bytes | Path, name: str, how: str) -> None:
     """Validate a checkpoint, keep it as a run and make it the active model; errors stay on the page."""
-    try:
+    def load():
         info, rec = import_checkpoint(state.runs_dir(), source, name, how)
-    except CFError as exc:
-        st.error(md(exc))
-    else:
-        state.set_active_model(rec, info.run_id, info.label)
-        state.flash(f"Loaded {md(name)} as run {info.run_id}; it is the active model.")
-        st.rerun()
+        return rec, info.run_id, info.label
+    activate(load, lambda run_id: f"Loaded {md(name)} as run {run_id}; it is the active model.")
 
 
 upload = st.file_uploader("A .pt checkpoint saved by CF Studio (never executed: only plain data is read)",
