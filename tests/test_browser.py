@@ -138,6 +138,12 @@ def test_live_training_stop_and_runs_survive_restart(browser, tmp_path):
         expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(1)  # parallel coordinates
         page.wait_for_timeout(1500)
         screenshot(page, "runs-page")
+        # select the newest run by its row marker (the grid is a canvas: click where the row is drawn)
+        grid = page.locator('[data-testid="stDataFrame"]').first.bounding_box()
+        page.mouse.click(grid["x"] + 18, grid["y"] + 35 + 17)
+        page.get_by_role("button", name="Make active model").click()
+        expect(page.get_by_text("is now the active model")).to_be_visible(timeout=30_000)
+        expect(sidebar(page)).to_contain_text("dim 50")
         page.close()
 
 
