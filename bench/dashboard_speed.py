@@ -43,7 +43,7 @@ import json, sys, time
 sys.path.insert(0, {root!r})
 from cfcore.config import PRESETS, TrainConfig
 from cfcore.data import load_dataset
-from cfcore.resources import estimate_resources
+from cfcore.estimate import estimate_resources
 from cfcore.split import split
 from cfcore.train import TrainingRun
 dataset = load_dataset({source!r})

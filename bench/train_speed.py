@@ -36,7 +36,8 @@ from cfcore.data import load_dataset  # noqa: E402
 from cfcore.model import BiasedMF  # noqa: E402
 from cfcore.split import split  # noqa: E402
 from cfcore.synthetic import SyntheticSpec, generate  # noqa: E402
-from cfcore.train import TrainingRun, describe_device, resolve_device  # noqa: E402
+from cfcore.device import describe_device, resolve_device  # noqa: E402
+from cfcore.train import TrainingRun  # noqa: E402
 
 SIZES = {"100K": (100_000, 1_000, 1_700), "1M": (1_000_000, 6_666, 2_500), "10M": (10_000_000, 66_666, 25_000),
          "25M": (25_000_000, 166_666, 62_500)}

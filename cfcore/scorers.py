@@ -19,7 +19,7 @@ from typing import ClassVar, Literal
 import numpy as np
 import scipy.sparse as sp
 
-from cfcore.ease import EaseWeights, fit_ease, interaction_weight, memory_needed
+from cfcore.ease import EaseWeights, fit_ease, interaction_weight
 from cfcore.errors import CheckpointError, ConfigError
 from cfcore.ratings import Ratings
 
@@ -231,18 +231,3 @@ def _array(arrays: dict, name: str, shape: tuple | None = None) -> np.ndarray:
     if shape is not None and value.shape != shape:
         raise CheckpointError(f"ranking model's {name!r} has shape {value.shape}, expected {shape}")
     return value
-
-
-def check_ease_fits(n_users: int, n_items: int, max_items: int, available_bytes: int | None) -> None:
-    """Refuse an EASE fit that would not fit in memory, saying how to make it fit."""
-    need = memory_needed(n_users, n_items, max_items)
-    if available_bytes is not None and need > 0.8 * available_bytes:
-        side = min(n_users, n_items, max_items)
-        raise ConfigError(
-            f"the EASE ranking model needs about {_gib(need)} for {side:,} x {side:,} work matrices, more than the "
-            f"{_gib(available_bytes)} free; lower ranking_max_items (now {max_items:,}) or choose the rating model "
-            "(mf) as the ranking model")
-
-
-def _gib(n: float) -> str:
-    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
-from cfcore.data import BUILTIN_SYNTHETIC, Dataset, LoadReport
+from cfcore.dataset import BUILTIN_SYNTHETIC, Dataset, LoadReport
 from cfcore.ids import IdMap
 from cfcore.ratings import Ratings, RatingScale
 

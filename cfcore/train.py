@@ -17,14 +17,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from cfcore import dropout, kernels
+from cfcore import dropout, kernels, resources
 from cfcore.baselines import baseline_scores
 from cfcore.config import TrainConfig
+from cfcore.device import describe_device, resolve_device, uses_compiled_step
 from cfcore.errors import ConfigError
 from cfcore.model import BiasedMF
 from cfcore.ratings import Ratings
+from cfcore.recommender import Recommender
+from cfcore.resources import check_ease_fits, fits, human_bytes, memory_needed
 from cfcore.rowadam import RowAdam
-from cfcore.scorers import check_ease_fits, fit_ranker
+from cfcore.scorers import fit_ranker
 
 EVAL_BATCH = 1 << 16  # ratings per prediction batch: large, since evaluation needs no gradients
 COMPILED_CHUNK = 8  # batches per call of the compiled CPU step: amortises the call, stops within ~5 ms
@@ -72,38 +75,6 @@ class EndRecord:
 
 
 Record = StepRecord | EpochRecord | EndRecord
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA, then Apple MPS, then CPU; an unavailable device is a ConfigError."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device 'cuda' was asked for but no CUDA GPU is available; use 'auto' or 'cpu'")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ConfigError("device 'mps' was asked for but Apple MPS is not available; use 'auto' or 'cpu'")
-    return torch.device(name)
-
-
-def uses_compiled_step(device: torch.device, optimizer: str) -> bool:
-    """Whether training runs the compiled CPU step (its own thread count) rather than torch ops."""
-    return device.type == "cpu" and optimizer != "adam" and kernels.AVAILABLE
-
-
-def describe_device(device: torch.device, optimizer: str = "sparse_adam") -> str:
-    """A person-readable device name: "CPU (2 threads)" or the GPU's name and memory. On the CPU the
-    count is the threads that run the training step: the compiled step's own, or torch's."""
-    if device.type == "cuda":
-        props = torch.cuda.get_device_properties(device)
-        return f"{props.name} ({props.total_memory / 2**30:.0f} GiB)"
-    if device.type == "mps":
-        return "Apple GPU (MPS)"
-    n = kernels.threads() if uses_compiled_step(device, optimizer) else torch.get_num_threads()
-    return f"CPU ({n} thread{'s' if n != 1 else ''})"
 
 
 @dataclass
@@ -169,13 +140,11 @@ class TrainingRun:
 
     def _check_memory(self) -> None:
         """Refuse, before allocating anything, a run whose weights and optimizer state cannot fit."""
-        from cfcore.resources import available_memory, human_bytes, memory_needed
-
         n_params, weights, optimizer, data = memory_needed(self.train.n_users, self.train.n_items, len(self.train),
                                                            len(self.val), self.config)
         total = weights + optimizer + data
-        free = available_memory(self.device)
-        if free is not None and total > 0.8 * free:
+        free = resources.available_memory(self.device)  # read at call time (tests set it)
+        if not fits(total, free):
             raise ConfigError(
                 f"this run needs about {human_bytes(total)} ({n_params:,} parameters: {human_bytes(weights)} of "
                 f"weights, {human_bytes(optimizer)} of optimizer state and copies, {human_bytes(data)} of data) but "
@@ -184,7 +153,7 @@ class TrainingRun:
             )
         if self.config.ranking_model == "ease":  # fitted on the CPU after training: refuse now, not then
             check_ease_fits(self.train.n_users, self.train.n_items, self.config.ranking_max_items,
-                            available_memory(torch.device("cpu")))
+                            resources.available_memory(torch.device("cpu")))
 
     @functools.cached_property
     def baselines(self) -> dict[str, float]:
@@ -525,8 +494,6 @@ class TrainingRun:
 
     def finish(self, catalog=None, dataset_name: str = ""):
         """The best model as a Recommender (None when no epoch finished)."""
-        from cfcore.recommender import Recommender
-
         if self.end is None:  # the caller broke out of the loop
             self.end = EndRecord("stopped", "stopped by the caller", self.best_epoch, self.best_val_rmse)
         model = self.best_model()

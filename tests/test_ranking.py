@@ -18,7 +18,8 @@ from cfcore.metrics import ranking_metrics
 from cfcore.model import BiasedMF
 from cfcore.ratings import Ratings
 from cfcore.recommender import Recommender
-from cfcore.scorers import RANKING_KINDS, EaseScorer, check_ease_fits, fit_ranker
+from cfcore.resources import check_ease_fits
+from cfcore.scorers import RANKING_KINDS, EaseScorer, fit_ranker
 from cfcore.split import split
 from cfcore.train import TrainingRun
 

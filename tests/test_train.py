@@ -276,7 +276,7 @@ def test_the_device_label_counts_the_threads_that_run_the_step(monkeypatch):
     """The Train page and the run say how many threads train: the compiled step's own count (the
     dashboard leaves a core for the page), not torch's, which only the seed's dense Adam uses."""
     from cfcore import kernels
-    from cfcore.train import describe_device
+    from cfcore.device import describe_device
 
     cpu = torch.device("cpu")
     monkeypatch.setattr(kernels, "threads", lambda: 1)

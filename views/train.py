@@ -7,8 +7,9 @@ import time
 import streamlit as st
 
 from cfcore.errors import CFError
-from cfcore.resources import estimate_resources, human_bytes
-from cfcore.train import describe_device, resolve_device
+from cfcore.estimate import estimate_resources
+from cfcore.resources import human_bytes
+from cfcore.device import describe_device, resolve_device
 from cfcore.scorers import KIND_LABELS
 from ui import charts, state
 from ui.forms import config_form
