@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cfcore import checkpoint, jsonio
-from cfcore.config import DEVICES, OPTIMIZERS, PRESETS, TrainConfig
+from cfcore.config import DEVICES, OPTIMIZERS, OUTPUTS, PRESETS, TrainConfig
 from cfcore.data import BUILTIN_MOVIELENS, load_dataset
 from cfcore.datastore import content_hash
 from cfcore.errors import CFError
@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--optimizer", choices=OPTIMIZERS)
     train.add_argument("--grad-clip", type=float, dest="grad_clip")
     train.add_argument("--early-stopping", type=int, dest="early_stopping", help="patience in epochs; 0 stops at the first non-improving epoch")
-    train.add_argument("--output", choices=("clip", "sigmoid"))
+    train.add_argument("--output", choices=OUTPUTS)
     train.add_argument("--seed", type=int)
     train.add_argument("--device", choices=DEVICES)
     train.add_argument("--ranking-model", choices=RANKING_KINDS, dest="ranking_model",

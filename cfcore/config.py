@@ -3,16 +3,36 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Literal
+from typing import Literal, get_args
 
 from cfcore.errors import ConfigError
 from cfcore.scorers import RANKING_KINDS, RankingKind
 
 Optimizer = Literal["sparse_adam", "adam"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
-OPTIMIZERS: tuple[str, ...] = ("sparse_adam", "adam")
-DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
-OUTPUTS: tuple[str, ...] = ("clip", "sigmoid")
+Output = Literal["clip", "sigmoid"]
+OPTIMIZERS: tuple[str, ...] = get_args(Optimizer)  # the choices, spelled once (in the type)
+DEVICES: tuple[str, ...] = get_args(Device)
+OUTPUTS: tuple[str, ...] = get_args(Output)
+
+# The accepted range of each number: (lowest, highest, whole numbers only). TrainConfig checks them
+# and the form's widgets take their bounds from here, so the two cannot disagree.
+LIMITS: dict[str, tuple[float, float, bool]] = {
+    "embedding_dim": (1, 4096, True),
+    "learning_rate": (1e-6, 1.0, False),
+    "batch_size": (1, 10_000_000, True),
+    "epochs": (1, 10_000, True),
+    "weight_decay": (0.0, 100.0, False),
+    "dropout": (0.0, 0.9, False),
+    "lr_factor": (0.01, 0.99, False),
+    "log_every": (1, 1_000_000, True),
+    "seed": (0, 2**32 - 1, True),
+    "ranking_l2": (1e-3, 1e6, False),
+    "ranking_max_items": (1, 1_000_000, True),
+    "grad_clip": (1e-6, 1e6, False),  # when set
+    "lr_patience": (0, 10_000, True),  # when set
+    "early_stopping": (0, 10_000, True),  # when set
+}
 
 
 @dataclass(frozen=True)
@@ -32,7 +52,7 @@ class TrainConfig:
     lr_factor: float = 0.5  # ReduceLROnPlateau: multiply the learning rate by this on a plateau
     lr_patience: int | None = 1  # epochs without improvement before reducing; None = fixed learning rate
     early_stopping: int | None = 3  # epochs without improvement before stopping; None = run every epoch
-    output: Literal["clip", "sigmoid"] = "clip"  # clip to the rating scale (seed) or a scaled sigmoid
+    output: Output = "clip"  # clip to the rating scale (seed) or a scaled sigmoid
     seed: int = 42  # model init and batch order; same seed + data + CPU = same numbers
     device: Device = "auto"  # auto = CUDA, then Apple MPS, then CPU
     log_every: int = 20  # steps between progress records (each one reads the loss back from the device)
@@ -44,22 +64,10 @@ class TrainConfig:
     #                                  time grow with the square; 10,000 take ~2.4 GiB and ~45 s on 2 cores)
 
     def __post_init__(self) -> None:
-        check_range("embedding_dim", self.embedding_dim, 1, 4096, integer=True)
-        check_range("learning_rate", self.learning_rate, 1e-6, 1.0)
-        check_range("batch_size", self.batch_size, 1, 10_000_000, integer=True)
-        check_range("epochs", self.epochs, 1, 10_000, integer=True)
-        check_range("weight_decay", self.weight_decay, 0.0, 100.0)
-        check_range("dropout", self.dropout, 0.0, 0.9)
-        check_range("lr_factor", self.lr_factor, 0.01, 0.99)
-        check_range("log_every", self.log_every, 1, 1_000_000, integer=True)
-        check_range("seed", self.seed, 0, 2**32 - 1, integer=True)
-        check_range("ranking_l2", self.ranking_l2, 1e-3, 1e6)
-        check_range("ranking_max_items", self.ranking_max_items, 1, 1_000_000, integer=True)
-        if self.grad_clip is not None:
-            check_range("grad_clip", self.grad_clip, 1e-6, 1e6)
-        for name in ("lr_patience", "early_stopping"):
-            if getattr(self, name) is not None:
-                check_range(name, getattr(self, name), 0, 10_000, integer=True)
+        for name, (low, high, integer) in LIMITS.items():
+            value = getattr(self, name)
+            if value is not None:  # grad_clip, lr_patience and early_stopping may be off
+                check_range(name, value, low, high, integer=integer)
         for name, value, allowed in (("optimizer", self.optimizer, OPTIMIZERS), ("device", self.device, DEVICES),
                                      ("output", self.output, OUTPUTS),
                                      ("ranking_model", self.ranking_model, RANKING_KINDS)):

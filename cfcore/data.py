@@ -324,7 +324,7 @@ def read_ratings_frame(
     out = frame.loc[:, list(mapping.values())].set_axis(list(mapping), axis=1)  # no copy under copy-on-write
     kind = "dat" if sep == "::" else {"\t": "tsv", ",": "csv"}.get(sep, "text")
     fmt = f"{kind} ({SEPARATORS.get(sep, sep)}-separated, {'header' if header else 'no header'})"
-    if head is not None and _looks_gzip(source):
+    if _looks_gzip(source):
         fmt += ", gzip"
     meta = {"format": fmt, "sep": sep, "header": header, "available": list(map(str, frame.columns)),
             "columns": {role: str(col) for role, col in mapping.items()}, "line_offset": 2 if header else 1}

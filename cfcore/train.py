@@ -513,12 +513,3 @@ class TrainingRun:
         return Recommender.from_training(model, self.train, self.config, catalog=catalog,
                                          history=[r.__dict__ for r in self.history], metrics=metrics,
                                          dataset_name=dataset_name, heldout=self.val, ranker=ranker)
-
-
-def train_with_callback(train: Ratings, val: Ratings, config: TrainConfig, callback=None):
-    """Run to the end, calling ``callback(record)`` for each record; returns the TrainingRun."""
-    run = TrainingRun(train, val, config)
-    for record in run:
-        if callback is not None and callback(record) is False:
-            break
-    return run

@@ -153,6 +153,19 @@ def test_seed_preset_fills_the_form(tmp_path):
     assert at.selectbox(key="train_optimizer").value == "adam"
 
 
+def test_the_forms_bounds_are_the_configs_limits(tmp_path):
+    """One table (config.LIMITS) bounds both: the form offered epochs up to 1,000 and patience up to
+    100 while TrainConfig accepted 10,000."""
+    from cfcore.config import LIMITS
+
+    at = app(tmp_path)
+    at.switch_page("views/train.py").run()
+    for name in ("embedding_dim", "epochs", "weight_decay", "dropout", "grad_clip", "lr_factor", "lr_patience",
+                 "early_stopping", "seed", "ranking_l2"):
+        widget = at.number_input(key=f"train_{name}")
+        assert (widget.min, widget.max) == (LIMITS[name][0], LIMITS[name][1]), name
+
+
 def test_embedding_dropout_flows_from_the_form_to_the_saved_run(tmp_path):
     at = app(tmp_path)
     at.switch_page("views/train.py").run()
@@ -228,6 +241,17 @@ def test_sweep_runs_the_grid(tmp_path):
     assert not at.exception
     assert any("Best so far" in s.value for s in at.success)
     assert len(list_runs(tmp_path)) == 2
+    assert at.session_state[state.SWEEP_ABSORBED]  # the page reran once when it ended
+    # a second sweep in the same session ends the same way (the flag used to stay set for good)
+    at.button(key="sweep_start").click().run()
+    second = at.session_state[state.SWEEP]
+    assert second is not sweep and state.SWEEP_ABSORBED not in at.session_state
+    deadline = time.time() + 120
+    while second.running and time.time() < deadline:
+        second.heartbeat()
+        time.sleep(0.2)
+    at.run()
+    assert not at.exception and at.session_state[state.SWEEP_ABSORBED] and len(list_runs(tmp_path)) == 4
 
 
 def with_model(tmp_path, rec, val=None) -> AppTest:

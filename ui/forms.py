@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cfcore.config import DEVICES, OPTIMIZERS, PRESETS, TrainConfig
+from cfcore.config import DEVICES, LIMITS, OPTIMIZERS, OUTPUTS, PRESETS, TrainConfig
 from cfcore.errors import ConfigError
 from cfcore.scorers import KIND_LABELS, RANKING_KINDS
 
@@ -47,6 +47,13 @@ def _load_values(config: TrainConfig) -> None:
         st.session_state[_key(name)] = value
 
 
+def _bounds(name: str) -> dict:
+    """min_value/max_value of a number widget: the range TrainConfig accepts (config.LIMITS)."""
+    low, high, integer = LIMITS[name]
+    return {"min_value": int(low), "max_value": int(high)} if integer else {"min_value": float(low),
+                                                                             "max_value": float(high)}
+
+
 def _nearest(options: list, value):
     return min(options, key=lambda o: abs(o - value))
 
@@ -60,9 +67,9 @@ def config_form() -> tuple[TrainConfig | None, str | None]:
                                         "seed": "Seed document (lr 0.001, dense Adam, 10 epochs)"}.get(p, p),
                  help="Fills the form; change any value afterwards.")
     left, right = st.columns(2)
-    left.number_input("Embedding dimension", min_value=1, max_value=4096, step=1, key=_key("embedding_dim"),
+    left.number_input("Embedding dimension", **_bounds("embedding_dim"), step=1, key=_key("embedding_dim"),
                       help="Length of each user's and movie's taste vector.")
-    right.number_input("Epochs", min_value=1, max_value=1000, step=1, key=_key("epochs"),
+    right.number_input("Epochs", **_bounds("epochs"), step=1, key=_key("epochs"),
                        help="Upper bound; early stopping may end sooner.")
     left.select_slider("Learning rate", options=LEARNING_RATES, key=_key("learning_rate"),
                        format_func=lambda v: f"{v:g}", help="Log scale. Too high makes the loss diverge.")
@@ -74,32 +81,32 @@ def config_form() -> tuple[TrainConfig | None, str | None]:
                       "rating model's on MovieLens); stars and explanations still come from the rating model.")
     with st.expander("Advanced"):
         a, b = st.columns(2)
-        a.number_input("Weight decay (L2)", min_value=0.0, max_value=100.0, step=0.01, format="%.4f",
+        a.number_input("Weight decay (L2)", **_bounds("weight_decay"), step=0.01, format="%.4f",
                        key=_key("weight_decay"),
                        help="Per-rating penalty on the touched rows (fast Adam) or Adam's weight_decay (dense).")
         b.selectbox("Optimizer", OPTIMIZERS, key=_key("optimizer"), format_func=OPTIMIZER_LABELS.get,
                     help=OPTIMIZER_HELP)
-        a.number_input("Embedding dropout", min_value=0.0, max_value=0.9, step=0.05, format="%.2f",
+        a.number_input("Embedding dropout", **_bounds("dropout"), step=0.05, format="%.2f",
                        key=_key("dropout"),
                        help="While training, each entry of a rating's user and movie vectors is left out with this "
                             "probability (the rest scaled up to match), so the model cannot lean on any one "
                             "entry: another remedy for overfitting beside weight decay. Predictions use the whole "
                             "vectors. 0 = off.")
         a.checkbox("Clip gradients", key=_key("use_clip"))
-        b.number_input("Max gradient norm", min_value=1e-6, max_value=1e6, key=_key("grad_clip"),
+        b.number_input("Max gradient norm", **_bounds("grad_clip"), key=_key("grad_clip"),
                        disabled=not st.session_state[_key("use_clip")])
         a.checkbox("Reduce learning rate on plateau", key=_key("use_schedule"))
         sched = not st.session_state[_key("use_schedule")]
-        b.number_input("LR factor", min_value=0.01, max_value=0.99, step=0.05, key=_key("lr_factor"), disabled=sched)
-        b.number_input("LR patience (epochs)", min_value=0, max_value=100, step=1, key=_key("lr_patience"), disabled=sched)
+        b.number_input("LR factor", **_bounds("lr_factor"), step=0.05, key=_key("lr_factor"), disabled=sched)
+        b.number_input("LR patience (epochs)", **_bounds("lr_patience"), step=1, key=_key("lr_patience"), disabled=sched)
         a.checkbox("Early stopping", key=_key("use_early_stopping"))
-        b.number_input("Early-stopping patience (epochs)", min_value=0, max_value=1000, step=1,
+        b.number_input("Early-stopping patience (epochs)", **_bounds("early_stopping"), step=1,
                        key=_key("early_stopping"), disabled=not st.session_state[_key("use_early_stopping")])
-        a.selectbox("Output range", ["clip", "sigmoid"], key=_key("output"), format_func=OUTPUT_LABELS.get,
+        a.selectbox("Output range", OUTPUTS, key=_key("output"), format_func=OUTPUT_LABELS.get,
                     help="How predictions are kept on the rating scale: cut at its ends (clip, as the seed does; "
                          "the 'range limit' in an explanation) or squeezed smoothly (sigmoid).")
-        b.number_input("Seed", min_value=0, max_value=2**32 - 1, step=1, key=_key("seed"))
-        b.number_input("EASE L2 strength", min_value=1e-3, max_value=1e6, step=10.0, format="%g",
+        b.number_input("Seed", **_bounds("seed"), step=1, key=_key("seed"))
+        b.number_input("EASE L2 strength", **_bounds("ranking_l2"), step=10.0, format="%g",
                        key=_key("ranking_l2"), disabled=st.session_state[_key("ranking_model")] != "ease",
                        help="Larger values give smoother lists that lean towards popular movies.")
         a.selectbox("Device", DEVICES, key=_key("device"), format_func=DEVICE_LABELS.get,

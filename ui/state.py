@@ -17,7 +17,7 @@ from cfcore.recommender import Recommender
 from cfcore.runs import load_run, model_label
 from cfcore.split import Split, split
 from ui.data import builtin_dataset
-from ui.jobs import TrainingJob, find_job
+from ui.jobs import SweepJob, TrainingJob, find_job
 
 DATASET = "cf_dataset"
 DATASET_HASH = "cf_dataset_hash"  # content hash of the active dataset (computed once when it is set)
@@ -32,6 +32,7 @@ ACTIVE_MODEL = "cf_active_model"
 JOB = "cf_job"
 JOB_ABSORBED = "cf_job_absorbed"
 SWEEP = "cf_sweep"
+SWEEP_ABSORBED = "cf_sweep_absorbed"  # the page reran once when the current sweep ended
 RUNS_DIR = "cf_runs_dir"
 FLASH = "cf_flash"
 
@@ -208,6 +209,21 @@ def start_training(config) -> TrainingJob:
     st.session_state[JOB] = job
     st.session_state.pop(JOB_ABSORBED, None)
     return job
+
+
+def start_sweep(parts, base, grid) -> None:
+    """Run a sweep of ``grid`` around ``base`` on the active dataset in the background (this session's)."""
+    st.session_state[SWEEP] = SweepJob(dataset(), parts, base, grid, runs_dir(), asdict(split_settings()),
+                                       dataset_hash()).start()
+    st.session_state.pop(SWEEP_ABSORBED, None)  # so this sweep's end reruns the page as the last one's did
+
+
+def sweep_just_ended(sweep) -> bool:
+    """True once, on the first rerun after ``sweep`` ended with results (the page then reruns whole)."""
+    if sweep.running or not sweep.results or st.session_state.get(SWEEP_ABSORBED):
+        return False
+    st.session_state[SWEEP_ABSORBED] = True
+    return True
 
 
 def runs_dir() -> Path:

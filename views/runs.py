@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -164,8 +163,7 @@ if left.button(f"Run sweep ({n_runs} runs)", type="primary", disabled=sweep_runn
     except CFError as exc:
         st.error(md(exc))
     else:
-        st.session_state[state.SWEEP] = SweepJob(state.dataset(), parts, base, grid, state.runs_dir(),
-                                                    asdict(state.split_settings()), state.dataset_hash()).start()
+        state.start_sweep(parts, base, grid)
         st.rerun()
 if right.button("Stop sweep", disabled=not sweep_running, key="sweep_stop"):
     sweep.stop()
@@ -197,8 +195,7 @@ def sweep_panel() -> None:
             st.success(f"Best so far: dim {best['dim']}, learning rate {best['learning rate']:g}, batch {best['batch']}, "
                        f"weight decay {best['weight decay']:g} → validation RMSE {best['val RMSE']:.4f} (run {best['run']})")
         st.dataframe(frame, hide_index=True)
-    if not sweep.running and not st.session_state.get("sweep_absorbed") and sweep.results:
-        st.session_state["sweep_absorbed"] = True
+    if state.sweep_just_ended(sweep):
         st.rerun()
 
 
