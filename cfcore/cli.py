@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import sys
@@ -149,7 +148,7 @@ def _train(args: argparse.Namespace) -> int:
     for note in run.notes:
         say(f"note: {note}")
     say(f"device: {run.device_name}; config: {_short_config(config)}")
-    bar = _progress_bar(config, len(train), run.batch_size, disable=args.quiet)
+    bar = _progress_bar(config, len(train), disable=args.quiet)
     try:
         for record in run:
             if record.kind == "step":
@@ -235,10 +234,10 @@ def _short_config(config: TrainConfig) -> str:
             + (f", dropout {config.dropout:g}" if config.dropout else ""))
 
 
-def _progress_bar(config: TrainConfig, n: int, batch_size: int, disable: bool):
+def _progress_bar(config: TrainConfig, n: int, disable: bool):
     from tqdm import tqdm
 
-    total = config.epochs * math.ceil(n / batch_size)
+    total = config.epochs * config.steps_per_epoch(n)
     return tqdm(total=total, unit="step", file=sys.stderr, leave=False, disable=disable or None, dynamic_ncols=True)
 
 

@@ -86,6 +86,14 @@ class TrainConfig:
     def replace(self, **changes) -> TrainConfig:
         return replace(self, **changes)
 
+    def batch_for(self, n_ratings: int) -> int:
+        """The batch size a run on ``n_ratings`` training ratings uses: never more than there are."""
+        return max(1, min(self.batch_size, n_ratings))
+
+    def steps_per_epoch(self, n_ratings: int) -> int:
+        """Optimiser steps in one epoch over ``n_ratings`` training ratings (the last batch may be short)."""
+        return max(1, -(-n_ratings // self.batch_for(n_ratings)))
+
 
 def check_range(name: str, value, low: float, high: float, integer: bool = False) -> None:
     """Raise ConfigError naming ``value`` unless low <= value <= high (and an int when asked)."""

@@ -6,7 +6,6 @@ so the estimate and the run share one code path.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from cfcore.config import TrainConfig
@@ -45,8 +44,7 @@ def estimate_resources(train: Ratings, val: Ratings, config: TrainConfig, timing
     n_params, weights, optimizer, data = memory_needed(train.n_users, train.n_items, len(train), len(val), config)
     total = weights + optimizer + data
     available = resources.available_memory(device)  # read at call time (tests set it)
-    batch = min(config.batch_size, len(train))
-    steps = math.ceil(len(train) / batch)
+    steps = config.steps_per_epoch(len(train))
     seconds = None
     if timing_seconds and fits(total, available):
         warm_up(config)

@@ -101,9 +101,8 @@ class TrainingRun:
             raise ConfigError("the validation set is empty; hold out a larger fraction")
         self.train, self.val, self.config = train, val, config
         self.notes: list[str] = []  # settings adjusted before training, for the caller to show
-        self.batch_size = config.batch_size
-        if self.batch_size > len(train):
-            self.batch_size = len(train)
+        self.batch_size = config.batch_for(len(train))
+        if self.batch_size < config.batch_size:
             self.notes.append(f"batch size {config.batch_size:,} is larger than the {len(train):,} training "
                               f"ratings; using {self.batch_size:,}")
         self.device = resolve_device(config.device)
@@ -200,7 +199,7 @@ class TrainingRun:
         self._started = True
         cfg = self.config
         n = len(self.train)
-        steps_per_epoch = math.ceil(n / self.batch_size)
+        steps_per_epoch = cfg.steps_per_epoch(n)
         step = 0
         no_improvement = 0
         reason, message = "completed", f"trained {cfg.epochs} epochs"
@@ -332,7 +331,7 @@ class TrainingRun:
         there is time, and the second one is the answer (the first pays one-off costs). The caller
         should warm up compiled kernels first.
         """
-        steps_per_epoch = math.ceil(len(self.train) / self.batch_size)
+        steps_per_epoch = self.config.steps_per_epoch(len(self.train))
         started = epoch_started = time.perf_counter()
         first = last = None  # (time, step) of the first and the last step record
         eval_seconds = 0.0

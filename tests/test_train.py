@@ -329,3 +329,10 @@ def test_dropout_changes_training_and_not_prediction(synth_split, optimizer):
 def test_dropout_out_of_range_is_refused_by_name():
     with pytest.raises(ConfigError, match="dropout must be between 0 and 0.9; got 1.0"):
         TrainConfig(dropout=1.0)
+
+
+def test_batch_and_steps_per_epoch_are_one_helper():
+    config = TrainConfig(batch_size=1024)
+    assert (config.batch_for(100_000), config.steps_per_epoch(100_000)) == (1024, 98)
+    assert (config.batch_for(500), config.steps_per_epoch(500)) == (500, 1)  # a batch never exceeds the data
+    assert config.steps_per_epoch(2048) == 2 and config.steps_per_epoch(2049) == 3

@@ -120,7 +120,7 @@ class TrainingJob(_BackgroundJob):
         self.split_settings = split_settings or {}  # method/fraction/seed, stored so a saved run can rebuild it
         self.dataset_hash = dataset_hash  # stored too: a saved run finds its data again by content
         self.state = JobState()
-        self.steps_per_epoch = max(1, -(-len(parts.train) // min(config.batch_size, len(parts.train))))
+        self.steps_per_epoch = config.steps_per_epoch(len(parts.train))
         self._run: TrainingRun | None = None
         super().__init__()
 
@@ -199,7 +199,7 @@ class TrainingJob(_BackgroundJob):
         rate = self.ratings_per_second()
         if rate is None:
             return done, f"epoch {last.epoch}/{cfg.epochs} · measuring speed…"
-        eta = (total_steps - last.step) * min(cfg.batch_size, len(self.parts.train)) / rate
+        eta = (total_steps - last.step) * cfg.batch_for(len(self.parts.train)) / rate
         rate_text = f"{rate / 1e6:.2f}M" if rate >= 1e6 else f"{rate / 1e3:.0f}K"
         return done, f"epoch {last.epoch}/{cfg.epochs} · {rate_text} ratings/s · at most {_duration(eta)} left"
 
@@ -217,7 +217,7 @@ class TrainingJob(_BackgroundJob):
         span = now - times[then]
         if span < 1.0:
             return None
-        return (now_step - steps[then].step) * min(self.config.batch_size, len(self.parts.train)) / span
+        return (now_step - steps[then].step) * self.config.batch_for(len(self.parts.train)) / span
 
 
 def _duration(seconds: float) -> str:
