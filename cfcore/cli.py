@@ -15,12 +15,10 @@ import pandas as pd
 from cfcore import checkpoint, jsonio
 from cfcore.config import DEVICES, OPTIMIZERS, OUTPUTS, PRESETS, TrainConfig
 from cfcore.data import BUILTIN_MOVIELENS, load_dataset
-from cfcore.datastore import content_hash
 from cfcore.errors import CFError
-from cfcore.metrics import mae, rmse
-from cfcore.split import SPLIT_METHODS, split, with_test_set
+from cfcore.experiment import Evaluation, Experiment
+from cfcore.split import SPLIT_METHODS, SplitSettings, split, with_test_set
 from cfcore.scorers import KIND_LABELS, RANKING_KINDS
-from cfcore.train import TrainingRun
 
 
 class _Parser(argparse.ArgumentParser):
@@ -144,13 +142,15 @@ def _train(args: argparse.Namespace) -> int:
     say(f"split: {args.split}, train {summary['train_ratings']:,} / validation {summary['val_ratings']:,} ratings "
         f"({summary['val_users_unseen_in_train']} validation users and {summary['val_items_unseen_in_train']} items unseen in train)")
 
-    run = TrainingRun(train, val, config)
+    experiment = Experiment(dataset, parts, config, SplitSettings(args.split, args.val_fraction, args.split_seed),
+                            test=test, evaluation=Evaluation(10, args.relevance_threshold))
+    run = experiment.run
     for note in run.notes:
         say(f"note: {note}")
     say(f"device: {run.device_name}; config: {_short_config(config)}")
     bar = _progress_bar(config, len(train), disable=args.quiet)
     try:
-        for record in run:
+        for record in experiment:
             if record.kind == "step":
                 bar.update(record.step - bar.n)
                 bar.set_postfix(epoch=record.epoch, loss=f"{record.train_loss:.4f}")
@@ -160,26 +160,20 @@ def _train(args: argparse.Namespace) -> int:
                     f"MAE: {record.val_mae:.4f}, lr {record.learning_rate:.2g}, {record.seconds:.1f}s, "
                     f"{record.ratings_per_second / 1e3:,.0f}K ratings/s{' *' if record.is_best else ''}")
     except KeyboardInterrupt:
-        run.stop()
+        experiment.stop()
         say("interrupted: keeping the best epoch so far")
     finally:
         bar.close()
     end = run.end
-    rec = run.finish(dataset.catalog, dataset.name)
+    rec = experiment.finish()
     if rec is None:
         raise CFError(end.message if end else "training stopped before the first epoch finished; nothing to save")
-    rec.metrics["split"] = {"method": args.split, "fraction": args.val_fraction, "seed": args.split_seed}
-    rec.metrics["dataset_hash"] = content_hash(dataset.ratings)  # a saved run finds its data again by content
     say(f"stopped: {end.message}" if end.reason != "completed" else f"done: {end.message}")
 
-    base = run.baselines
-    results = {"val_rmse": rec.metrics["val_rmse"], "val_mae": rec.metrics["val_mae"], "test_rmse": None, "test_mae": None}
+    base = experiment.baselines
+    results = {"val_rmse": rec.metrics["val_rmse"], "val_mae": rec.metrics["val_mae"],
+               "test_rmse": rec.metrics.get("test_rmse"), "test_mae": rec.metrics.get("test_mae")}
     if test is not None:
-        from cfcore.baselines import baseline_scores
-
-        pred = rec.predict_idx(test.user_idx, test.item_idx)
-        results["test_rmse"], results["test_mae"] = rmse(pred, test.rating), mae(pred, test.rating)
-        base = baseline_scores(train, test)
         seen_users = np.bincount(train.user_idx, minlength=train.n_users) > 0
         seen_items = np.bincount(train.item_idx, minlength=train.n_items) > 0
         unseen = ~seen_users[test.user_idx] | ~seen_items[test.item_idx]
@@ -193,7 +187,7 @@ def _train(args: argparse.Namespace) -> int:
     gain = f" ({100 * (1 - model_rmse / base['bias_rmse']):+.1f}% vs bias-only)" if base["bias_rmse"] > 0 else ""
     say(f"baselines on {where}: global mean RMSE {base['global_mean_rmse']:.4f}, bias-only RMSE {base['bias_rmse']:.4f}; "
         f"model {model_rmse:.4f}{gain}")
-    ladder = rec.record_ranking(test if test is not None else val, k=10, threshold=args.relevance_threshold)
+    ladder = experiment.ladder
     ranking = ladder[rec.kind]
     say(f"ranking on {where} (k=10, relevant = rating >= {args.relevance_threshold:g}, {ranking['users']:,} users; "
         f"lists ordered by {KIND_LABELS[rec.kind]}, fitted in {rec.metrics['ranking_seconds']:.1f} s):")

@@ -46,6 +46,26 @@ class Split:
         return f"Split({self.method}, train={len(self.train)}, val={len(self.val)})"
 
 
+@dataclass(frozen=True)
+class SplitSettings:
+    """How validation was held out: recorded with every run, so its split can be rebuilt from the data."""
+
+    method: str = "random"
+    fraction: float = 0.1
+    seed: int = 0
+
+    def apply(self, ratings: Ratings) -> Split:
+        return split(ratings, self.method, self.fraction, self.seed)
+
+    def to_dict(self) -> dict:
+        return {"method": self.method, "fraction": self.fraction, "seed": self.seed}
+
+    @classmethod
+    def from_dict(cls, values) -> SplitSettings:
+        """From a saved run's record; ValueError (or KeyError, TypeError) when it is not one."""
+        return cls(str(values["method"]), float(values["fraction"]), int(values["seed"]))
+
+
 def split(ratings: Ratings, method: SplitMethod = "random", fraction: float = 0.1, seed: int = 0,
           min_user_ratings: int = 5) -> Split:
     """Hold out ``fraction`` of the ratings for validation.

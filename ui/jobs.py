@@ -18,9 +18,10 @@ from pathlib import Path
 from cfcore.config import TrainConfig
 from cfcore.data import Dataset
 from cfcore.errors import CFError
+from cfcore.experiment import Evaluation, Experiment
 from cfcore.recommender import Recommender
 from cfcore.runs import RunInfo, model_label, save_run
-from cfcore.split import Split
+from cfcore.split import Split, SplitSettings
 from cfcore.train import EndRecord, EpochRecord, StepRecord, TrainingRun
 
 ORPHAN_SECONDS = 60.0
@@ -115,10 +116,12 @@ class TrainingJob(_BackgroundJob):
     thread_name = "cf-training"
 
     def __init__(self, dataset: Dataset, parts: Split, config: TrainConfig, runs_dir: Path,
-                 split_settings: dict | None = None, dataset_hash: str = "") -> None:
+                 split_settings: SplitSettings = SplitSettings(), dataset_hash: str = "",
+                 evaluation: Evaluation = Evaluation()) -> None:
         self.dataset, self.parts, self.config, self.runs_dir = dataset, parts, config, runs_dir
-        self.split_settings = split_settings or {}  # method/fraction/seed, stored so a saved run can rebuild it
+        self.split_settings = split_settings  # stored with the run, so a saved run can rebuild its split
         self.dataset_hash = dataset_hash  # stored too: a saved run finds its data again by content
+        self.evaluation = evaluation
         self.state = JobState()
         self.steps_per_epoch = config.steps_per_epoch(len(parts.train))
         self._run: TrainingRun | None = None
@@ -143,8 +146,9 @@ class TrainingJob(_BackgroundJob):
     def _work(self) -> None:
         state = self.state
         try:
-            run = TrainingRun(self.parts.train, self.parts.val, self.config)
-            self._run = run
+            experiment = Experiment(self.dataset, self.parts, self.config, self.split_settings,
+                                    dataset_hash=self.dataset_hash or None, evaluation=self.evaluation)
+            run = self._run = experiment.run
             state.device, state.notes = run.device_name, list(run.notes)
             state.baselines = dict(run.baselines)
             if self.dataset.noise_floor is not None:  # synthetic data: the best any model can reach
@@ -152,7 +156,7 @@ class TrainingJob(_BackgroundJob):
             state.status = "running"
             if self._stop.is_set():
                 run.stop()
-            for record in run:
+            for record in experiment:
                 if isinstance(record, StepRecord):
                     state.steps.append(record)
                     state.step_times.append(time.time())
@@ -164,13 +168,11 @@ class TrainingJob(_BackgroundJob):
                     state.message = record.message
                 if self.orphaned:
                     run.stop()  # the browser session is gone
-            state.result = run.finish(self.dataset.catalog, self.dataset.name)
+            state.result = experiment.finish()
             end = run.end
             if state.result is not None:
-                state.ladder = state.result.record_ranking(self.parts.val, k=10, threshold=4.0)
+                state.ladder = experiment.ladder
                 state.ranking = state.ladder[state.result.kind]
-                state.result.metrics["split"] = dict(self.split_settings)
-                state.result.metrics["dataset_hash"] = self.dataset_hash
                 state.run_info = save_run(self.runs_dir, state.result)
             state.status = {"completed": "done", "early_stopping": "done"}.get(end.reason, end.reason)
             state.message = end.message
@@ -245,10 +247,10 @@ class SweepJob(_BackgroundJob):
     thread_name = "cf-sweep"
 
     def __init__(self, dataset: Dataset, parts: Split, base: TrainConfig, grid: dict[str, list], runs_dir: Path,
-                 split_settings: dict | None = None, dataset_hash: str = "") -> None:
+                 split_settings: SplitSettings = SplitSettings(), dataset_hash: str = "",
+                 evaluation: Evaluation = Evaluation()) -> None:
         self.dataset, self.parts, self.runs_dir = dataset, parts, runs_dir
-        self.split_settings = split_settings or {}
-        self.dataset_hash = dataset_hash
+        self.split_settings, self.dataset_hash, self.evaluation = split_settings, dataset_hash, evaluation
         keys = list(grid)
         self.configs = [base.replace(**dict(zip(keys, values))) for values in itertools.product(*grid.values())]
         self.grid_keys = keys
@@ -272,7 +274,8 @@ class SweepJob(_BackgroundJob):
         for config in self.configs:
             if self._stop.is_set() or self.orphaned:
                 break
-            job = TrainingJob(self.dataset, self.parts, config, self.runs_dir, self.split_settings, self.dataset_hash)
+            job = TrainingJob(self.dataset, self.parts, config, self.runs_dir, self.split_settings, self.dataset_hash,
+                              self.evaluation)
             job.last_seen = self.last_seen
             self.current = job
             job._work()  # same thread: one run at a time

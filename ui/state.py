@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import weakref
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
@@ -15,7 +15,7 @@ from cfcore.errors import CFError
 from cfcore.ratings import Ratings
 from cfcore.recommender import Recommender
 from cfcore.runs import load_run, model_label
-from cfcore.split import Split, split
+from cfcore.split import Split, SplitSettings
 from ui.data import builtin_dataset
 from ui.jobs import SweepJob, TrainingJob, find_job
 
@@ -39,13 +39,6 @@ FLASH = "cf_flash"
 DEMO = "cf_demo"  # the home page's one-click demo is training: land on Recommend when it ends
 
 DEFAULT_RUNS_DIR = os.environ.get("CF_STUDIO_RUNS_DIR", "runs")
-
-
-@dataclass(frozen=True)
-class SplitSettings:
-    method: str = "random"
-    fraction: float = 0.1
-    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -103,7 +96,7 @@ def current_split() -> Split:
     data, settings = dataset(), split_settings()
     cached = st.session_state.get(SPLIT_CACHE)  # (weak reference to the dataset, settings, split)
     if cached is None or cached[0]() is not data or cached[1] != settings:  # identity, not a reusable id()
-        parts = split(data.ratings, settings.method, settings.fraction, settings.seed)
+        parts = settings.apply(data.ratings)
         st.session_state[SPLIT_CACHE] = (weakref.ref(data), settings, parts)
         return parts
     return cached[2]
@@ -134,7 +127,7 @@ def _validation_for(rec: Recommender) -> Ratings | None:
     if data is None or data.ratings.users != rec.users or data.ratings.items != rec.items:
         return None
     try:
-        return split(data.ratings, settings["method"], float(settings["fraction"]), int(settings["seed"])).val
+        return SplitSettings.from_dict(settings).apply(data.ratings).val
     except (CFError, KeyError, TypeError, ValueError):
         return None
 
@@ -205,7 +198,7 @@ def url_choice(key: str) -> str | None:
 
 def start_training(config) -> TrainingJob:
     """Train ``config`` on the active dataset and split in the background; the job belongs to this session."""
-    job = TrainingJob(dataset(), current_split(), config, runs_dir(), asdict(split_settings()), dataset_hash()).start()
+    job = TrainingJob(dataset(), current_split(), config, runs_dir(), split_settings(), dataset_hash()).start()
     st.session_state[JOB] = job
     st.session_state.pop(JOB_ABSORBED, None)
     return job
@@ -213,7 +206,7 @@ def start_training(config) -> TrainingJob:
 
 def start_sweep(parts, base, grid) -> None:
     """Run a sweep of ``grid`` around ``base`` on the active dataset in the background (this session's)."""
-    st.session_state[SWEEP] = SweepJob(dataset(), parts, base, grid, runs_dir(), asdict(split_settings()),
+    st.session_state[SWEEP] = SweepJob(dataset(), parts, base, grid, runs_dir(), split_settings(),
                                        dataset_hash()).start()
     st.session_state.pop(SWEEP_ABSORBED, None)  # so this sweep's end reruns the page as the last one's did
 
