@@ -479,3 +479,36 @@ def test_download_files_are_built_when_clicked_not_on_every_rerun(tmp_path, save
     at.radio(key="emb_show").set_value("users").run()
     assert not at.exception and len(at.get("download_button")) == 3
     assert built == []
+
+
+def test_the_cli_and_the_dashboard_record_the_same_metrics(tmp_path, small_synthetic):
+    """One experiment use case behind both surfaces: a run trained by the CLI and one trained by a
+    dashboard job hold the same metric names, split record and data hash, and the threshold chosen."""
+    import subprocess
+    import sys
+
+    from cfcore import checkpoint
+    from cfcore.datastore import content_hash
+    from cfcore.experiment import Evaluation
+    from cfcore.split import SplitSettings
+    from ui.jobs import TrainingJob
+
+    source = "builtin:synthetic?n_ratings=6000&n_users=150&n_items=100&noise=0.3&seed=1"
+    done = subprocess.run([sys.executable, "-m", "cfcore", "train", "--data", source, "--epochs", "2", "--dim", "4",
+                           "--relevance-threshold", "3.5", "--out", str(tmp_path / "cli.pt"), "--quiet"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    from_cli = checkpoint.load(tmp_path / "cli.pt").metrics
+    from cfcore.data import load_dataset
+
+    dataset = load_dataset(source)
+    settings = SplitSettings("random", 0.1, 0)
+    job = TrainingJob(dataset, settings.apply(dataset.ratings), TrainConfig(epochs=2, embedding_dim=4), tmp_path,
+                      settings, content_hash(dataset.ratings), Evaluation(10, 3.5))
+    job._work()  # in this thread
+    from_job = job.state.result.metrics
+    assert set(from_job) == set(from_cli)
+    for key in ("split", "dataset_hash", "relevance_threshold", "ranking_k"):
+        assert from_job[key] == from_cli[key], key
+    assert from_job["relevance_threshold"] == 3.5
+    assert from_job["val_rmse"] == pytest.approx(from_cli["val_rmse"], rel=1e-4)  # same data, split, config

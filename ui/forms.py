@@ -6,6 +6,7 @@ import streamlit as st
 
 from cfcore.config import DEVICES, LIMITS, OPTIMIZERS, OUTPUTS, PRESETS, TrainConfig
 from cfcore.errors import ConfigError
+from cfcore.experiment import Evaluation
 from cfcore.scorers import KIND_LABELS, RANKING_KINDS
 
 LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1, 3e-1, 1.0]
@@ -43,6 +44,7 @@ def _load_values(config: TrainConfig) -> None:
         "output": config.output, "seed": config.seed, "device": config.device,
         "ranking_model": config.ranking_model, "ranking_l2": config.ranking_l2,
     }
+    values["relevance_threshold"] = st.session_state.get(_key("relevance_threshold"), Evaluation().relevance_threshold)
     for name, value in values.items():
         st.session_state[_key(name)] = value
 
@@ -109,12 +111,21 @@ def config_form() -> tuple[TrainConfig | None, str | None]:
         b.number_input("EASE L2 strength", **_bounds("ranking_l2"), step=10.0, format="%g",
                        key=_key("ranking_l2"), disabled=st.session_state[_key("ranking_model")] != "ease",
                        help="Larger values give smoother lists that lean towards popular movies.")
+        b.number_input("Relevant when rated at least", min_value=-1e6, max_value=1e6, step=0.5, format="%g",
+                       key=_key("relevance_threshold"),
+                       help="For the ranking metrics recorded with the run (P@10, R@10, NDCG@10): a held-out rating "
+                            "this high counts as a movie the user wanted. The CLI's --relevance-threshold.")
         a.selectbox("Device", DEVICES, key=_key("device"), format_func=DEVICE_LABELS.get,
                     help="auto picks a CUDA GPU if there is one, then an Apple GPU, then the CPU.")
     try:
         return config_from_state(), None
     except ConfigError as exc:
         return None, str(exc)
+
+
+def evaluation_from_state() -> Evaluation:
+    """How the run's lists are judged (k is 10 on every surface; the threshold is the form's)."""
+    return Evaluation(k=10, relevance_threshold=float(st.session_state.get(_key("relevance_threshold"), 4.0)))
 
 
 def config_from_state() -> TrainConfig:

@@ -12,6 +12,7 @@ import streamlit as st
 from cfcore.data import Dataset
 from cfcore.datastore import content_hash, find_saved, load_saved, save_dataset
 from cfcore.errors import CFError
+from cfcore.experiment import Evaluation
 from cfcore.ratings import Ratings
 from cfcore.recommender import Recommender
 from cfcore.runs import load_run, model_label
@@ -196,9 +197,10 @@ def url_choice(key: str) -> str | None:
     return st.session_state.pop(f"{key}_from_url", None)
 
 
-def start_training(config) -> TrainingJob:
+def start_training(config, evaluation: Evaluation = Evaluation()) -> TrainingJob:
     """Train ``config`` on the active dataset and split in the background; the job belongs to this session."""
-    job = TrainingJob(dataset(), current_split(), config, runs_dir(), split_settings(), dataset_hash()).start()
+    job = TrainingJob(dataset(), current_split(), config, runs_dir(), split_settings(), dataset_hash(),
+                      evaluation).start()
     st.session_state[JOB] = job
     st.session_state.pop(JOB_ABSORBED, None)
     return job

@@ -12,7 +12,7 @@ from cfcore.resources import human_bytes
 from cfcore.device import describe_device, resolve_device
 from cfcore.scorers import KIND_LABELS
 from ui import charts, state
-from ui.forms import config_form
+from ui.forms import config_form, evaluation_from_state
 from ui.text import md
 from ui.jobs import TrainingJob, absorb_finished
 from ui.ranking import ladder_panel
@@ -86,7 +86,7 @@ with side_col:
     start_col, stop_col = st.columns(2)
     can_start = config is not None and not running and (estimate is None or estimate.fits) and not problem
     if start_col.button("Train", type="primary", disabled=not can_start, key="train_start", width="stretch"):
-        state.start_training(config)
+        state.start_training(config, evaluation_from_state())
         st.rerun()
     # a callback runs before the rerun it triggers, so that one run already draws the stopped state
     stop_col.button("Stop", disabled=not running or job.state.end is not None, key="train_stop", width="stretch",
