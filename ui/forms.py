@@ -94,6 +94,10 @@ def config_form() -> tuple[TrainConfig | None, str | None]:
                             "probability (the rest scaled up to match), so the model cannot lean on any one "
                             "entry: another remedy for overfitting beside weight decay. Predictions use the whole "
                             "vectors. 0 = off.")
+        b.number_input("Relevant when rated at least", min_value=-1e6, max_value=1e6, step=0.5, format="%g",
+                       key=_key("relevance_threshold"),
+                       help="For the ranking metrics recorded with the run (P@10, R@10, NDCG@10): a held-out rating "
+                            "this high counts as a movie the user wanted. The CLI's --relevance-threshold.")
         a.checkbox("Clip gradients", key=_key("use_clip"))
         b.number_input("Max gradient norm", **_bounds("grad_clip"), key=_key("grad_clip"),
                        disabled=not st.session_state[_key("use_clip")])
@@ -111,10 +115,6 @@ def config_form() -> tuple[TrainConfig | None, str | None]:
         b.number_input("EASE L2 strength", **_bounds("ranking_l2"), step=10.0, format="%g",
                        key=_key("ranking_l2"), disabled=st.session_state[_key("ranking_model")] != "ease",
                        help="Larger values give smoother lists that lean towards popular movies.")
-        b.number_input("Relevant when rated at least", min_value=-1e6, max_value=1e6, step=0.5, format="%g",
-                       key=_key("relevance_threshold"),
-                       help="For the ranking metrics recorded with the run (P@10, R@10, NDCG@10): a held-out rating "
-                            "this high counts as a movie the user wanted. The CLI's --relevance-threshold.")
         a.selectbox("Device", DEVICES, key=_key("device"), format_func=DEVICE_LABELS.get,
                     help="auto picks a CUDA GPU if there is one, then an Apple GPU, then the CPU.")
     try:
