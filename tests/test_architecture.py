@@ -85,3 +85,16 @@ def test_cfcore_has_no_import_cycle_not_even_inside_a_function():
 def test_ui_never_imports_the_screens():
     for path in (ROOT / "ui").glob("*.py"):
         assert "views" not in _imports(path), path
+
+
+def test_colours_live_in_one_palette():
+    import re
+
+    colour = re.compile(r"#[0-9A-Fa-f]{6}\b|#[0-9A-Fa-f]{3}\b")
+    for path in [ROOT / "app.py", *(ROOT / "views").glob("*.py"), *(ROOT / "ui").glob("*.py")]:
+        if path.name != "charts.py":
+            assert not colour.search(path.read_text()), f"{path.name} spells a colour; use ui/charts.py's palette"
+    theme = (ROOT / ".streamlit" / "config.toml").read_text()
+    from ui.charts import ACCENT
+
+    assert f'primaryColor = "{ACCENT}"' in theme

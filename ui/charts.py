@@ -12,9 +12,15 @@ from plotly.subplots import make_subplots
 
 from ui.text import plot
 
-ACCENT = "#E4572E"
-BLUE = "#2E86AB"
-GREY = "#8A94A6"
+# The palette, spelled once (ACCENT is the theme's primaryColor in .streamlit/config.toml)
+ACCENT = "#E4572E"  # this model, the chosen movie, a recommendation
+BLUE = "#2E86AB"  # validation, second series
+GREY = "#8A94A6"  # raw or secondary series
+GREEN = "#3BA55D"  # good: the noise floor, a rated movie, a positive contribution
+DARK = "#555555"  # reference lines (baselines)
+LIGHT = "#CCCCCC"  # connectors
+HIGHLIGHT = "#FFB000"  # neighbours of the chosen movie
+FAINT = "#C9D1DC"  # the background cloud of a map
 LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.2))
 
 
@@ -53,7 +59,7 @@ def training_figure(steps: Sequence, epochs: Sequence, baselines: dict[str, floa
                              ("noise_floor", "noise floor (best possible)", "dashdot")):
         if key in baselines:
             value = baselines[key]
-            colour = "#3BA55D" if key == "noise_floor" else "#555"
+            colour = GREEN if key == "noise_floor" else DARK
             shapes.append(dict(type="line", xref="x2 domain", yref="y2", x0=0, x1=1, y0=value, y1=value,
                                line=dict(color=colour, dash=dash, width=1)))
             notes.append(dict(text=f"{label} {value:.3f}", xref="x2 domain", yref="y2", x=1, y=value,
@@ -162,8 +168,8 @@ def explanation_waterfall(parts: dict[str, float], title: str) -> go.Figure:
         y=[parts[n] for n in names] + [parts["prediction"]],
         measure=["absolute"] + ["relative"] * (len(names) - 1) + ["total"],
         text=[f"{parts[n]:+.2f}" if i else f"{parts[n]:.2f}" for i, n in enumerate(names)] + [f"{parts['prediction']:.2f}"],
-        textposition="outside", connector=dict(line=dict(color="#ccc")),
-        increasing=dict(marker=dict(color="#3BA55D")), decreasing=dict(marker=dict(color=ACCENT)),
+        textposition="outside", connector=dict(line=dict(color=LIGHT)),
+        increasing=dict(marker=dict(color=GREEN)), decreasing=dict(marker=dict(color=ACCENT)),
         totals=dict(marker=dict(color=BLUE)),
     ))
     low = min(0.0, min(np.cumsum([parts[n] for n in names])))

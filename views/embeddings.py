@@ -64,7 +64,7 @@ if show == "movies":
                                            item_mask=np.isin(np.arange(rec.n_items), frame.index))
             rows = [target, *neighbours["item_idx"].tolist()]
             highlight = frame.loc[rows].assign(label=[f"▶ {frame.loc[target, 'title']}"] + [""] * len(neighbours),
-                                               marker_color=["#E4572E"] + ["#FFB000"] * len(neighbours))
+                                               marker_color=[charts.ACCENT] + [charts.HIGHLIGHT] * len(neighbours))
     fig = charts.embedding_map(frame, color, dims, proj.explained_variance_ratio, highlight,
                                title=f"{len(frame):,} movies with at least {_ratings(min_ratings)}")
     st.plotly_chart(fig, key="emb_map")

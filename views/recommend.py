@@ -187,17 +187,17 @@ with new_tab:
             recommended = proj.transform(rec.item_factors_[result["item_idx"].to_numpy()])
             user_xy = proj.transform(vec[None, :])
             highlight = pd.concat([
-                rec.catalog.iloc[rated_idx].assign(pc1=rated[:, 0], pc2=rated[:, 1], marker_color="#3BA55D",
+                rec.catalog.iloc[rated_idx].assign(pc1=rated[:, 0], pc2=rated[:, 1], marker_color=charts.GREEN,
                                                    symbol="circle", label=[f"★ {t}" for t in rec.catalog.iloc[rated_idx]["title"]]),
                 rec.catalog.iloc[result["item_idx"].to_numpy()[:5]].assign(
-                    pc1=recommended[:5, 0], pc2=recommended[:5, 1], marker_color="#E4572E", symbol="diamond", label=""),
+                    pc1=recommended[:5, 0], pc2=recommended[:5, 1], marker_color=charts.ACCENT, symbol="diamond", label=""),
             ]).assign(bias=lambda f: rec.item_bias_[f.index.to_numpy()] if len(f) else [])
             fig = charts.embedding_map(frame.assign(**{"main genre": "movies"}), "main genre", 2,
                                        proj.explained_variance_ratio, highlight,
                                        title="You (★ rated, ◆ recommended) on the movie map")
             fig.add_scatter(x=user_xy[:, 0], y=user_xy[:, 1], mode="markers+text", text=["you"], name="you",
                             textposition="bottom center", marker=dict(size=22, color="black", symbol="star"))
-            fig.update_traces(marker=dict(color="#C9D1DC", size=5), selector=dict(name="movies"))
+            fig.update_traces(marker=dict(color=charts.FAINT, size=5), selector=dict(name="movies"))
             st.plotly_chart(fig, key="new_user_map")
 
 with quality_tab:
