@@ -33,13 +33,22 @@ class ArchiveFiles:
     """The bytes of an archive's ratings member and, when it has one, its metadata member."""
 
     ratings: bytes
-    ratings_name: str
+    ratings_name: str  # "<archive label>:<member path>", for messages
+    ratings_file: str  # the member's file name, e.g. "ratings.csv"
     items: bytes | None
     items_name: str | None
 
 
-def is_zip(head: bytes) -> bool:
-    return head[:4] == ZIP_MAGIC
+def is_zip(source: str | Path | bytes) -> bool:
+    """Whether ``source`` (bytes, or a file's first bytes, never decompressed) is a ZIP archive; a path
+    that cannot be read is not one (reading it again says why)."""
+    if isinstance(source, bytes):
+        return source[:4] == ZIP_MAGIC
+    try:
+        with open(source, "rb") as fh:
+            return fh.read(4) == ZIP_MAGIC
+    except OSError:
+        return False
 
 
 def open_archive(source: str | Path | bytes, label: str) -> ArchiveFiles:
@@ -71,6 +80,7 @@ def open_archive(source: str | Path | bytes, label: str) -> ArchiveFiles:
                                 "name the ratings file ratings.csv (and the metadata movies.csv) or upload the "
                                 "ratings file on its own")
         return ArchiveFiles(_read(archive, ratings, label), f"{label}:{ratings.filename}",
+                            PurePosixPath(ratings.filename).name,
                             _read(archive, items, label) if items is not None else None,
                             f"{label}:{items.filename}" if items is not None else None)
 

@@ -94,9 +94,9 @@ def load_dataset(
         return dataset
     label = name or (str(source) if not isinstance(source, bytes) else "upload")
     dataset_name, member = Path(label).name, None
-    if is_zip(read_bytes(source, label, limit=4)):  # e.g. GroupLens's ml-latest-small.zip
+    if is_zip(source):  # e.g. GroupLens's ml-latest-small.zip
         files = open_archive(source, label)
-        member = files.ratings_name.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+        member = files.ratings_file
         if items is None and files.items is not None:  # metadata given separately wins over the archive's
             items, items_name = files.items, files.items_name
         source, label = files.ratings, files.ratings_name
