@@ -13,16 +13,21 @@ def frame_to_csv(frame: pd.DataFrame) -> bytes:
 
 
 def projector_tsv(vectors: np.ndarray, metadata: pd.DataFrame) -> tuple[bytes, bytes]:
-    """(vectors.tsv, metadata.tsv) as the Embedding Projector reads them.
-
-    vectors.tsv has one row of tab-separated numbers per point and no header; metadata.tsv has a
-    header row when it holds more than one column. Tabs and newlines inside labels would break
-    the format, so they become spaces.
-    """
+    """(vectors.tsv, metadata.tsv) as the Embedding Projector reads them (see the two functions below)."""
     if len(vectors) != len(metadata):
         raise ValueError(f"{len(vectors)} vectors but {len(metadata)} metadata rows")
+    return vectors_tsv(vectors), metadata_tsv(metadata)
+
+
+def vectors_tsv(vectors: np.ndarray) -> bytes:
+    """One row of tab-separated numbers per point, no header."""
     out = io.StringIO()
     np.savetxt(out, np.asarray(vectors, dtype=np.float64), delimiter="\t", fmt="%.6g")
+    return out.getvalue().encode("utf-8")
+
+
+def metadata_tsv(metadata: pd.DataFrame) -> bytes:
+    """A header row when there is more than one column; tabs and newlines inside labels would break
+    the format, so they become spaces."""
     clean = metadata.astype(str).apply(lambda col: col.str.replace(r"[\t\r\n]+", " ", regex=True))
-    meta = clean.to_csv(sep="\t", index=False, header=clean.shape[1] > 1)
-    return out.getvalue().encode("utf-8"), meta.encode("utf-8")
+    return clean.to_csv(sep="\t", index=False, header=clean.shape[1] > 1).encode("utf-8")

@@ -471,7 +471,7 @@ def test_download_files_are_built_when_clicked_not_on_every_rerun(tmp_path, save
     from cfcore import export
 
     built = []
-    for name in ("frame_to_csv", "projector_tsv"):
+    for name in ("frame_to_csv", "vectors_tsv", "metadata_tsv", "projector_tsv"):
         original = getattr(export, name)
         monkeypatch.setattr(export, name, lambda *a, _f=original, _n=name, **k: built.append(_n) or _f(*a, **k))
     at = with_model(tmp_path, saved_model)

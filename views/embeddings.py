@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from cfcore.export import frame_to_csv, projector_tsv
+from cfcore.export import frame_to_csv, metadata_tsv, vectors_tsv
 from cfcore.projection import axis_extremes
 from cfcore.scorers import KIND_LABELS
 from ui import charts, state
@@ -109,9 +109,9 @@ a, b, c = st.columns(3)
 # each file is built when its button is clicked, not on every rerun of the page
 a.download_button(f"Projection ({what}, CSV)", lambda: frame_to_csv(export), f"cfstudio-{what}-pca.csv", "text/csv",
                   key="emb_dl_csv", on_click="ignore")
-b.download_button("Embeddings (vectors.tsv)", lambda: projector_tsv(vectors, export[meta_cols])[0],
+b.download_button("Embeddings (vectors.tsv)", lambda: vectors_tsv(vectors),
                   f"cfstudio-{what}-vectors.tsv", "text/tab-separated-values", key="emb_dl_vectors", on_click="ignore")
-c.download_button("Metadata (metadata.tsv)", lambda: projector_tsv(vectors, export[meta_cols])[1],
+c.download_button("Metadata (metadata.tsv)", lambda: metadata_tsv(export[meta_cols]),
                   f"cfstudio-{what}-metadata.tsv", "text/tab-separated-values", key="emb_dl_meta", on_click="ignore")
 st.caption("Load vectors.tsv and metadata.tsv into TensorBoard's Embedding Projector (projector.tensorflow.org → "
            "Load) to explore the raw vectors with t-SNE or UMAP.")
