@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cfcore import resources
 from cfcore.config import TrainConfig
 from cfcore.device import resolve_device
 from cfcore.ratings import Ratings
-from cfcore import resources
 from cfcore.resources import fits, memory_needed
 from cfcore.split import split
 from cfcore.synthetic import SyntheticSpec, generate

@@ -125,7 +125,9 @@ def config_form() -> tuple[TrainConfig | None, str | None]:
 
 def evaluation_from_state() -> Evaluation:
     """How the run's lists are judged (k is 10 on every surface; the threshold is the form's)."""
-    return Evaluation(k=10, relevance_threshold=float(st.session_state.get(_key("relevance_threshold"), 4.0)))
+    default = Evaluation()
+    return Evaluation(k=default.k, relevance_threshold=float(st.session_state.get(_key("relevance_threshold"),
+                                                                                  default.relevance_threshold)))
 
 
 def config_from_state() -> TrainConfig:
