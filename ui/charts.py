@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from ui.text import plot
 
@@ -21,6 +20,8 @@ DARK = "#555555"  # reference lines (baselines)
 LIGHT = "#CCCCCC"  # connectors
 HIGHLIGHT = "#FFB000"  # neighbours of the chosen movie
 FAINT = "#C9D1DC"  # the background cloud of a map
+GRID = "#EEEEEE"  # grid lines of the live training chart
+INK = "#31333F"  # text of the live training chart (the theme's text colour)
 LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.2))
 
 
@@ -178,7 +179,8 @@ def explanation_waterfall(parts: dict[str, float], title: str) -> go.Figure:
     return fig
 
 
-HOVER_ITEM = "<b>%{customdata[0]}</b> (%{customdata[1]})<br>%{customdata[2]}<br>%{customdata[3]} ratings · bias %{customdata[4]:+.2f}<extra></extra>"
+HOVER_ITEM = ("<b>%{customdata[0]}</b> (%{customdata[1]})<br>%{customdata[2]}<br>%{customdata[3]} ratings · "
+              "bias %{customdata[4]:+.2f}<extra></extra>")
 
 
 def item_customdata(frame: pd.DataFrame) -> np.ndarray:

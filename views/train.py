@@ -6,16 +6,17 @@ import time
 
 import streamlit as st
 
+from cfcore.device import describe_device, resolve_device
 from cfcore.errors import CFError
 from cfcore.estimate import estimate_resources
 from cfcore.resources import human_bytes
-from cfcore.device import describe_device, resolve_device
 from cfcore.scorers import KIND_LABELS
 from ui import charts, state
 from ui.forms import config_form, evaluation_from_state
-from ui.text import md
 from ui.jobs import TrainingJob, absorb_finished
+from ui.livechart import training_svg
 from ui.ranking import ladder_panel
+from ui.text import md
 
 st.title("Train")
 state.show_flash()
@@ -113,8 +114,12 @@ def live_panel() -> None:
         st.progress(done, text=text)
     for note in s.notes[:1]:
         st.caption(md(note))
-    st.plotly_chart(charts.training_figure(list(s.steps), list(s.epochs), s.baselines, job.steps_per_epoch),
-                    key="train_live_chart")
+    if job.running:  # a cheap SVG while training shares the CPU with the browser (see ui/livechart.py)
+        st.image(training_svg(list(s.steps), list(s.epochs), s.baselines, job.steps_per_epoch, job.config.epochs),
+                 width="stretch")
+    else:
+        st.plotly_chart(charts.training_figure(list(s.steps), list(s.epochs), s.baselines, job.steps_per_epoch),
+                        key="train_live_chart")
     if absorb_finished(job, st.session_state, state.JOB_ABSORBED, state.set_active_model):
         st.rerun()  # the whole page: summary, buttons and sidebar
 
