@@ -18,12 +18,66 @@ import functools
 import math
 import mmap
 import threading
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
-from cfcore import dropout
+from cfcore import dropout as dropout_module
 from cfcore.dropout import ITEM_SIDE, MASK32
+
+
+class Tables(NamedTuple):
+    """What the step updates in place: the model's tables (numpy views of its tensors) and Adam's moments."""
+
+    user_vec: np.ndarray  # (U, D) float32
+    item_vec: np.ndarray  # (I, D)
+    user_bias: np.ndarray  # (U, 1)
+    item_bias: np.ndarray  # (I, 1)
+    global_bias: np.ndarray  # (1,)
+    user_moments: np.ndarray  # (U, 2, D + 1): [row, 0] Adam's first moment, [row, 1] the second; bias in column D
+    item_moments: np.ndarray  # (I, 2, D + 1)
+    global_moments: np.ndarray  # (2,)
+
+
+class Work(NamedTuple):
+    """Per-batch work space (B = the largest batch), reused by every step; one slot per distinct row."""
+
+    grad_user_vec: np.ndarray  # (B, D) float32: each touched user's gradient, by slot
+    grad_item_vec: np.ndarray  # (B, D)
+    grad_user_bias: np.ndarray  # (B, 1)
+    grad_item_bias: np.ndarray  # (B, 1)
+    contrib_user: np.ndarray  # (B, D): each rating's share of its user's gradient
+    contrib_item: np.ndarray  # (B, D)
+    dpred: np.ndarray  # (B,): d(loss)/d(prediction)
+    err: np.ndarray  # (B,): prediction - rating
+    mark_user: np.ndarray  # (U,) int64: the last step that touched each user
+    mark_item: np.ndarray  # (I,)
+    slot_user: np.ndarray  # (U,) int64: each touched user's slot in this step
+    slot_item: np.ndarray  # (I,)
+    touched_user: np.ndarray  # (B,) int64: the rows in slot order
+    touched_item: np.ndarray  # (B,)
+    start_user: np.ndarray  # (B + 1,) int64: where each slot's ratings start in order_user
+    start_item: np.ndarray  # (B + 1,)
+    order_user: np.ndarray  # (B,) int64: ratings grouped by slot, in batch order within a slot
+    order_item: np.ndarray  # (B,)
+    cursor: np.ndarray  # (B,) int64: scratch for the grouping
+
+
+class Settings(NamedTuple):
+    """One call's scalars (a learning-rate scheduler may change ``lr`` between calls)."""
+
+    low: float  # the output range
+    high: float
+    sigmoid: bool  # a scaled sigmoid instead of the clip
+    weight_decay: float  # L2 per rating on the touched rows
+    lr: float
+    beta1: float
+    beta2: float
+    eps: float
+    grad_clip: float  # 0: off
+    keep_from: int  # dropout.threshold(p): an entry is kept when its hash is at least this (0: dropout off)
+    keep_scale: float  # 1 / (1 - p)
 
 try:  # numba is a requirement; without it training falls back to the torch row path
     import numba
@@ -142,27 +196,28 @@ def _adam_row_py(vec, bias, moments, grad_vec, grad_bias, k, row, coef, b1, b2, 
     bias[row, 0] -= step_size * m / (math.sqrt(v * inv_c2) + eps)
 
 
-_mix = _jit(dropout.mix)  # the same hash the torch steps use, compiled
+_mix = _jit(dropout_module.mix)  # the same hash the torch steps use, compiled
 _assign_slots = _jit(_assign_slots_py)
 _group = _jit(_group_py)
 _row_gradient = _jit(_row_gradient_py)
 _adam_row = _jit(_adam_row_py)
 
 
-def _row_adam_step(user_vec, item_vec, user_bias, item_bias, global_bias, user_moments, item_moments, global_moments,
-                   grad_user_vec, grad_item_vec, grad_user_bias, grad_item_bias, contrib_user, contrib_item, dpred, err,
-                   mark_user, mark_item, slot_user, slot_item, touched_user, touched_item,
-                   start_user, start_item, order_user, order_item, cursor,
-                   users, items, ratings, low, high, sigmoid, weight_decay, lr, beta1, beta2, eps, step, grad_clip,
-                   drop_p, seed, n_parts):
+def _row_adam_step(tables, work, settings, users, items, ratings, step, step_key, n_parts):
     """One step on a batch; returns the batch MSE. Tables are updated in place.
 
     ``*_moments[row, 0]`` is Adam's first moment and ``[row, 1]`` the second, for the vector's D
     entries then the bias (column D): one contiguous block per row, so an update misses cache once.
     Gradients live in compact (B, .) buffers, one slot per distinct row of the batch. ``n_parts``
-    is the number of pieces each phase is cut into (the number of threads). ``drop_p`` > 0 drops
-    vector entries as ``dropout.masks`` does (the same hash, so the same entries).
+    is the number of pieces each phase is cut into (the number of threads). ``step`` counts from 1 (Adam's
+    bias correction); ``step_key`` is ``dropout.step_key(seed, step)``: with ``settings.keep_from`` > 0
+    vector entries are dropped as ``dropout.masks`` drops them (the same hash, so the same entries).
     """
+    user_vec, item_vec, user_bias, item_bias, global_bias, user_moments, item_moments, global_moments = tables
+    (grad_user_vec, grad_item_vec, grad_user_bias, grad_item_bias, contrib_user, contrib_item, dpred, err,
+     mark_user, mark_item, slot_user, slot_item, touched_user, touched_item, start_user, start_item,
+     order_user, order_item, cursor) = work
+    low, high, sigmoid, weight_decay, lr, beta1, beta2, eps, grad_clip, keep_from, keep_scale = settings
     # float32 scalars throughout: float64 constants would promote every element operation
     f32 = np.float32
     n = users.shape[0]
@@ -180,10 +235,9 @@ def _row_adam_step(user_vec, item_vec, user_bias, item_bias, global_bias, user_m
     # rows' gradients, so that later phases read only their own rows and no thread reads a row another
     # thread is updating
     g = global_bias[0]
-    dropping = drop_p > 0.0
-    keep_from = np.int64(min(int(round(drop_p * 2.0**32)), 2**32))  # dropout.threshold
-    keep_scale = f32(1.0 / (1.0 - drop_p)) if dropping else f32(1.0)
-    key = _mix((_mix(np.int64(seed) & MASK32) + np.int64(step)) & MASK32)  # as dropout.step_key
+    dropping = keep_from > 0
+    keep_scale = f32(keep_scale)
+    key = np.int64(step_key)
     per = (n + n_parts - 1) // n_parts
     for part in prange(n_parts):
         end = min(n, (part + 1) * per)
@@ -300,19 +354,20 @@ row_adam_step = _jit(_row_adam_step)  # one thread: prange runs as range
 row_adam_step_parallel = _jit(_row_adam_step, parallel=True)
 
 
-def _row_adam_steps_py(parallel, tables, buffers, users, items, ratings, batch_size, low, high, sigmoid,
-                       weight_decay, lr, beta1, beta2, eps, first_step, grad_clip, drop_p, seed, n_parts, losses):
-    """Several consecutive batches in one call (one dispatch from Python instead of one per step)."""
-    uv, iv, ub, ib, g, um, im, gm = tables
-    guv, giv, gub, gib, cu, ci, dp, er, mu, mi, su, si, tu, ti, stu, sti, ou, oi, cur = buffers
+def _row_adam_steps_py(parallel, tables, work, settings, users, items, ratings, batch_size, first_step, step_keys,
+                       n_parts, losses):
+    """Consecutive batches of ``batch_size`` in one call (one dispatch from Python instead of one per step);
+    ``step_keys[k]`` is the k-th batch's dropout key. Writes each batch's MSE into ``losses``."""
     n = users.shape[0]
     k = 0
     for start in range(0, n, batch_size):
         end = min(start + batch_size, n)
-        args = (uv, iv, ub, ib, g, um, im, gm, guv, giv, gub, gib, cu, ci, dp, er, mu, mi, su, si, tu, ti, stu, sti, ou, oi,
-                cur, users[start:end], items[start:end], ratings[start:end], low, high, sigmoid, weight_decay, lr,
-                beta1, beta2, eps, first_step + k, grad_clip, drop_p, seed)
-        losses[k] = row_adam_step_parallel(*args, n_parts) if parallel else row_adam_step(*args, 1)
+        if parallel:
+            losses[k] = row_adam_step_parallel(tables, work, settings, users[start:end], items[start:end],
+                                               ratings[start:end], first_step + k, step_keys[k], n_parts)
+        else:
+            losses[k] = row_adam_step(tables, work, settings, users[start:end], items[start:end], ratings[start:end],
+                                      first_step + k, step_keys[k], 1)
         k += 1
     return k
 
@@ -442,13 +497,13 @@ class CompiledRowAdam(torch.optim.Optimizer):
         n_users, n_items = len(weights[0]), len(weights[1])
         for w in weights[:2]:  # the embedding tables move to huge pages; the model keeps using them
             w.data = torch.from_numpy(huge_page_array(w.detach().numpy()))
-        self.tables = tuple(w.detach().numpy() for w in weights) + (
-            huge_page_array(np.zeros((n_users, 2, dim + 1), np.float32)),  # users: (m, v) x (vector, bias)
-            huge_page_array(np.zeros((n_items, 2, dim + 1), np.float32)),  # items
-            np.zeros(2, np.float32))  # global bias
+        self.tables = Tables(*(w.detach().numpy() for w in weights),
+                             huge_page_array(np.zeros((n_users, 2, dim + 1), np.float32)),
+                             huge_page_array(np.zeros((n_items, 2, dim + 1), np.float32)),
+                             np.zeros(2, np.float32))
         self.marks = [np.zeros(n_users, np.int64), np.zeros(n_items, np.int64)]
         self.slots = [np.zeros(n_users, np.int64), np.zeros(n_items, np.int64)]
-        self.buffers: tuple = ()  # per-batch work space, sized on the first batch
+        self.work: Work | None = None  # per-batch work space, sized on the first batch
         self.betas, self.eps = betas, eps
         self.n_steps = 0
         self.threads = threads()
@@ -461,16 +516,19 @@ class CompiledRowAdam(torch.optim.Optimizer):
                      dropout: float = 0.0, seed: int = 0) -> np.ndarray:
         """Consecutive batches of ``batch_size`` in one compiled call; returns each batch's MSE."""
         n_batches = -(-len(users) // batch_size)
-        self._size_buffers(min(batch_size, len(users)))
+        self._size_work(min(batch_size, len(users)))
         losses = np.empty(n_batches, np.float64)
-        row_adam_steps(self.threads > 1, self.tables, self.buffers, users, items, ratings, batch_size, low, high,
-                       sigmoid, weight_decay, self.param_groups[0]["lr"], self.betas[0], self.betas[1], self.eps,
-                       self.n_steps + 1, grad_clip or 0.0, float(dropout), int(seed), self.threads, losses)
+        settings = Settings(float(low), float(high), bool(sigmoid), float(weight_decay), float(self.param_groups[0]["lr"]),
+                            self.betas[0], self.betas[1], self.eps, float(grad_clip or 0.0),
+                            dropout_module.threshold(dropout) if dropout > 0 else 0, 1.0 / (1.0 - dropout))
+        keys = np.array([dropout_module.step_key(seed, self.n_steps + 1 + k) for k in range(n_batches)], np.int64)
+        row_adam_steps(self.threads > 1, self.tables, self.work, settings, users, items, ratings, batch_size,
+                       self.n_steps + 1, keys, self.threads, losses)
         self.n_steps += n_batches
         return losses
 
-    def _size_buffers(self, n: int) -> None:
-        if not self.buffers or len(self.buffers[0]) < n:
+    def _size_work(self, n: int) -> None:
+        if self.work is None or len(self.work.grad_user_vec) < n:
             dim = self.tables[0].shape[1]
             grads = (np.zeros((n, dim), np.float32), np.zeros((n, dim), np.float32),  # users', items' vectors
                      np.zeros((n, 1), np.float32), np.zeros((n, 1), np.float32))  # their biases
@@ -479,4 +537,4 @@ class CompiledRowAdam(torch.optim.Optimizer):
             rows = (np.empty(n, np.int64), np.empty(n, np.int64),  # touched users, items
                     np.empty(n + 1, np.int64), np.empty(n + 1, np.int64),  # group starts per slot
                     np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64))  # order, cursor
-            self.buffers = grads + per_rating + (self.marks[0], self.marks[1], self.slots[0], self.slots[1]) + rows
+            self.work = Work(*grads, *per_rating, self.marks[0], self.marks[1], self.slots[0], self.slots[1], *rows)

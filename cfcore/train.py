@@ -17,20 +17,19 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from cfcore import dropout, kernels, resources
+from cfcore import resources
 from cfcore.baselines import baseline_scores
 from cfcore.config import TrainConfig
-from cfcore.device import describe_device, resolve_device, uses_compiled_step
+from cfcore.device import describe_device, resolve_device
 from cfcore.errors import ConfigError
 from cfcore.model import BiasedMF
 from cfcore.ratings import Ratings
 from cfcore.recommender import Recommender
 from cfcore.resources import check_ease_fits, fits, human_bytes, memory_needed
-from cfcore.rowadam import RowAdam
 from cfcore.scorers import fit_ranker
+from cfcore.steps import make_step
 
 EVAL_BATCH = 1 << 16  # ratings per prediction batch: large, since evaluation needs no gradients
-COMPILED_CHUNK = 8  # batches per call of the compiled CPU step: amortises the call, stops within ~5 ms
 
 
 @dataclass(frozen=True)
@@ -113,7 +112,6 @@ class TrainingRun:
         self._best = _Best()
         self._stop_requested = False
         self._started = False
-        self._steps_taken = 0  # torch steps so far (the compiled step counts its own): dropout masks' clock
 
         torch.manual_seed(config.seed)
         scale = train.scale
@@ -121,21 +119,13 @@ class TrainingRun:
                               config.output).to(self.device)
         self.model.init_global_bias(float(train.rating.mean()))
         self._zero_unseen_rows()
-        self._optimizers = self._make_optimizers()
-        self._compiled = isinstance(self._optimizers[0], kernels.CompiledRowAdam)
+        self.step_path = make_step(self.model, train, config, self.batch_size, self.device)
         self._schedulers = [torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=config.lr_factor,
                                                                        patience=config.lr_patience)
-                            for opt in self._optimizers] if config.lr_patience is not None else []
-        # the whole training set lives on the device for the run; batches are slices, never lists
-        self._user_idx = torch.as_tensor(train.user_idx, dtype=torch.long, device=self.device)  # (N,)
-        self._item_idx = torch.as_tensor(train.item_idx, dtype=torch.long, device=self.device)  # (N,)
-        self._rating = torch.as_tensor(train.rating, dtype=torch.float32, device=self.device)  # (N,)
+                            for opt in self.step_path.optimizers] if config.lr_patience is not None else []
         self._val = (torch.as_tensor(val.user_idx, dtype=torch.long, device=self.device),
                      torch.as_tensor(val.item_idx, dtype=torch.long, device=self.device),
                      torch.as_tensor(val.rating, dtype=torch.float32, device=self.device))
-        self._generator = torch.Generator(device=self.device).manual_seed(config.seed)
-        self._shuffle_buffers = None  # the compiled path's per-epoch shuffled copy, allocated once
-        self._numpy_rng = np.random.default_rng(config.seed)  # the compiled path's shuffles
 
     def _check_memory(self) -> None:
         """Refuse, before allocating anything, a run whose weights and optimizer state cannot fit."""
@@ -170,19 +160,6 @@ class TrainingRun:
                 if unseen.any():
                     table.weight[torch.as_tensor(unseen, device=self.device)] = 0.0
 
-    def _make_optimizers(self) -> list[torch.optim.Optimizer]:
-        cfg = self.config
-        if cfg.optimizer == "adam":  # the seed: one dense Adam with coupled L2 on every parameter
-            return [torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)]
-        m = self.model
-        tables = [m.user_embeddings.weight, m.item_embeddings.weight, m.user_biases.weight, m.item_biases.weight]
-        for table in tables:
-            table.requires_grad_(False)  # updated row by row, never through a dense gradient
-        if uses_compiled_step(self.device, cfg.optimizer):
-            m.global_bias.requires_grad_(False)
-            return [kernels.CompiledRowAdam(m, lr=cfg.learning_rate)]  # one compiled loop per step
-        return [RowAdam(tables, lr=cfg.learning_rate), torch.optim.Adam([m.global_bias], lr=cfg.learning_rate)]
-
     # -- the loop ---------------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[Record]:
@@ -206,37 +183,23 @@ class TrainingRun:
         for epoch in range(1, cfg.epochs + 1):
             self.model.train()
             started = time.perf_counter()
-            if self._compiled:  # the compiled CPU step takes numpy slices and returns a float: no tensor per step
-                users, items, ratings = self._shuffled_numpy()
-                epoch_loss = window_loss = 0.0
-            else:
-                perm = torch.randperm(n, device=self.device, generator=self._generator)  # (N,)
-                users, items, ratings = self._user_idx[perm], self._item_idx[perm], self._rating[perm]  # (N,) each
-                epoch_loss = torch.zeros((), device=self.device)
-                window_loss = torch.zeros((), device=self.device)
+            order = self.step_path.shuffled()
+            # a float or a 0-d device tensor (the torch paths' losses stay on the device until a window ends)
+            epoch_loss = window_loss = 0.0
             window_steps = 0
             window_started = time.perf_counter()  # the shuffle counts in the epoch's time, not in a step rate
             diverged = False
-            # the compiled CPU step runs CHUNK batches per call; stop requests are honoured between calls
-            chunk = COMPILED_CHUNK if self._compiled else 1
+            chunk = self.step_path.chunk  # batches per call; stop requests are honoured between calls
             for first_batch in range(0, steps_per_epoch, chunk):
                 start, end = first_batch * self.batch_size, min(n, (first_batch + chunk) * self.batch_size)
-                if self._compiled:
-                    losses = self._compiled_steps(users[start:end], items[start:end], ratings[start:end])
-                    batch = first_batch + len(losses) - 1
-                    step += len(losses)
-                    window_steps += len(losses)
-                    window_loss += float(losses.sum())
-                    epoch_loss += float(losses.sum())
-                else:
-                    batch = first_batch
-                    loss = self._step(users[start:end], items[start:end], ratings[start:end])
-                    step += 1
-                    window_steps += 1
-                    window_loss += loss
-                    epoch_loss += loss
+                ran, loss_sum = self.step_path.run(order, start, end)
+                batch = first_batch + ran - 1
+                step += ran
+                window_steps += ran
+                window_loss = window_loss + loss_sum
+                epoch_loss = epoch_loss + loss_sum
                 last = batch == steps_per_epoch - 1
-                if step // cfg.log_every != (step - chunk) // cfg.log_every or last or self._stop_requested:
+                if step // cfg.log_every != (step - ran) // cfg.log_every or last or self._stop_requested:
                     mean_loss = float(window_loss) / window_steps  # the one host read per window
                     now = time.perf_counter()
                     if not math.isfinite(mean_loss):
@@ -244,8 +207,7 @@ class TrainingRun:
                         break
                     rate = window_steps * self.batch_size / max(now - window_started, 1e-9)
                     yield StepRecord(step, epoch, (batch + 1) / steps_per_epoch, mean_loss, rate)
-                    window_loss = window_loss * 0  # a float or a device tensor, reset either way
-                    window_steps, window_started = 0, time.perf_counter()
+                    window_loss, window_steps, window_started = 0.0, 0, time.perf_counter()
                 if self._stop_requested:
                     break
             if diverged:
@@ -278,7 +240,7 @@ class TrainingRun:
             else:
                 no_improvement += 1
             record = EpochRecord(epoch, train_loss, math.sqrt(train_loss), val_rmse, val_mae,
-                                 self._optimizers[0].param_groups[0]["lr"], seconds, n / seconds, improved, step)
+                                 self.step_path.optimizers[0].param_groups[0]["lr"], seconds, n / seconds, improved, step)
             self.history.append(record)
             yield record
             for scheduler in self._schedulers:
@@ -306,20 +268,10 @@ class TrainingRun:
             return None
         self._best = _Best(epoch, val_rmse, {k: v.detach().clone() for k, v in self.model.state_dict().items()})
         record = EpochRecord(epoch, train_loss, math.sqrt(max(train_loss, 0.0)), val_rmse, val_mae,
-                             self._optimizers[0].param_groups[0]["lr"], seconds,
+                             self.step_path.optimizers[0].param_groups[0]["lr"], seconds,
                              done * len(self.train) / max(seconds, 1e-9), True, step, completed=done)
         self.history.append(record)
         return record
-
-    def _shuffled_numpy(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """This epoch's permutation of the training data, written into buffers reused every epoch
-        (int32 ids: the step reads them once each, so half the bytes of int64)."""
-        n = len(self.train)
-        if self._shuffle_buffers is None:
-            self._shuffle_buffers = (np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.float32))
-        kernels.shuffle(self._numpy_rng, self.train.user_idx, self.train.item_idx, self.train.rating,
-                        *self._shuffle_buffers)
-        return self._shuffle_buffers
 
     def time_epoch(self, budget_seconds: float = 1.5, max_steps: int = 1000) -> float:
         """Seconds one epoch of this run will take, from the training loop itself (this run is spent).
@@ -360,100 +312,21 @@ class TrainingRun:
     def time_steps(self, n_steps: int = 20) -> float:
         """Mean seconds per optimiser step, timed on real batches (this run is spent afterwards)."""
         self._started = True
-        n = len(self.train)
-        perm = torch.randperm(n, device=self.device, generator=self._generator)[: (n_steps + 2) * self.batch_size]
-        users, items, ratings = self._user_idx[perm], self._item_idx[perm], self._rating[perm]
-        batches = [slice(s, s + self.batch_size) for s in range(0, len(perm), self.batch_size)]
-        for b in batches[:2]:  # warm-up: first calls allocate optimiser state
-            self._step(users[b], items[b], ratings[b])
+        order = self.step_path.shuffled()
+        batches = [(s, s + self.batch_size) for s in range(0, min(len(self.train), (n_steps + 2) * self.batch_size),
+                                                        self.batch_size)]
+        for start, end in batches[:2]:  # warm-up: first calls allocate optimiser state
+            self.step_path.run(order, start, end)
         self._sync()
         started = time.perf_counter()
-        for b in batches[2:]:
-            self._step(users[b], items[b], ratings[b])
+        for start, end in batches[2:]:
+            self.step_path.run(order, start, end)
         self._sync()
         return (time.perf_counter() - started) / max(1, len(batches) - 2)
 
     def _sync(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-
-    def _step(self, user_idx: torch.Tensor, item_idx: torch.Tensor, rating: torch.Tensor) -> torch.Tensor:
-        """One optimiser step on a batch; returns the batch MSE (on the device, not read back)."""
-        if self.config.optimizer == "adam":
-            return self._dense_step(user_idx, item_idx, rating)
-        if self._compiled:
-            as_numpy = (lambda x: x.numpy()) if isinstance(user_idx, torch.Tensor) else (lambda x: x)
-            users = as_numpy(user_idx)
-            return float(self._compiled_steps(users, as_numpy(item_idx), as_numpy(rating), len(users))[0])
-        return self._row_step(user_idx, item_idx, rating)
-
-    def _compiled_steps(self, users, items, ratings, batch_size: int | None = None):
-        """Consecutive batches (of ``batch_size``, the run's by default) in one compiled call; each one's MSE."""
-        low, high = self.model.output_range()
-        cfg = self.config
-        return self._optimizers[0].step_batches(users, items, ratings, batch_size or self.batch_size, low, high,
-                                                cfg.output == "sigmoid", cfg.weight_decay, cfg.grad_clip,
-                                                cfg.dropout, cfg.seed)
-
-    def _dense_step(self, user_idx: torch.Tensor, item_idx: torch.Tensor, rating: torch.Tensor) -> torch.Tensor:
-        """The seed's step: autograd through the whole model, dense Adam over every parameter."""
-        opt = self._optimizers[0]
-        opt.zero_grad(set_to_none=True)
-        self._steps_taken += 1
-        if self.config.dropout > 0:
-            m = self.model
-            user_mask, item_mask = dropout.masks(self.config.seed, self._steps_taken, len(user_idx),
-                                                 m.embedding_dim, self.config.dropout, self.device)  # (B, D) each
-            pred = m.apply_output(m.score_from_rows(m.user_embeddings(user_idx) * user_mask,
-                                                    m.item_embeddings(item_idx) * item_mask,
-                                                    m.user_biases(user_idx), m.item_biases(item_idx)))  # (B,)
-        else:
-            pred = self.model(user_idx, item_idx)  # (B,)
-        mse = torch.mean((pred - rating) ** 2)
-        mse.backward()
-        if self.config.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
-        opt.step()
-        return mse.detach()
-
-    def _row_step(self, user_idx: torch.Tensor, item_idx: torch.Tensor, rating: torch.Tensor) -> torch.Tensor:
-        """Gradients for the touched rows only, then row-wise Adam: cost O(batch), whatever the table sizes."""
-        cfg, m = self.config, self.model
-        row_adam, bias_adam = self._optimizers
-        bias_adam.zero_grad(set_to_none=True)
-        user_rows, user_pos = torch.unique(user_idx, return_inverse=True)  # (Ru,), (B,)
-        item_rows, item_pos = torch.unique(item_idx, return_inverse=True)  # (Ri,), (B,)
-        tables = (m.user_embeddings.weight, m.item_embeddings.weight, m.user_biases.weight, m.item_biases.weight)
-        leaves = [tables[0][user_rows].requires_grad_(), tables[1][item_rows].requires_grad_(),  # (Ru, D), (Ri, D)
-                  tables[2][user_rows].requires_grad_(), tables[3][item_rows].requires_grad_()]  # (Ru, 1), (Ri, 1)
-        user_vec, item_vec = leaves[0][user_pos], leaves[1][item_pos]  # (B, D) each
-        user_bias, item_bias = leaves[2][user_pos], leaves[3][item_pos]  # (B, 1) each
-        self._steps_taken += 1
-        if cfg.dropout > 0:  # the L2 penalty below still sees the whole rows
-            user_mask, item_mask = dropout.masks(cfg.seed, self._steps_taken, len(user_idx), m.embedding_dim,
-                                                 cfg.dropout, self.device)  # (B, D) each
-            pred = m.apply_output(m.score_from_rows(user_vec * user_mask, item_vec * item_mask, user_bias, item_bias))
-        else:
-            pred = m.apply_output(m.score_from_rows(user_vec, item_vec, user_bias, item_bias))  # (B,)
-        mse = torch.mean((pred - rating) ** 2)
-        loss = mse
-        if cfg.weight_decay > 0:
-            # L2 on the rows this batch touched, once per rating (the classic regularised-SVD penalty)
-            penalty = (user_vec.pow(2).sum(1) + item_vec.pow(2).sum(1)
-                       + user_bias.squeeze(-1).pow(2) + item_bias.squeeze(-1).pow(2))  # (B,)
-            loss = mse + cfg.weight_decay * penalty.mean()
-        loss.backward()  # autograd sums duplicate rows into each leaf's gradient
-        grads = [leaf.grad for leaf in leaves]
-        if cfg.grad_clip is not None:
-            total = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in
-                                                          [*grads, m.global_bias.grad]]))
-            coef = torch.clamp(cfg.grad_clip / (total + 1e-6), max=1.0)
-            for g in [*grads, m.global_bias.grad]:
-                g.mul_(coef)
-        rows = (user_rows, item_rows, user_rows, item_rows)
-        row_adam.step_rows(list(zip(tables, rows, grads)))
-        bias_adam.step()
-        return mse.detach()
 
     @torch.no_grad()
     def _evaluate(self) -> tuple[float, float]:
@@ -463,7 +336,8 @@ class TrainingRun:
         sq = torch.zeros((), dtype=torch.float64, device=self.device)
         ab = torch.zeros((), dtype=torch.float64, device=self.device)
         for start in range(0, len(ratings), EVAL_BATCH):
-            diff = self.model(users[start:start + EVAL_BATCH], items[start:start + EVAL_BATCH]) - ratings[start:start + EVAL_BATCH]
+            batch = slice(start, start + EVAL_BATCH)
+            diff = self.model(users[batch], items[batch]) - ratings[batch]
             sq += (diff.double() ** 2).sum()
             ab += diff.double().abs().sum()
         return math.sqrt(float(sq) / len(ratings)), float(ab) / len(ratings)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from cfcore import steps
 from cfcore.config import PRESETS, SEED_PRESET, TrainConfig
 from cfcore.errors import ConfigError
 from cfcore.metrics import rmse
@@ -240,7 +241,7 @@ def test_compiled_step_gives_the_same_model_on_one_thread_and_on_several(synth_s
     models = []
     for n_threads in (1, 3):  # 3 does not divide the batch evenly
         run = TrainingRun(synth_split.train, synth_split.val, config)
-        run._optimizers[0].threads = n_threads
+        run.step_path.optimizers[0].threads = n_threads
         list(run)
         models.append(run.model.state_dict())
     for name in models[0]:
@@ -254,16 +255,17 @@ def test_compiled_cpu_step_matches_the_torch_row_step(synth_split, monkeypatch, 
 
     config = FAST.replace(**options)
     compiled = TrainingRun(synth_split.train, synth_split.val, config)
-    assert isinstance(compiled._optimizers[0], kernels.CompiledRowAdam)
+    assert isinstance(compiled.step_path, steps.CompiledStep)
     monkeypatch.setattr(kernels, "AVAILABLE", False)
     reference = TrainingRun(synth_split.train, synth_split.val, config)
-    assert not isinstance(reference._optimizers[0], kernels.CompiledRowAdam)
-    users, items, ratings = compiled._user_idx, compiled._item_idx, compiled._rating
+    assert isinstance(reference.step_path, steps.RowStep)
+    train = synth_split.train  # the same batches for both, in the data's own order
+    as_numpy = (train.user_idx.astype(np.int32), train.item_idx.astype(np.int32), train.rating.astype(np.float32))
+    as_torch = (torch.as_tensor(train.user_idx), torch.as_tensor(train.item_idx), torch.as_tensor(as_numpy[2]))
     for start in range(0, 5 * 1024, 1024):  # five steps, with repeated users and items inside batches
-        batch = slice(start, start + 1024)
-        a = float(compiled._step(users[batch], items[batch], ratings[batch]))
-        b = float(reference._step(users[batch], items[batch], ratings[batch]))
-        assert a == pytest.approx(b, rel=1e-5)
+        ran_a, a = compiled.step_path.run(as_numpy, start, start + 1024)
+        ran_b, b = reference.step_path.run(as_torch, start, start + 1024)
+        assert ran_a == ran_b == 1 and float(a) == pytest.approx(float(b), rel=1e-5)
     for (name, x), (_, y) in zip(compiled.model.state_dict().items(), reference.model.state_dict().items()):
         diff = (x - y).abs()
         # float rounding differs (the compiled loop may reorder sums); Adam can turn a rounding-level
