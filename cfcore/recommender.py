@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 
 from cfcore.config import TrainConfig
-from cfcore.data import default_catalog
+from cfcore.data.dataset import default_catalog
 from cfcore.errors import ConfigError, DataError
 from cfcore.ids import IdMap
 from cfcore.metrics import ranking_metrics
@@ -107,12 +107,8 @@ class Recommender:
 
     def predict_idx(self, user_idx: np.ndarray, item_idx: np.ndarray) -> np.ndarray:
         """(n,) predicted ratings for index pairs; index -1 means unknown (predicted from the rest)."""
-        user_idx, item_idx = np.asarray(user_idx, np.int64), np.asarray(item_idx, np.int64)
-        known_u, known_i = user_idx >= 0, item_idx >= 0
-        u, i = np.where(known_u, user_idx, 0), np.where(known_i, item_idx, 0)
-        dot = np.einsum("nd,nd->n", self.user_factors_[u], self.item_factors_[i]) * (known_u & known_i)
-        score = self.global_bias_ + self.user_bias_[u] * known_u + self.item_bias_[i] * known_i + dot
-        return self._output(score)
+        return self._output(self.rating_scorer.score_pairs(np.asarray(user_idx, np.int64),
+                                                           np.asarray(item_idx, np.int64)))
 
     def predict(self, user_ids: Iterable, item_ids: Iterable) -> np.ndarray:
         """Predicted ratings for raw id pairs; ids unseen in training use the mean and known biases."""
@@ -126,9 +122,7 @@ class Recommender:
 
     def scores_for_user(self, user_idx: int) -> np.ndarray:
         """(I,) predicted rating of every item for one user index."""
-        score = self.item_factors_ @ self.user_factors_[user_idx] + self.item_bias_ + self.user_bias_[user_idx] \
-            + self.global_bias_  # (I,)
-        return self._output(score)
+        return self._output(self.rating_scorer.score_users(np.array([user_idx]))[0])  # (I,)
 
     # -- top-k ------------------------------------------------------------------------------
 
@@ -313,7 +307,7 @@ class Recommender:
             return self.popular(k, min_ratings=min_ratings_popular, item_mask=item_mask)
         item_idx, rating = self._profile(item_ratings)
         vec, bias = self.fold_in(item_ratings, reg)
-        stars = self.item_factors_ @ vec + self.item_bias_ + bias + self.global_bias_  # (I,) raw
+        stars = self.rating_scorer.score_rows(vec[None, :], np.array([bias]))[0]  # (I,) raw
         ranker = self.ranker if self.ranker is not self.rating_scorer else None
         score = ranker.score_profile(item_idx, rating) if ranker is not None else stars  # (I,)
         allowed = np.ones(self.n_items, dtype=bool) if item_mask is None else item_mask.copy()
@@ -343,12 +337,8 @@ class Recommender:
     def explain(self, user_id, item_id) -> dict[str, float]:
         """A prediction split into parts that sum to it: global + user bias + item bias + taste match (+ range limit)."""
         user_idx, item_idx = self.users.idx(user_id), self.items.idx(item_id)
-        parts = {
-            "global mean": self.global_bias_,
-            "user bias": float(self.user_bias_[user_idx]),
-            "item bias": float(self.item_bias_[item_idx]),
-            "taste match": float(self.user_factors_[user_idx] @ self.item_factors_[item_idx]),
-        }
+        parts = {name: float(value[0]) for name, value in
+                 self.rating_scorer.parts(np.array([user_idx]), np.array([item_idx])).items()}
         raw = sum(parts.values())
         prediction = float(self._output(np.array([raw]))[0])
         parts["range limit"] = prediction - raw  # 0 unless the score left the rating range

@@ -68,10 +68,30 @@ class MFScorer(Scorer):
         self.user_bias, self.item_bias, self.global_bias = user_bias, item_bias, global_bias  # (U,), (I,)
         self.reg = reg
 
+    # The rating formula in numpy, spelled here only (model.py's score_from_rows is its torch twin, used to
+    # train): raw score = user vector . item vector + user bias + item bias + global bias.
+
+    def score_rows(self, vec: np.ndarray, bias: np.ndarray) -> np.ndarray:
+        """(n, I) raw scores of every item for users given by their rows, trained or folded in: (n, D), (n,)."""
+        return vec @ self.item_factors.T + self.item_bias + bias[:, None] + self.global_bias  # (n, I)
+
     def score_users(self, user_idx: np.ndarray) -> np.ndarray:
         # the full raw prediction (user terms do not change the order, but make the score readable as stars)
-        return (self.user_factors[user_idx] @ self.item_factors.T + self.item_bias
-                + self.user_bias[user_idx, None] + self.global_bias)  # (n, I)
+        return self.score_rows(self.user_factors[user_idx], self.user_bias[user_idx])  # (n, I)
+
+    def parts(self, user_idx: np.ndarray, item_idx: np.ndarray) -> dict[str, np.ndarray]:
+        """The raw score of index pairs, term by term (they sum to it); index -1 is unknown, its terms 0."""
+        known_u, known_i = user_idx >= 0, item_idx >= 0  # (n,) each
+        u, i = np.where(known_u, user_idx, 0), np.where(known_i, item_idx, 0)
+        return {"global mean": np.full(len(u), self.global_bias, np.float32),
+                "user bias": self.user_bias[u] * known_u,
+                "item bias": self.item_bias[i] * known_i,
+                "taste match": np.einsum("nd,nd->n", self.user_factors[u], self.item_factors[i])
+                * (known_u & known_i)}  # (n,) each
+
+    def score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray) -> np.ndarray:
+        """(n,) raw scores of index pairs (-1: unknown, predicted from the known terms)."""
+        return sum(self.parts(user_idx, item_idx).values())
 
     def fold_in(self, item_idx: np.ndarray, rating: np.ndarray) -> tuple[np.ndarray, float]:
         """A new user's vector and bias: ridge regression against the fixed item rows.
@@ -86,7 +106,7 @@ class MFScorer(Scorer):
 
     def score_profile(self, item_idx: np.ndarray, rating: np.ndarray) -> np.ndarray:
         vec, bias = self.fold_in(item_idx, rating)
-        return self.item_factors @ vec + self.item_bias + bias + self.global_bias  # (I,)
+        return self.score_rows(vec[None, :], np.array([bias]))[0]  # (I,)
 
     def similar(self, item_idx: int) -> np.ndarray:
         norms = np.maximum(np.linalg.norm(self.item_factors, axis=1), 1e-12)  # (I,)
