@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from cfcore import jsonio
-from cfcore.data import Dataset, load_dataset
+from cfcore.data.dataset import Dataset
+from cfcore.data.load import load_dataset
 from cfcore.errors import CFError, DataError
 from cfcore.ratings import Ratings
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from cfcore.baselines import baseline_scores
 from cfcore.config import TrainConfig
-from cfcore.dataset import Dataset
+from cfcore.data.dataset import Dataset
 from cfcore.datastore import content_hash
 from cfcore.metrics import mae, rmse
 from cfcore.ratings import Ratings

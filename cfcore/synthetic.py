@@ -12,9 +12,9 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
-from cfcore.dataset import BUILTIN_SYNTHETIC, Dataset, LoadReport
+from cfcore.data.dataset import BUILTIN_SYNTHETIC, Dataset, LoadReport
 from cfcore.ids import IdMap
-from cfcore.ratings import Ratings, RatingScale
+from cfcore.ratings import Ratings
 
 GENRES = ("Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi", "Documentary", "Animation")
 _WORDS_A = ("Silent", "Crimson", "Last", "Hidden", "Electric", "Broken", "Golden", "Midnight", "Lost", "Wild")

@@ -20,7 +20,7 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_cfcore_never_imports_streamlit_and_only_the_cli_prints():
-    for path in (ROOT / "cfcore").glob("*.py"):
+    for path in (ROOT / "cfcore").rglob("*.py"):
         assert "streamlit" not in _imports(path), path
         if path.name not in ("cli.py", "__main__.py"):
             calls = [n for n in ast.walk(ast.parse(path.read_text()))
@@ -36,7 +36,7 @@ def test_pages_and_ui_never_import_torch():
 
 
 def test_every_module_says_its_job():
-    for path in [*(ROOT / "cfcore").glob("*.py"), *(ROOT / "ui").glob("*.py"), *(ROOT / "views").glob("*.py")]:
+    for path in [*(ROOT / "cfcore").rglob("*.py"), *(ROOT / "ui").glob("*.py"), *(ROOT / "views").glob("*.py")]:
         doc = ast.get_docstring(ast.parse(path.read_text()))
         assert doc and len(doc.splitlines()[0]) > 10, path
 
@@ -48,25 +48,36 @@ def test_screens_are_not_in_a_pages_folder():
     assert len(list((ROOT / "views").glob("*.py"))) >= 6
 
 
-def _cfcore_imports(path: Path) -> set[str]:
+def _cfcore_modules() -> dict[str, Path]:
+    """cfcore's modules by dotted name below the package: "train", "data.load", "data" (its __init__)."""
+    out = {}
+    for path in (ROOT / "cfcore").rglob("*.py"):
+        parts = path.relative_to(ROOT / "cfcore").with_suffix("").parts
+        out[".".join(parts[:-1] if parts[-1] == "__init__" else parts) or "cfcore"] = path
+    return out
+
+
+def _cfcore_imports(path: Path, modules: set[str]) -> set[str]:
     """The cfcore modules ``path`` imports anywhere in it (inside functions too)."""
     names = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("cfcore"):
-            if node.module == "cfcore":  # from cfcore import kernels, resources
-                names |= {alias.name for alias in node.names}
-            else:
-                names.add(node.module.split(".")[1])
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "cfcore":
+            base = node.module.partition(".")[2]  # "" for "from cfcore import x"
+            for alias in node.names:  # from cfcore.data import raw: the module data.raw (and the package data)
+                member = f"{base}.{alias.name}" if base else alias.name
+                names.add(member if member in modules else base)
+            if base:
+                names.add(base)
         elif isinstance(node, ast.Import):
-            names |= {alias.name.split(".")[1] for alias in node.names if alias.name.startswith("cfcore.")}
-    return names
+            names |= {alias.name.partition(".")[2] for alias in node.names if alias.name.startswith("cfcore.")}
+    return names - {""}
 
 
 def test_cfcore_has_no_import_cycle_not_even_inside_a_function():
     """An import inside a function that dodges a cycle hides a layering a newcomer cannot see."""
-    modules = {p.stem: p for p in (ROOT / "cfcore").glob("*.py")}
-    graph = {name: _cfcore_imports(path) & set(modules) - {name} for name, path in modules.items()}
-    assert graph["data"] and graph["train"]  # the walk sees imports at all
+    modules = _cfcore_modules()
+    graph = {name: _cfcore_imports(path, set(modules)) & set(modules) - {name} for name, path in modules.items()}
+    assert graph["data.load"] and graph["train"]  # the walk sees imports at all
     state: dict[str, str] = {}
 
     def visit(name: str, trail: list[str]) -> None:
@@ -98,3 +109,18 @@ def test_colours_live_in_one_palette():
     from ui.charts import ACCENT
 
     assert f'primaryColor = "{ACCENT}"' in theme
+
+
+def test_the_data_package_reexports_nothing():
+    """Each data module is imported by name: a package __init__ that imports its modules would make every
+    `from cfcore.data.x import` depend on all of them (and hide cycles)."""
+    tree = ast.parse((ROOT / "cfcore" / "data" / "__init__.py").read_text())
+    assert not [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+
+
+def test_every_format_is_one_registered_reader():
+    from cfcore.data.formats import READERS
+
+    assert [r.name for r in READERS][-1] == "text"  # the catch-all stays last
+    for reader in READERS:
+        assert callable(reader.ratings) and callable(reader.items), reader.name

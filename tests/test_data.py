@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cfcore.data import load_dataset, read_items
+from cfcore.data.items import read_items
+from cfcore.data.load import load_dataset
 from cfcore.errors import DataError
 
 ROWS = [(1, 10, 4.0, 100), (1, 20, 3.5, 101), (2, 10, 5.0, 102), (2, 30, 1.0, 103), (3, 20, 2.5, 104)]
@@ -211,7 +212,7 @@ def test_parquet_reads_only_the_mapped_columns_and_never_the_whole_file_into_byt
     rating and timestamp, and a path is read by pyarrow rather than into one bytes object first."""
     import pyarrow.parquet as pq
 
-    from cfcore import data as data_module
+    from cfcore.data import raw as data_module
 
     frame = pd.DataFrame(ROWS, columns=["UserID", "ItemID", "Stars", "Time"])
     frame["review"] = ["a long review " * 50] * len(frame)
@@ -289,7 +290,7 @@ def test_zip_archives_that_are_not_one_dataset_are_refused_clearly(files, messag
 
 
 def test_a_zip_bomb_is_refused_before_anything_is_unpacked(monkeypatch):
-    from cfcore import archive
+    from cfcore.data import archive
 
     monkeypatch.setattr(archive, "RATIO_CHECKED_ABOVE", 1 << 20)  # a 100 MiB member keeps the test quick
     bomb = _zip({"ratings.csv": b"1,2,3\n" + b"0" * (100 << 20)})

@@ -6,9 +6,8 @@ reported; never a traceback, and the previously active dataset stays active in t
 
 from __future__ import annotations
 
-import re
-
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
-from cfcore.data import load_dataset
+from cfcore.data.load import load_dataset
 from cfcore.errors import CFError, DataError
 from ui import state
 

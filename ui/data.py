@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cfcore.data import BUILTIN_MOVIELENS, Dataset, load_dataset
+from cfcore.data.dataset import BUILTIN_MOVIELENS, Dataset
+from cfcore.data.load import load_dataset
 from cfcore.synthetic import SyntheticSpec, generate
 
 

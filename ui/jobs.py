@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cfcore.config import TrainConfig
-from cfcore.data import Dataset
+from cfcore.data.dataset import Dataset
 from cfcore.errors import CFError
 from cfcore.experiment import Evaluation, Experiment
 from cfcore.recommender import Recommender
@@ -26,11 +26,11 @@ from cfcore.train import EndRecord, EpochRecord, StepRecord, TrainingRun
 
 ORPHAN_SECONDS = 60.0
 RATE_WINDOW_SECONDS = 5.0  # ratings/s is averaged over this much wall-clock time, not one step
-_JOBS: dict[str, "_BackgroundJob"] = {}  # every job of this server process by id, so a reloaded tab finds its job
+_JOBS: dict[str, _BackgroundJob] = {}  # every job of this server process by id, so a reloaded tab finds its job
 _JOBS_LOCK = threading.Lock()
 
 
-def find_job(job_id: str) -> "_BackgroundJob | None":
+def find_job(job_id: str) -> _BackgroundJob | None:
     """The job with this id, if this server process still has it (a reload re-attaches through it)."""
     with _JOBS_LOCK:
         return _JOBS.get(job_id)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from cfcore.data import Dataset
+from cfcore.data.dataset import Dataset
 from cfcore.datastore import content_hash, find_saved, load_saved, save_dataset
 from cfcore.errors import CFError
 from cfcore.experiment import Evaluation

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from cfcore.data import SEPARATORS
+from cfcore.data.formats import SEPARATORS
 from cfcore.datastore import list_saved, load_saved
 from cfcore.errors import CFError
 from cfcore.split import SPLIT_METHODS
 from ui import charts, state
-from ui.text import md
 from ui.data import builtin_dataset, synthetic_dataset, uploaded_dataset
+from ui.text import md
 
 SOURCES = {"builtin": "Built-in MovieLens sample", "upload": "Upload a file", "saved": "Saved datasets",
            "synthetic": "Synthetic (known answer)"}

@@ -1,6 +1,6 @@
 """The loaded-data containers: a Dataset (ratings, catalogue, load report) and the names of built-in sources.
 
-Kept apart from reading (``data.py``) and generating (``synthetic.py``) so that both can build a
+Kept apart from reading (``load.py``) and generating (``synthetic.py``) so that both can build a
 Dataset without importing each other.
 """
 
