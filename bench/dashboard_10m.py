@@ -1,6 +1,6 @@
 """Is the dashboard responsive while it trains on 10M ratings? Drives the real app in headless Chromium.
 
-    python bench/dashboard_10m.py
+    python -m bench.dashboard_10m
 
 Generates the 10M-rating synthetic dataset on the Data page, starts training, samples how often
 the live chart redraws, then presses Stop and prints how long training took to stop.
@@ -9,16 +9,12 @@ Needs Debian's chromium (scripts/test.sh installs it).
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from playwright.sync_api import expect, sync_playwright
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
-
-from browser_support import CHROMIUM, LAUNCH_ARGS, screenshot, streamlit_server, wait_idle  # noqa: E402
+from tests.browser_support import CHROMIUM, LAUNCH_ARGS, screenshot, streamlit_server, wait_idle
 
 POINTS = """() => { const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
                      return gd && gd._fullData && gd._fullData[0] ? gd._fullData[0].x.length : 0 }"""

@@ -1,8 +1,8 @@
 """Training speed in the dashboard (started exactly as the README starts it) against the CLI, and the
 Train page's estimate against the measured epoch time.
 
-    python bench/dashboard_speed.py                # both parts
-    python bench/dashboard_speed.py --skip-browser  # only the estimate table
+    python -m bench.dashboard_speed                # both parts
+    python -m bench.dashboard_speed --skip-browser  # only the estimate table
 
 Part 1: 3M synthetic ratings, 6 epochs, default settings. The CLI trains them with `python -m
 cfcore train`; the dashboard is started by `bash scripts/start.sh` (its ./.venv inside the folder,
@@ -29,20 +29,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+from ui.cores import dashboard_threads
 
-from ui.cores import dashboard_threads  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SYNTH = "builtin:synthetic?n_ratings=3000000&noise=0.5&seed=0"
 EPOCHS = 6
 
 ESTIMATE_CASE = """
-import json, sys, time
-sys.path.insert(0, {root!r})
+import json, time
 from cfcore.config import PRESETS, TrainConfig
-from cfcore.data import load_dataset
+from cfcore.data.load import load_dataset
 from cfcore.estimate import estimate_resources
 from cfcore.split import split
 from cfcore.train import TrainingRun
@@ -71,7 +68,7 @@ def estimates() -> None:
     print("\n| case | estimate s/epoch | measured s/epoch (mean of 3) | error | estimate took |")
     print("|---|---|---|---|---|")
     for name, source, preset, changes in CASES:
-        code = ESTIMATE_CASE.format(root=str(ROOT), source=source, preset=preset, changes=changes)
+        code = ESTIMATE_CASE.format(source=source, preset=preset, changes=changes)
         env = {**os.environ, "NUMBA_NUM_THREADS": str(dashboard_threads())}  # as app.py sets it
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,
                              env=env)
@@ -94,9 +91,9 @@ def cli_rate(tmp: Path) -> float:
 def dashboard_rate(tmp: Path) -> float:
     from playwright.sync_api import expect, sync_playwright
 
-    from browser_support import CHROMIUM, LAUNCH_ARGS, free_port, stop_server, wait_healthy, wait_idle
-    from cfcore.data import load_dataset
+    from cfcore.data.load import load_dataset
     from cfcore.datastore import save_dataset
+    from tests.browser_support import CHROMIUM, LAUNCH_ARGS, free_port, stop_server, wait_healthy, wait_idle
 
     runs = tmp / "runs"
     saved = save_dataset(runs, load_dataset(SYNTH))

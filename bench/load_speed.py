@@ -1,6 +1,6 @@
 """Parse time and peak memory of loading an ML-25M-sized ratings CSV (written here from synthetic data).
 
-    python bench/load_speed.py [--rows 25000000] [--path /tmp/cfstudio-25m.csv]
+    python -m bench.load_speed [--rows 25000000] [--path /tmp/cfstudio-25m.csv]
 
 Writes the CSV once (userId,movieId,rating,timestamp as in MovieLens), then times load_dataset on
 it in a fresh subprocess and reports seconds and the subprocess's peak resident memory.
@@ -43,10 +43,10 @@ def main() -> None:
         started = time.perf_counter()
         write_csv(args.path, args.rows)
         print(f"wrote {args.path} ({args.path.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - started:.0f} s")
-    code = ("import sys, time; sys.path.insert(0, %r); from cfcore.data import load_dataset; t = time.perf_counter(); "
-            "d = load_dataset(%r); s = time.perf_counter() - t; "
+    code = ("import time; from cfcore.data.load import load_dataset; t = time.perf_counter(); "
+            "d = load_dataset(" + repr(str(args.path)) + "); s = time.perf_counter() - t; "
             "print(f'{len(d.ratings):,} ratings, {d.ratings.n_users:,} users, {d.ratings.n_items:,} items; '"
-            "f'{d.report.n_duplicates:,} repeated pairs dropped; parsed and validated in {s:.1f} s')") % (str(ROOT), str(args.path))
+            "f'{d.report.n_duplicates:,} repeated pairs dropped; parsed and validated in {s:.1f} s')")
     subprocess.run([sys.executable, "-c", code], check=True)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     print(f"peak resident memory of the loading process: {peak / 2**30:.2f} GiB")

@@ -1,6 +1,6 @@
 """Latency of the explore queries on a catalogue of 60,000 movies x 50 dimensions.
 
-    python bench/queries.py [--items 60000] [--users 20000] [--dim 50]
+    python -m bench.queries [--items 60000] [--users 20000] [--dim 50]
 
 Prints the median and 95th percentile over repeated calls of: a user's top-10 (seen items
 excluded), similar movies, a fold-in from 5 ratings with recommendations, and the embedding map
@@ -10,22 +10,18 @@ excluded), similar movies, a fold-in from 5 ratings with recommendations, and th
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from cfcore.config import TrainConfig  # noqa: E402
-from cfcore.ids import IdMap  # noqa: E402
-from cfcore.model import BiasedMF  # noqa: E402
-from cfcore.projection import project  # noqa: E402
-from cfcore.ratings import Ratings  # noqa: E402
-from cfcore.recommender import Recommender  # noqa: E402
+from cfcore.config import TrainConfig
+from cfcore.ids import IdMap
+from cfcore.model import BiasedMF
+from cfcore.projection import project
+from cfcore.ratings import Ratings
+from cfcore.recommender import Recommender
 
 
 def build(n_users: int, n_items: int, dim: int, per_user: int, seed: int = 0) -> Recommender:

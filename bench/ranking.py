@@ -1,7 +1,7 @@
 """Ranking candidates side by side, and batch recommendation speed.
 
-    python bench/ranking.py                 # quality: built-in MovieLens sample + synthetic data with popularity skew
-    python bench/ranking.py --batch         # speed: `python -m cfcore recommend --all-users` at 10,000 items
+    python -m bench.ranking                 # quality: built-in MovieLens sample + synthetic data with popularity skew
+    python -m bench.ranking --batch         # speed: `python -m cfcore recommend --all-users` at 10,000 items
 
 Quality: a random 90/10 split (seed 0, or --seeds); relevant = a held-out rating >= 4 (on synthetic
 data, >= its 75th percentile); every item the user did not rate in training is ranked; top 10,
@@ -26,17 +26,16 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from cfcore import checkpoint
+from cfcore.config import TrainConfig
+from cfcore.data.load import load_dataset
+from cfcore.ease import EaseWeights, fit_ease, interaction_weight
+from cfcore.metrics import ranking_metrics
+from cfcore.scorers import EaseScorer, PopularityScorer, Scorer, _profiles
+from cfcore.split import split
+from cfcore.train import TrainingRun
 
-from cfcore import checkpoint  # noqa: E402
-from cfcore.config import TrainConfig  # noqa: E402
-from cfcore.data import load_dataset  # noqa: E402
-from cfcore.ease import EaseWeights, fit_ease, interaction_weight  # noqa: E402
-from cfcore.metrics import ranking_metrics  # noqa: E402
-from cfcore.scorers import EaseScorer, PopularityScorer, Scorer, _profiles  # noqa: E402
-from cfcore.split import split  # noqa: E402
-from cfcore.train import TrainingRun  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class _Ease(EaseScorer):
@@ -87,7 +86,7 @@ def quality(source: str, seed: int, threshold: float | None) -> None:
     print(f"\n{dataset.name}: {len(train):,} train / {len(val):,} validation ratings, {train.n_users:,} users x "
           f"{train.n_items:,} items; split seed {seed}; relevant = rating >= {threshold:g}; "
           f"rating model val RMSE {rec.metrics['val_rmse']:.4f}")
-    print(f"| ranking | P@10 | R@10 | NDCG@10 | coverage | fit s |")
+    print("| ranking | P@10 | R@10 | NDCG@10 | coverage | fit s |")
     print("|---|---|---|---|---|---|")
     for name, build in candidates:
         started = time.perf_counter()
@@ -99,8 +98,7 @@ def quality(source: str, seed: int, threshold: float | None) -> None:
 
 
 def batch_speed(n_users: int, n_items: int, n_ratings: int) -> None:
-    sys.path.insert(0, str(ROOT / "bench"))
-    from queries import build  # a Recommender of random MF weights with Zipf-distributed training ratings
+    from bench.queries import build  # a Recommender of random MF weights with Zipf-distributed training ratings
 
     rec = build(n_users, n_items, 50, per_user=max(1, n_ratings // n_users))
     started = time.perf_counter()

@@ -1,6 +1,6 @@
 """Write a synthetic dataset as train and test CSV files, for checking the CLI's --test path.
 
-    python bench/synthetic_files.py --n-ratings 1000000 --noise 0.5 --out /tmp/synth
+    python -m bench.synthetic_files --n-ratings 1000000 --noise 0.5 --out /tmp/synth
     python -m cfcore train --data /tmp/synth/train.csv --test /tmp/synth/test.csv
 
 The test file holds 10% of the ratings, drawn at random; its best possible RMSE is the noise sigma.

@@ -1,8 +1,8 @@
 """Training speed of three paths on the same synthetic data, with accuracy, in one process.
 
-    python bench/train_speed.py                 # 100K, 1M and 10M ratings
-    python bench/train_speed.py --sizes 25M     # ML-25M-sized (166,666 users x 62,500 items)
-    python bench/train_speed.py --device cuda   # the same on a GPU
+    python -m bench.train_speed                 # 100K, 1M and 10M ratings
+    python -m bench.train_speed --sizes 25M     # ML-25M-sized (166,666 users x 62,500 items)
+    python -m bench.train_speed --device cuda   # the same on a GPU
 
 Paths:
   seed loop   the seed document's train_epoch as written: a list of (user, item, rating) tuples,
@@ -20,24 +20,19 @@ Speed is reported as ratings/s and seconds per epoch; peak is the process's resi
 from __future__ import annotations
 
 import argparse
-import math
-import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from cfcore.config import TrainConfig  # noqa: E402
-from cfcore.data import load_dataset  # noqa: E402
-from cfcore.model import BiasedMF  # noqa: E402
-from cfcore.split import split  # noqa: E402
-from cfcore.synthetic import SyntheticSpec, generate  # noqa: E402
-from cfcore.device import describe_device, resolve_device  # noqa: E402
-from cfcore.train import TrainingRun  # noqa: E402
+from cfcore.config import TrainConfig
+from cfcore.data.load import load_dataset
+from cfcore.device import describe_device, resolve_device
+from cfcore.model import BiasedMF
+from cfcore.split import split
+from cfcore.synthetic import SyntheticSpec, generate
+from cfcore.train import TrainingRun
 
 SIZES = {"100K": (100_000, 1_000, 1_700), "1M": (1_000_000, 6_666, 2_500), "10M": (10_000_000, 66_666, 25_000),
          "25M": (25_000_000, 166_666, 62_500)}

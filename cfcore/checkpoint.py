@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from cfcore.config import TrainConfig
-from cfcore.errors import CheckpointError, CFError
+from cfcore.errors import CFError, CheckpointError
 from cfcore.ids import IdMap
 from cfcore.model import BiasedMF
 from cfcore.ratings import RatingScale

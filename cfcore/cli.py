@@ -1,4 +1,5 @@
-"""The command-line interface: train, recommend, similar. Exit 0 on success, 2 on bad input or usage."""
+"""The command-line interface (``cfstudio`` or ``python -m cfcore``): train, recommend, similar, and app
+(start the dashboard). Exit 0 on success, 2 on bad input or usage."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ import pandas as pd
 
 from cfcore import checkpoint, jsonio
 from cfcore.config import DEVICES, OPTIMIZERS, OUTPUTS, PRESETS, TrainConfig
-from cfcore.data import BUILTIN_MOVIELENS, load_dataset
+from cfcore.data.dataset import BUILTIN_MOVIELENS
+from cfcore.data.load import load_dataset
 from cfcore.errors import CFError
 from cfcore.experiment import Evaluation, Experiment
-from cfcore.split import SPLIT_METHODS, SplitSettings, split, with_test_set
 from cfcore.scorers import KIND_LABELS, RANKING_KINDS
+from cfcore.split import SPLIT_METHODS, SplitSettings, split, with_test_set
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,13 +34,15 @@ class _UsageError(Exception):
     pass
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m cfcore", description="CF Studio engine: train and query matrix-factorisation recommenders.")
+def build_parser(prog: str = "cfstudio") -> argparse.ArgumentParser:
+    parser = _Parser(prog=prog, description="CF Studio: train and query matrix-factorisation recommenders, or start "
+                                            "the dashboard.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = sub.add_parser("train", help="train a model and report validation (and test) accuracy")
-    train.add_argument("--data", default=BUILTIN_MOVIELENS, help="ratings file (or a ZIP archive such as ml-latest-small.zip), builtin:movielens "
-                       "(default) or builtin:synthetic?n_ratings=N&noise=S&seed=K")
+    train.add_argument("--data", default=BUILTIN_MOVIELENS,
+                       help="ratings file (or a ZIP archive such as ml-latest-small.zip), builtin:movielens "
+                            "(default) or builtin:synthetic?n_ratings=N&noise=S&seed=K")
     train.add_argument("--test", help="a separate test ratings file (same formats); reports test RMSE/MAE")
     train.add_argument("--items", help="item metadata: movies.csv, u.item or movies.dat")
     train.add_argument("--sep", help="field separator when detection fails: tab, comma, semicolon, pipe, '::' or whitespace")
@@ -56,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dropout", type=float, help="embedding dropout while training, 0 to 0.9 (default 0: off)")
     train.add_argument("--optimizer", choices=OPTIMIZERS)
     train.add_argument("--grad-clip", type=float, dest="grad_clip")
-    train.add_argument("--early-stopping", type=int, dest="early_stopping", help="patience in epochs; 0 stops at the first non-improving epoch")
+    train.add_argument("--early-stopping", type=int, dest="early_stopping",
+                       help="patience in epochs; 0 stops at the first non-improving epoch")
     train.add_argument("--output", choices=OUTPUTS)
     train.add_argument("--seed", type=int)
     train.add_argument("--device", choices=DEVICES)
@@ -83,12 +88,41 @@ def build_parser() -> argparse.ArgumentParser:
             who.add_argument("--all-users", action="store_true", help="recommend for every user in the model")
             who.add_argument("--users", help="a file of user ids, one per line, to recommend for")
             cmd.add_argument("--out", help="with --all-users/--users: write user_id,rank,item_id,score[,title] CSV here")
+
+    app = sub.add_parser("app", help="start the dashboard (Streamlit); other --server.* options pass to Streamlit")
+    app.add_argument("--address", default=os.environ.get("CF_STUDIO_ADDRESS", "127.0.0.1"),
+                     help="address to serve on (default 127.0.0.1, or $CF_STUDIO_ADDRESS)")
+    app.add_argument("--port", default=os.environ.get("CF_STUDIO_PORT", "8501"),
+                     help="port to serve on (default 8501, or $CF_STUDIO_PORT)")
     return parser
 
 
+APP = Path(__file__).resolve().parents[1] / "app.py"  # the dashboard, beside this package in the checkout
+
+
+def _app(args: argparse.Namespace, streamlit_args: list[str]) -> int:
+    """Replace this process by the Streamlit server running the dashboard (cfcore never imports Streamlit)."""
+    if not APP.is_file():
+        raise CFError(f"the dashboard's app.py was not found at {APP}; `cfstudio app` runs the dashboard from a "
+                      "source checkout installed with `pip install -e .` (bash scripts/start.sh does this)")
+    if not str(args.port).isdigit() or not 0 < int(args.port) < 65536:
+        raise CFError(f"--port {args.port!r} is not a port number (1 to 65535)")
+    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", args.address,
+               "--server.port", str(args.port), *streamlit_args]
+    os.chdir(APP.parent)  # Streamlit reads .streamlit/config.toml from the working directory
+    os.execv(sys.executable, command)
+    return 0  # not reached
+
+
 def main(argv: list[str] | None = None) -> int:
+    prog = "python -m cfcore" if Path(sys.argv[0]).name == "__main__.py" else "cfstudio"
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser(prog)
+        args, extra = parser.parse_known_args(argv)
+        if args.command == "app":
+            return _app(args, extra)
+        if extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
         if args.command == "train":
             return _train(args)
         return _query(args)
@@ -137,10 +171,11 @@ def _train(args: argparse.Namespace) -> int:
     if args.test:
         test_set = load_dataset(args.test, sep=args.sep, columns=args.columns)
         parts, test = with_test_set(parts, test_set.ratings)
-    train, val = parts.train, parts.val
+    train = parts.train
     summary = parts.summary()
     say(f"split: {args.split}, train {summary['train_ratings']:,} / validation {summary['val_ratings']:,} ratings "
-        f"({summary['val_users_unseen_in_train']} validation users and {summary['val_items_unseen_in_train']} items unseen in train)")
+        f"({summary['val_users_unseen_in_train']} validation users and {summary['val_items_unseen_in_train']} items "
+        "unseen in train)")
 
     experiment = Experiment(dataset, parts, config, SplitSettings(args.split, args.val_fraction, args.split_seed),
                             test=test, evaluation=Evaluation(10, args.relevance_threshold))

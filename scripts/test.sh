@@ -15,5 +15,6 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e . -r requirements-dev.txt
+.venv/bin/ruff check .  # lint first: a failure names file and line before the 10-minute suite
 exec .venv/bin/python -m pytest -q "$@"

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-for path in (ROOT, ROOT / "tests"):  # the project and the tests' helpers import without installing
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
-
-from cfcore.ids import IdMap  # noqa: E402
-from cfcore.ratings import Ratings  # noqa: E402
-import cfcore.kernels  # noqa: E402,F401  numba loads with every core before any AppTest runs app.py (which
-# would otherwise lower NUMBA_NUM_THREADS for this process and the servers and CLIs the tests start)
+# cfcore.kernels: numba loads with every core before any AppTest runs app.py (which would otherwise lower
+# NUMBA_NUM_THREADS for this process and the servers and CLIs the tests start)
+import cfcore.kernels  # noqa: F401
+from cfcore.ids import IdMap
+from cfcore.ratings import Ratings
 
 
 @pytest.fixture(scope="session")
 def movielens():
-    from cfcore.data import load_dataset
+    from cfcore.data.load import load_dataset
 
     return load_dataset("builtin:movielens")
 

@@ -9,10 +9,18 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from browser_support import CHROMIUM, LAUNCH_ARGS, ROOT, screenshot, streamlit_server, wait_idle
+from tests.browser_support import CHROMIUM, LAUNCH_ARGS, ROOT, screenshot, streamlit_server, wait_idle
 
-POINTS = """() => { const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
-                     return gd && gd._fullData && gd._fullData[0] ? gd._fullData[0].x.length : 0 }"""
+# epochs drawn on the Train page's chart: the SVG image while training (its RMSE markers, two per epoch),
+# the Plotly figure once the run ended (its validation trace)
+POINTS = """() => {
+  const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
+  const val = gd && gd._fullData ? gd._fullData.find(t => t.name === 'validation RMSE') : null;
+  if (val) return val.x.length;
+  const img = document.querySelector('[data-testid="stImage"] img[src^="data:image/svg+xml"]');
+  if (!img) return 0;
+  const svg = atob(img.src.split(',')[1]);
+  return (svg.match(/<circle/g) || []).length / 2 }"""
 
 
 @pytest.fixture(scope="module")

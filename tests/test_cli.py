@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ SYNTH = "builtin:synthetic?n_ratings=6000&n_users=150&n_items=100&noise=0.3&seed
 
 def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "cfcore", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+                          timeout=300, env={"PATH": "/usr/bin:/bin"})  # the installed package, from any folder
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, pattern: str) -> None:
@@ -152,7 +153,8 @@ def test_bad_ranking_kind_is_one_error_line(trained):
 
 
 def test_ease_too_large_for_memory_is_one_error_line(monkeypatch, capsys):
-    from cfcore import cli as cli_module, resources
+    from cfcore import cli as cli_module
+    from cfcore import resources
 
     monkeypatch.setattr(resources, "available_memory", lambda device: 500 * 2**10)  # fits the MF (349 KiB), not EASE (469 KiB)
     code = cli_module.main(["train", "--data", SYNTH, "--dim", "2", "--epochs", "1", "--quiet"])
@@ -191,3 +193,39 @@ def test_dropout_flag_reaches_the_config_and_the_checkpoint(tmp_path):
 
     assert checkpoint.load(tmp_path / "m.pt").config.dropout == 0.25
     assert_one_line_error(cli("train", "--data", SYNTH, "--dropout", "1.5"), "dropout must be between 0 and 0.9; got 1.5")
+
+
+CFSTUDIO = Path(sys.executable).parent / "cfstudio"  # the console entry pyproject.toml declares
+
+
+def test_cfstudio_command_is_installed_and_is_the_same_cli(trained, tmp_path):
+    out, _ = trained
+    help_text = subprocess.run([str(CFSTUDIO), "--help"], capture_output=True, text=True, timeout=120)
+    assert help_text.returncode == 0, help_text.stderr
+    assert help_text.stdout.startswith("usage: cfstudio")
+    for command in ("train", "recommend", "similar", "app"):
+        assert command in help_text.stdout
+    args = ["similar", "--model", str(out / "m.pt"), "--item", "3", "-k", "4", "--json"]
+    by_entry = subprocess.run([str(CFSTUDIO), *args], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert by_entry.returncode == 0, by_entry.stderr
+    assert json.loads(by_entry.stdout) == json.loads(cli(*args).stdout)
+
+
+def test_cfstudio_app_runs_the_dashboard_with_streamlit_and_passes_server_options(monkeypatch, tmp_path):
+    from cfcore import cli as cli_module
+
+    calls = []
+    monkeypatch.chdir(tmp_path)  # _app moves to the checkout (Streamlit reads .streamlit/ from there); restored after
+    monkeypatch.setattr(os, "execv", lambda path, argv: calls.append((path, argv)))
+    assert cli_module.main(["app", "--port", "8765", "--server.headless", "true"]) == 0
+    path, argv = calls[0]
+    assert path == sys.executable and argv[1:4] == ["-m", "streamlit", "run"]
+    assert Path(argv[4]) == ROOT / "app.py" and Path(os.getcwd()) == ROOT
+    assert argv[argv.index("--server.port") + 1] == "8765" and argv[-2:] == ["--server.headless", "true"]
+
+
+@pytest.mark.parametrize("args, pattern", [(["app", "--port", "http"], "--port 'http' is not a port number"),
+                                           (["train", "--server.headless", "true"], "unrecognized arguments")])
+def test_cfstudio_bad_app_options_are_one_error_line(args, pattern):
+    assert_one_line_error(subprocess.run([str(CFSTUDIO), *args], capture_output=True, text=True, timeout=120),
+                          pattern)

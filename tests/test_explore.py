@@ -8,7 +8,7 @@ import pytest
 
 from cfcore.export import projector_tsv
 from cfcore.projection import axis_extremes, main_genre, project
-from test_recommender import _planted
+from tests.test_recommender import _planted
 
 
 def test_bias_extremes_order_and_filter():

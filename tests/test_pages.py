@@ -371,7 +371,7 @@ def test_an_upload_survives_a_reload_through_the_url_and_the_saved_list(tmp_path
 def test_a_damaged_saved_dataset_or_missing_run_is_a_message_and_the_rest_loads(tmp_path, saved_model):
     from cfcore.datastore import list_saved, save_dataset
 
-    info = save_dataset(tmp_path, __import__("cfcore.data", fromlist=["load_dataset"]).load_dataset(
+    info = save_dataset(tmp_path, __import__("cfcore.data.load", fromlist=["load_dataset"]).load_dataset(
         U_DATA, name="u.data"))
     (info.path / "ratings.parquet").write_bytes(b"not parquet at all")
     run = save_run(tmp_path, saved_model)
@@ -458,7 +458,7 @@ def test_the_session_memo_never_hands_one_model_another_models_results():
     for n in range(50):
         model = Model(f"model {n}")
         seen_ids.add(id(model))
-        assert memo(model, ("labels",), lambda: model.name, store) == f"model {n}"
+        assert memo(model, ("labels",), lambda name=model.name: name, store) == f"model {n}"
         del model
         gc.collect()
     assert len(seen_ids) < 50  # ids were reused: an id-keyed memo would have answered with a stale name
@@ -499,7 +499,7 @@ def test_the_cli_and_the_dashboard_record_the_same_metrics(tmp_path, small_synth
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     from_cli = checkpoint.load(tmp_path / "cli.pt").metrics
-    from cfcore.data import load_dataset
+    from cfcore.data.load import load_dataset
 
     dataset = load_dataset(source)
     settings = SplitSettings("random", 0.1, 0)

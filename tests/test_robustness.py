@@ -42,8 +42,7 @@ def test_run_that_cannot_fit_in_memory_is_refused_with_the_estimate(parts, monke
 
 
 SAVER = """
-import sys, time
-sys.path.insert(0, {root!r})
+import time
 from cfcore import checkpoint
 from cfcore.runs import save_run
 rec = checkpoint.load({model!r})
@@ -57,7 +56,7 @@ def test_runs_folder_stays_readable_when_killed_mid_save(fitted, tmp_path):
     model = checkpoint.save(fitted, tmp_path / "model.pt")
     runs = tmp_path / "runs"
     for attempt in range(4):  # kill at different moments of the save loop
-        proc = subprocess.Popen([sys.executable, "-c", SAVER.format(root=str(ROOT), model=str(model), runs=str(runs))],
+        proc = subprocess.Popen([sys.executable, "-c", SAVER.format(model=str(model), runs=str(runs))],
                                 stdout=subprocess.PIPE, text=True)
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(0.3 + 0.37 * attempt)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-from browser_support import CHROMIUM, LAUNCH_ARGS, ROOT, free_port, stop_server, wait_healthy, wait_idle
+from tests.browser_support import CHROMIUM, LAUNCH_ARGS, ROOT, free_port, stop_server, wait_healthy, wait_idle
 
 IDLE_SECONDS = 10.0
 MAX_IDLE_CORE_SHARE = 0.05  # the bound: under 5% of one core with a tab open and nothing running

@@ -10,8 +10,8 @@ from cfcore.export import frame_to_csv, metadata_tsv, vectors_tsv
 from cfcore.projection import axis_extremes
 from cfcore.scorers import KIND_LABELS
 from ui import charts, state
-from ui.text import md
 from ui.models import item_frame, item_projection, movie_label, require_model, user_projection
+from ui.text import md
 
 st.title("Embeddings")
 state.show_flash()

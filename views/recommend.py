@@ -10,9 +10,9 @@ import streamlit as st
 from cfcore.errors import CFError
 from cfcore.scorers import KIND_LABELS
 from ui import charts, state
+from ui.models import item_frame, item_projection, movie_label, popular_items, require_model
 from ui.ranking import ladder_panel
 from ui.text import md
-from ui.models import item_frame, item_projection, movie_label, popular_items, require_model
 
 st.title("Recommend")
 state.show_flash()
@@ -187,8 +187,9 @@ with new_tab:
             recommended = proj.transform(rec.item_factors_[result["item_idx"].to_numpy()])
             user_xy = proj.transform(vec[None, :])
             highlight = pd.concat([
-                rec.catalog.iloc[rated_idx].assign(pc1=rated[:, 0], pc2=rated[:, 1], marker_color=charts.GREEN,
-                                                   symbol="circle", label=[f"★ {t}" for t in rec.catalog.iloc[rated_idx]["title"]]),
+                rec.catalog.iloc[rated_idx].assign(
+                    pc1=rated[:, 0], pc2=rated[:, 1], marker_color=charts.GREEN, symbol="circle",
+                    label=[f"★ {t}" for t in rec.catalog.iloc[rated_idx]["title"]]),
                 rec.catalog.iloc[result["item_idx"].to_numpy()[:5]].assign(
                     pc1=recommended[:5, 0], pc2=recommended[:5, 1], marker_color=charts.ACCENT, symbol="diamond", label=""),
             ]).assign(bias=lambda f: rec.item_bias_[f.index.to_numpy()] if len(f) else [])
