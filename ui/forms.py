@@ -8,6 +8,7 @@ from cfcore.config import DEVICES, LIMITS, OPTIMIZERS, OUTPUTS, PRESETS, TrainCo
 from cfcore.errors import ConfigError
 from cfcore.experiment import Evaluation
 from cfcore.scorers import KIND_LABELS, RANKING_KINDS
+from ui.state import PRESET, form_key
 
 LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1, 3e-1, 1.0]
 BATCH_SIZES = [32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536]
@@ -17,17 +18,9 @@ OPTIMIZER_HELP = ("Row-wise Adam (sparse_adam) updates only the users and movies
                   "seed document does.")
 DEVICE_LABELS = {"auto": "auto (best available)", "cpu": "CPU", "cuda": "CUDA GPU", "mps": "Apple GPU (MPS)"}
 OUTPUT_LABELS = {"clip": "clip to the rating scale (seed)", "sigmoid": "scaled sigmoid"}
-PREFIX = "train_"
-PRESET_KEY = PREFIX + "preset"
-
-
-def _key(name: str) -> str:
-    return PREFIX + name
-
-
 def _apply_preset() -> None:
     """Write a preset's values into the widgets' state (on_change of the preset selector)."""
-    config = PRESETS[st.session_state[PRESET_KEY]]
+    config = PRESETS[st.session_state[PRESET]]
     _load_values(config)
 
 
@@ -44,9 +37,9 @@ def _load_values(config: TrainConfig) -> None:
         "output": config.output, "seed": config.seed, "device": config.device,
         "ranking_model": config.ranking_model, "ranking_l2": config.ranking_l2,
     }
-    values["relevance_threshold"] = st.session_state.get(_key("relevance_threshold"), Evaluation().relevance_threshold)
+    values["relevance_threshold"] = st.session_state.get(form_key("relevance_threshold"), Evaluation().relevance_threshold)
     for name, value in values.items():
-        st.session_state[_key(name)] = value
+        st.session_state[form_key(name)] = value
 
 
 def _bounds(name: str) -> dict:
@@ -62,21 +55,21 @@ def _nearest(options: list, value):
 
 def config_form() -> tuple[TrainConfig | None, str | None]:
     """Draw the form; return (config, None) or (None, what is wrong with the values)."""
-    if _key("embedding_dim") not in st.session_state:
+    if form_key("embedding_dim") not in st.session_state:
         _load_values(TrainConfig())
-    st.selectbox("Preset", list(PRESETS), key=PRESET_KEY, on_change=_apply_preset,
+    st.selectbox("Preset", list(PRESETS), key=PRESET, on_change=_apply_preset,
                  format_func=lambda p: {"recommended": "Recommended (CF Studio defaults)",
                                         "seed": "Seed document (lr 0.001, dense Adam, 10 epochs)"}.get(p, p),
                  help="Fills the form; change any value afterwards.")
     left, right = st.columns(2)
-    left.number_input("Embedding dimension", **_bounds("embedding_dim"), step=1, key=_key("embedding_dim"),
+    left.number_input("Embedding dimension", **_bounds("embedding_dim"), step=1, key=form_key("embedding_dim"),
                       help="Length of each user's and movie's taste vector.")
-    right.number_input("Epochs", **_bounds("epochs"), step=1, key=_key("epochs"),
+    right.number_input("Epochs", **_bounds("epochs"), step=1, key=form_key("epochs"),
                        help="Upper bound; early stopping may end sooner.")
-    left.select_slider("Learning rate", options=LEARNING_RATES, key=_key("learning_rate"),
+    left.select_slider("Learning rate", options=LEARNING_RATES, key=form_key("learning_rate"),
                        format_func=lambda v: f"{v:g}", help="Log scale. Too high makes the loss diverge.")
-    right.select_slider("Batch size", options=BATCH_SIZES, key=_key("batch_size"), help="Ratings per step.")
-    st.selectbox("Ranking model (orders the lists)", RANKING_KINDS, key=_key("ranking_model"),
+    right.select_slider("Batch size", options=BATCH_SIZES, key=form_key("batch_size"), help="Ratings per step.")
+    st.selectbox("Ranking model (orders the lists)", RANKING_KINDS, key=form_key("ranking_model"),
                  format_func=KIND_LABELS.get,
                  help="The rating model predicts stars; what people choose to watch is another question. EASE learns "
                       "it from which movies people rated together (its top-10 lists are about 5x better than the "
@@ -84,38 +77,38 @@ def config_form() -> tuple[TrainConfig | None, str | None]:
     with st.expander("Advanced"):
         a, b = st.columns(2)
         a.number_input("Weight decay (L2)", **_bounds("weight_decay"), step=0.01, format="%.4f",
-                       key=_key("weight_decay"),
+                       key=form_key("weight_decay"),
                        help="Per-rating penalty on the touched rows (fast Adam) or Adam's weight_decay (dense).")
-        b.selectbox("Optimizer", OPTIMIZERS, key=_key("optimizer"), format_func=OPTIMIZER_LABELS.get,
+        b.selectbox("Optimizer", OPTIMIZERS, key=form_key("optimizer"), format_func=OPTIMIZER_LABELS.get,
                     help=OPTIMIZER_HELP)
         a.number_input("Embedding dropout", **_bounds("dropout"), step=0.05, format="%.2f",
-                       key=_key("dropout"),
+                       key=form_key("dropout"),
                        help="While training, each entry of a rating's user and movie vectors is left out with this "
                             "probability (the rest scaled up to match), so the model cannot lean on any one "
                             "entry: another remedy for overfitting beside weight decay. Predictions use the whole "
                             "vectors. 0 = off.")
         b.number_input("Relevant when rated at least", min_value=-1e6, max_value=1e6, step=0.5, format="%g",
-                       key=_key("relevance_threshold"),
+                       key=form_key("relevance_threshold"),
                        help="For the ranking metrics recorded with the run (P@10, R@10, NDCG@10): a held-out rating "
                             "this high counts as a movie the user wanted. The CLI's --relevance-threshold.")
-        a.checkbox("Clip gradients", key=_key("use_clip"))
-        b.number_input("Max gradient norm", **_bounds("grad_clip"), key=_key("grad_clip"),
-                       disabled=not st.session_state[_key("use_clip")])
-        a.checkbox("Reduce learning rate on plateau", key=_key("use_schedule"))
-        sched = not st.session_state[_key("use_schedule")]
-        b.number_input("LR factor", **_bounds("lr_factor"), step=0.05, key=_key("lr_factor"), disabled=sched)
-        b.number_input("LR patience (epochs)", **_bounds("lr_patience"), step=1, key=_key("lr_patience"), disabled=sched)
-        a.checkbox("Early stopping", key=_key("use_early_stopping"))
+        a.checkbox("Clip gradients", key=form_key("use_clip"))
+        b.number_input("Max gradient norm", **_bounds("grad_clip"), key=form_key("grad_clip"),
+                       disabled=not st.session_state[form_key("use_clip")])
+        a.checkbox("Reduce learning rate on plateau", key=form_key("use_schedule"))
+        sched = not st.session_state[form_key("use_schedule")]
+        b.number_input("LR factor", **_bounds("lr_factor"), step=0.05, key=form_key("lr_factor"), disabled=sched)
+        b.number_input("LR patience (epochs)", **_bounds("lr_patience"), step=1, key=form_key("lr_patience"), disabled=sched)
+        a.checkbox("Early stopping", key=form_key("use_early_stopping"))
         b.number_input("Early-stopping patience (epochs)", **_bounds("early_stopping"), step=1,
-                       key=_key("early_stopping"), disabled=not st.session_state[_key("use_early_stopping")])
-        a.selectbox("Output range", OUTPUTS, key=_key("output"), format_func=OUTPUT_LABELS.get,
+                       key=form_key("early_stopping"), disabled=not st.session_state[form_key("use_early_stopping")])
+        a.selectbox("Output range", OUTPUTS, key=form_key("output"), format_func=OUTPUT_LABELS.get,
                     help="How predictions are kept on the rating scale: cut at its ends (clip, as the seed does; "
                          "the 'range limit' in an explanation) or squeezed smoothly (sigmoid).")
-        b.number_input("Seed", **_bounds("seed"), step=1, key=_key("seed"))
+        b.number_input("Seed", **_bounds("seed"), step=1, key=form_key("seed"))
         b.number_input("EASE L2 strength", **_bounds("ranking_l2"), step=10.0, format="%g",
-                       key=_key("ranking_l2"), disabled=st.session_state[_key("ranking_model")] != "ease",
+                       key=form_key("ranking_l2"), disabled=st.session_state[form_key("ranking_model")] != "ease",
                        help="Larger values give smoother lists that lean towards popular movies.")
-        a.selectbox("Device", DEVICES, key=_key("device"), format_func=DEVICE_LABELS.get,
+        a.selectbox("Device", DEVICES, key=form_key("device"), format_func=DEVICE_LABELS.get,
                     help="auto picks a CUDA GPU if there is one, then an Apple GPU, then the CPU.")
     try:
         return config_from_state(), None
@@ -126,20 +119,21 @@ def config_form() -> tuple[TrainConfig | None, str | None]:
 def evaluation_from_state() -> Evaluation:
     """How the run's lists are judged (k is 10 on every surface; the threshold is the form's)."""
     default = Evaluation()
-    return Evaluation(k=default.k, relevance_threshold=float(st.session_state.get(_key("relevance_threshold"),
+    return Evaluation(k=default.k, relevance_threshold=float(st.session_state.get(form_key("relevance_threshold"),
                                                                                   default.relevance_threshold)))
 
 
 def config_from_state() -> TrainConfig:
     s = st.session_state
     return TrainConfig(
-        embedding_dim=int(s[_key("embedding_dim")]), learning_rate=float(s[_key("learning_rate")]),
-        batch_size=int(s[_key("batch_size")]), epochs=int(s[_key("epochs")]),
-        weight_decay=float(s[_key("weight_decay")]), dropout=float(s[_key("dropout")]), optimizer=s[_key("optimizer")],
-        grad_clip=float(s[_key("grad_clip")]) if s[_key("use_clip")] else None,
-        lr_factor=float(s[_key("lr_factor")]),
-        lr_patience=int(s[_key("lr_patience")]) if s[_key("use_schedule")] else None,
-        early_stopping=int(s[_key("early_stopping")]) if s[_key("use_early_stopping")] else None,
-        output=s[_key("output")], seed=int(s[_key("seed")]), device=s[_key("device")],
-        ranking_model=s[_key("ranking_model")], ranking_l2=float(s[_key("ranking_l2")]),
+        embedding_dim=int(s[form_key("embedding_dim")]), learning_rate=float(s[form_key("learning_rate")]),
+        batch_size=int(s[form_key("batch_size")]), epochs=int(s[form_key("epochs")]),
+        weight_decay=float(s[form_key("weight_decay")]), dropout=float(s[form_key("dropout")]),
+        optimizer=s[form_key("optimizer")],
+        grad_clip=float(s[form_key("grad_clip")]) if s[form_key("use_clip")] else None,
+        lr_factor=float(s[form_key("lr_factor")]),
+        lr_patience=int(s[form_key("lr_patience")]) if s[form_key("use_schedule")] else None,
+        early_stopping=int(s[form_key("early_stopping")]) if s[form_key("use_early_stopping")] else None,
+        output=s[form_key("output")], seed=int(s[form_key("seed")]), device=s[form_key("device")],
+        ranking_model=s[form_key("ranking_model")], ranking_l2=float(s[form_key("ranking_l2")]),
     )

@@ -1,4 +1,7 @@
-"""Per-session state: every session-state key spelled once, with typed getters and setters."""
+"""Per-session state: every session-state key spelled once, with typed getters and setters.
+
+A key lives here when code reads or writes it through ``st.session_state`` (or another page does); a
+widget's own ``key=`` that nothing reads back (a button's, a chart's) stays beside its widget as its name."""
 
 from __future__ import annotations
 
@@ -38,6 +41,23 @@ RUNS_DIR = "cf_runs_dir"
 FLASH = "cf_flash"
 
 DEMO = "cf_demo"  # the home page's one-click demo is training: land on Recommend when it ends
+DATA_SOURCE = "data_source"  # the Data page's source radio (built-in, upload, saved, synthetic)
+FORM_PREFIX = "train_"  # the Train form's widgets: train_<TrainConfig field> (and train_preset)
+PRESET = FORM_PREFIX + "preset"
+
+
+def form_key(field: str) -> str:
+    """The session key of the Train form's widget for a TrainConfig field (or a form-only value)."""
+    return FORM_PREFIX + field
+
+
+def column_override(file_id: str) -> list[str] | None:
+    """The column mapping the person applied to an uploaded file (None: the detected one)."""
+    return st.session_state.get(f"data_columns_{file_id}")
+
+
+def set_column_override(file_id: str, mapping: list[str]) -> None:
+    st.session_state[f"data_columns_{file_id}"] = mapping
 
 DEFAULT_RUNS_DIR = os.environ.get("CF_STUDIO_RUNS_DIR", "runs")
 

@@ -21,8 +21,7 @@ st.title("Data")
 state.show_flash()
 active = state.dataset()
 
-st.radio("Source", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="data_source")
-source = st.session_state["data_source"]
+source = st.radio("Source", list(SOURCES), format_func=SOURCES.get, horizontal=True, key=state.DATA_SOURCE)
 
 if source == "builtin":
     st.caption("MovieLens ratings sample (GroupLens Research): 100,004 ratings, 671 users, 9,066 movies.")
@@ -41,7 +40,7 @@ elif source == "upload":
         sep_choice = st.selectbox("Separator", list(SEP_CHOICES), format_func=SEP_CHOICES.get,
                                   key=f"data_sep_{ratings_file.file_id}")
         sep = None if sep_choice == "auto" else sep_choice
-        overrides = st.session_state.get(f"data_columns_{ratings_file.file_id}")
+        overrides = state.column_override(ratings_file.file_id)
         try:
             items_bytes = items_file.getvalue() if items_file is not None else None
             candidate = uploaded_dataset(file_key, ratings_file.getvalue(), ratings_file.name, sep,
@@ -66,7 +65,7 @@ elif source == "upload":
                 mapping = [c for c in chosen if c != "(none)"]
                 detected = [report.columns[r] for r in ("user", "item", "rating", "timestamp") if r in report.columns]
                 if mapping != detected and st.button("Apply mapping", key="data_apply_mapping"):
-                    st.session_state[f"data_columns_{ratings_file.file_id}"] = mapping
+                    state.set_column_override(ratings_file.file_id, mapping)
                     st.rerun()
             st.markdown("**Preview**")
             st.dataframe(candidate.ratings.to_frame().head(8), hide_index=True)
