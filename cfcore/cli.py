@@ -229,6 +229,11 @@ def _train(args: argparse.Namespace) -> int:
     for kind, row in ladder.items():
         say(f"  {KIND_LABELS[kind] + (' *' if kind == rec.kind else ''):<22} P@10 {row['precision']:.4f}  "
             f"R@10 {row['recall']:.4f}  NDCG@10 {row['ndcg']:.4f}  coverage {row['coverage']:.1%}")
+    buckets = rec.metrics["error_by_bucket"]
+    say(f"{where} RMSE by the number of training ratings (held-out ratings in brackets):")
+    for side, title in (("users", "of the user: "), ("movies", "of the movie:")):
+        say(f"  {title} " + "  ".join(f"{r['bucket']} {r['rmse']:.3f} ({r['ratings']:,})"
+                                     for r in buckets if r["side"] == side))
     if args.out:
         path = checkpoint.save(rec, args.out)
         say(f"saved model to {path}")
@@ -239,7 +244,8 @@ def _train(args: argparse.Namespace) -> int:
                    "best_epoch": rec.metrics["best_epoch"], "stop_reason": end.reason, "epochs": epochs,
                    "train_ratings_per_second": statistics.median(r["ratings_per_second"] for r in rec.history),
                    "device": run.device_name, "config": config.to_dict(), "data": args.data,
-                   "split": summary, "ranking_model": rec.kind, "ranking": ranking, "ranking_ladder": ladder}
+                   "split": summary, "ranking_model": rec.kind, "ranking": ranking, "ranking_ladder": ladder,
+                   "error_by_bucket": buckets}
         Path(args.metrics_json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.metrics_json).write_text(jsonio.dumps(payload, indent=2))
     return 0

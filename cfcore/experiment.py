@@ -1,5 +1,6 @@
 """One experiment, as the CLI, the dashboard's jobs and its sweeps all run it: train, keep the best
-epoch, evaluate stars and lists, and record where the data and the split came from.
+epoch, evaluate stars and lists (overall and by user activity and movie popularity), and record
+where the data and the split came from.
 
 The surfaces only draw progress (they iterate ``Experiment`` for records) and save the result
 where they keep models; every run they produce carries the same metrics.
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from cfcore.baselines import baseline_scores
+from cfcore.buckets import error_by_bucket
 from cfcore.config import TrainConfig
 from cfcore.data.dataset import Dataset
 from cfcore.datastore import content_hash
@@ -68,4 +70,6 @@ class Experiment:
             rec.metrics["test_rmse"], rec.metrics["test_mae"] = rmse(pred, self.test.rating), mae(pred, self.test.rating)
             self.baselines = baseline_scores(self.parts.train, self.test)
         self.ladder = rec.record_ranking(judged, k=self.evaluation.k, threshold=self.evaluation.relevance_threshold)
+        rec.metrics["error_by_bucket"] = error_by_bucket(rec, judged, self.evaluation.k,
+                                                         self.evaluation.relevance_threshold)
         return rec

@@ -33,16 +33,21 @@ def ranking_metrics(top_k: np.ndarray, relevant: list[np.ndarray], n_items: int)
     n_users, k = top_k.shape
     if n_users == 0:
         return {"precision": float("nan"), "recall": float("nan"), "ndcg": float("nan"), "coverage": 0.0, "users": 0}
+    precision, recall, ndcg = per_user(top_k, relevant)
+    shown = np.unique(top_k[top_k >= 0])
+    return {"precision": float(precision.mean()), "recall": float(recall.mean()), "ndcg": float(ndcg.mean()),
+            "coverage": len(shown) / n_items, "users": n_users}
+
+
+def per_user(top_k: np.ndarray, relevant: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each user's precision, recall and NDCG at k: three (n_users,) arrays (arguments as ``ranking_metrics``)."""
+    n_users, k = top_k.shape
     discounts = 1.0 / np.log2(np.arange(2, k + 2))  # (k,)
-    precision = np.empty(n_users)
-    recall = np.empty(n_users)
-    ndcg = np.empty(n_users)
+    precision, recall, ndcg = np.empty(n_users), np.empty(n_users), np.empty(n_users)
     for row, (recs, rel) in enumerate(zip(top_k, relevant)):
         hits = np.isin(recs, rel) & (recs >= 0)  # (k,)
         precision[row] = hits.sum() / k
         recall[row] = hits.sum() / len(rel)
         ideal = discounts[: min(len(rel), k)].sum()
         ndcg[row] = (hits * discounts).sum() / ideal
-    shown = np.unique(top_k[top_k >= 0])
-    return {"precision": float(precision.mean()), "recall": float(recall.mean()), "ndcg": float(ndcg.mean()),
-            "coverage": len(shown) / n_items, "users": n_users}
+    return precision, recall, ndcg

@@ -25,7 +25,7 @@ from cfcore.config import TrainConfig
 from cfcore.data.dataset import default_catalog
 from cfcore.errors import ConfigError, DataError
 from cfcore.ids import IdMap
-from cfcore.metrics import ranking_metrics
+from cfcore.metrics import per_user, ranking_metrics
 from cfcore.model import BiasedMF
 from cfcore.ratings import Ratings, RatingScale
 from cfcore.scorers import MFScorer, PopularityScorer, Scorer
@@ -406,19 +406,31 @@ class Recommender:
         held-out item are skipped. Above ``max_users`` such users, a seeded sample of that many
         is scored, which keeps this to seconds on ML-25M-sized data.
         """
+        _, top, rel_lists = self._ranked(test, k, threshold, max_users, seed, scorer)
+        return ranking_metrics(top, rel_lists, self.n_items) | {"k": k, "threshold": threshold}
+
+    def ndcg_by_user(self, test: Ratings, k: int = 10, threshold: float = 4.0, max_users: int | None = 5000,
+                     seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """(users, their NDCG at k) for the users ``evaluate_ranking`` judges, by the ranking model."""
+        users, top, rel_lists = self._ranked(test, k, threshold, max_users, seed, None)
+        return users, per_user(top, rel_lists)[2]
+
+    def _ranked(self, test: Ratings, k: int, threshold: float, max_users: int | None, seed: int,
+                scorer: Scorer | None) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """The judged users (those with a relevant held-out rating, sampled above ``max_users``), their
+        (n, k) top-k and each one's relevant held-out items."""
         relevant = test.rating >= threshold
         users = np.unique(test.user_idx[relevant])
         users = users[users < self.n_users]
         if max_users is not None and len(users) > max_users:
             users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
         if len(users) == 0:
-            return ranking_metrics(np.empty((0, k), np.int64), [], self.n_items) | {"k": k, "threshold": threshold}
+            return users, np.empty((0, k), np.int64), []
         order = np.argsort(test.user_idx[relevant], kind="stable")
         rel_users, rel_items = test.user_idx[relevant][order], test.item_idx[relevant][order]
         bounds = np.searchsorted(rel_users, users), np.searchsorted(rel_users, users, side="right")
         rel_lists = [rel_items[a:b] for a, b in zip(*bounds)]
-        top = self.top_k_idx(users, k, scorer=scorer)
-        return ranking_metrics(top, rel_lists, self.n_items) | {"k": k, "threshold": threshold}
+        return users, self.top_k_idx(users, k, scorer=scorer), rel_lists
 
     def ladder_scorers(self) -> dict[str, Scorer]:
         """The rankings a run is compared on: most popular, the rating model, and its ranking model."""

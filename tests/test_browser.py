@@ -151,6 +151,8 @@ def test_live_training_stop_and_runs_survive_restart(browser, tmp_path):
         grid = page.locator('[data-testid="stDataFrame"]').first.bounding_box()
         page.mouse.click(grid["x"] + 18, grid["y"] + 35 + 17)
         expect(page.get_by_role("button", name="Make active model")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Where the model errs")).to_be_visible()  # the run's error by group
+        expect(page.locator('[data-testid="stPlotlyChart"]', has_text="By movie popularity")).to_be_visible()
         page.get_by_role("button", name="Make active model").click()
         expect(page.get_by_text("is now the active model")).to_be_visible(timeout=30_000)
         expect(sidebar(page)).to_contain_text("dim 50")

@@ -133,6 +133,12 @@ def test_train_page_trains_and_activates_model(tmp_path):
     assert at.session_state[state.ACTIVE_MODEL].recommender is job.state.result
     assert len(list_runs(tmp_path)) == 1
     assert "dim 50" in at.session_state[state.ACTIVE_MODEL].label
+    # where the model errs: by user activity and movie popularity, from the run's own metrics
+    rows = job.state.result.metrics["error_by_bucket"]
+    assert {r["side"] for r in rows} == {"users", "movies"}
+    spec = next(p.proto.spec for p in at.get("plotly_chart") if "By user activity" in p.proto.spec)
+    assert all(r["bucket"] in spec for r in rows)
+    assert list_runs(tmp_path)[0].metrics["error_by_bucket"] == rows  # kept with the run for the Runs page
     assert "EASE (item-item) lists" in at.session_state[state.ACTIVE_MODEL].label
     # the ladder: the model's lists beside most popular and the rating model, same split
     ladder = job.state.ladder

@@ -252,3 +252,29 @@ def ranking_ladder(ladder: dict[str, dict[str, float]], labels: dict[str, str], 
     fig.update_xaxes(range=[0, top * 1.18])  # room for the value written after each bar
     fig.update_layout(legend=dict(orientation="h", y=-0.35))
     return fig
+
+
+def error_buckets(rows: Sequence[dict], k: int = 10) -> go.Figure:
+    """Held-out RMSE by user activity (left, with NDCG@k written on each bar) and by movie popularity (right)."""
+    data, notes = [], []
+    for side, axis, x0 in (("users", "", 0.23), ("movies", "2", 0.77)):
+        mine = [r for r in rows if r["side"] == side]
+        text = [f"{r['rmse']:.3f}" + (f"<br>NDCG@{k} {r['ndcg']:.3f}" if r.get("ndcg") is not None else "")
+                for r in mine]
+        data.append(dict(type="bar", x=[r["bucket"] for r in mine], y=[r["rmse"] for r in mine], text=text,
+                         textposition="outside", cliponaxis=False, marker_color=ACCENT if side == "users" else BLUE,
+                         customdata=[[r["ratings"]] for r in mine], showlegend=False, xaxis=f"x{axis}",
+                         yaxis=f"y{axis}", hovertemplate="%{x}: RMSE %{y:.4f} over %{customdata[0]:,} ratings"
+                                                         "<extra></extra>"))
+        title = "By user activity" if side == "users" else "By movie popularity"
+        notes.append(dict(text=title, xref="paper", yref="paper", x=x0, y=1.0, yanchor="bottom", showarrow=False,
+                          font=dict(size=14)))
+    top = max([r["rmse"] for r in rows] + [0.1]) * 1.3  # room for the text above each bar
+    layout = dict(LAYOUT, height=340, annotations=notes, bargap=0.35,
+                  xaxis=dict(domain=[0, 0.46], title=dict(text="the user's ratings in training"), anchor="y",
+                             type="category"),
+                  yaxis=dict(anchor="x", range=[0, top], title=dict(text="held-out RMSE (lower is better)")),
+                  xaxis2=dict(domain=[0.54, 1], title=dict(text="the movie's ratings in training"), anchor="y2",
+                              type="category"),
+                  yaxis2=dict(anchor="x2", range=[0, top]))
+    return go.Figure(dict(data=data, layout=layout))

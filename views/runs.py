@@ -11,6 +11,7 @@ from cfcore.errors import CFError
 from cfcore.runs import delete_run, import_checkpoint, list_runs, load_run
 from cfcore.scorers import KIND_LABELS
 from ui import charts, state
+from ui.buckets import bucket_panel
 from ui.forms import BATCH_SIZES, LEARNING_RATES, config_from_state
 from ui.jobs import SweepJob
 from ui.ranking import METRIC_HELP, ladder_panel
@@ -94,6 +95,7 @@ else:
             run = chosen[0]
             ladder_panel(run.metrics.get("ranking_ladder") or {}, run.metrics.get("ranking_model") or "mf",
                          "runs_ladder")
+            bucket_panel(run.metrics.get("error_by_bucket"), run.metrics.get("ranking_k") or 10, "runs_buckets")
             a, b, c = st.columns(3)
             if a.button("Make active model", type="primary", key="runs_activate"):
                 activate(lambda: (load_run(state.runs_dir(), run.run_id), run.run_id, run.label),

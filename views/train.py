@@ -12,6 +12,7 @@ from cfcore.estimate import estimate_resources
 from cfcore.resources import human_bytes
 from cfcore.scorers import KIND_LABELS
 from ui import charts, state
+from ui.buckets import bucket_panel
 from ui.forms import config_form, evaluation_from_state
 from ui.jobs import TrainingJob, absorb_finished
 from ui.livechart import training_svg
@@ -170,6 +171,7 @@ if job is not None and not job.running:
             st.markdown(f"**Recommendation lists** (ordered by {KIND_LABELS[s.result.kind]}; stars from the "
                         "rating model)")
             ladder_panel(s.ladder, s.result.kind, "train_ladder")
+        bucket_panel(metrics.get("error_by_bucket"), metrics.get("ranking_k", 10), "train_buckets")
         if s.run_info:
             st.success(f"Saved as run **{s.run_info.run_id}** and made the active model.")
         st.page_link("views/recommend.py", label="Explore its recommendations", icon=":material/arrow_forward:")
