@@ -16,8 +16,9 @@ from playwright.sync_api import expect, sync_playwright
 
 from tests.browser_support import CHROMIUM, LAUNCH_ARGS, screenshot, streamlit_server, wait_idle
 
-POINTS = """() => { const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
-                     return gd && gd._fullData && gd._fullData[0] ? gd._fullData[0].x.length : 0 }"""
+# the live chart while training is an SVG image: a redraw with new points gives it a new data URL
+POINTS = """() => { const img = document.querySelector('[data-testid="stImage"] img[src^="data:image/svg+xml"]');
+                     return img ? img.src.length + ':' + img.src.slice(-64) : '' }"""
 
 
 def main() -> None:

@@ -14,10 +14,11 @@ from tests.browser_support import CHROMIUM, LAUNCH_ARGS, ROOT, screenshot, strea
 # epochs drawn on the Train page's chart: the SVG image while training (its RMSE markers, two per epoch),
 # the Plotly figure once the run ended (its validation trace)
 POINTS = """() => {
-  const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
-  const val = gd && gd._fullData ? gd._fullData.find(t => t.name === 'validation RMSE') : null;
-  if (val) return val.x.length;
-  const img = document.querySelector('[data-testid="stImage"] img[src^="data:image/svg+xml"]');
+  for (const gd of document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')) {
+    const val = gd._fullData ? gd._fullData.find(t => t.name === 'validation RMSE') : null;
+    if (val) return val.x.length;
+  }
+  const img = document.querySelector('img[src^="data:image/svg+xml"]');
   if (!img) return 0;
   const svg = atob(img.src.split(',')[1]);
   return (svg.match(/<circle/g) || []).length / 2 }"""
@@ -113,6 +114,8 @@ def test_live_training_stop_and_runs_survive_restart(browser, tmp_path):
             counts.append(page.evaluate(POINTS))
             page.wait_for_timeout(300)
         expect(page.get_by_text("Saved as run")).to_be_visible()
+        # the ended run's interactive figure replaces the SVG once the page has rerun and Plotly has drawn
+        page.wait_for_function(f"() => ({POINTS})() >= 40", timeout=30_000)
         final = page.evaluate(POINTS)
         intermediate = sorted({c for c in counts if 0 < c < final})
         assert len(intermediate) >= 2, (counts, final)  # the chart grew while training ran
@@ -156,6 +159,33 @@ def test_live_training_stop_and_runs_survive_restart(browser, tmp_path):
         page.get_by_role("button", name="Make active model").click()
         expect(page.get_by_text("is now the active model")).to_be_visible(timeout=30_000)
         expect(sidebar(page)).to_contain_text("dim 50")
+
+        # two runs on the same data: their lists compared, a changed user opened on Recommend
+        # activating redraws the table without a selection: select the two rows, one rerun at a time
+        table = page.locator('[data-testid="stDataFrame"]').first
+        table.scroll_into_view_if_needed()  # the page stayed scrolled down at the run's buttons
+        grid = table.bounding_box()
+        page.mouse.click(grid["x"] + 18, grid["y"] + 35 + 17)
+        wait_idle(page)
+        expect(page.get_by_role("button", name="Make active model")).to_be_visible(timeout=30_000)
+        page.mouse.click(grid["x"] + 18, grid["y"] + 35 + 35 + 17)
+        wait_idle(page)
+        expect(page.get_by_text("Top-10 lists in common")).to_be_visible(timeout=60_000)
+        overlap = page.locator('[data-testid="stMetric"]', has_text="Top-10 lists in common")
+        expect(overlap.locator('[data-testid="stMetricValue"]')).to_have_text(re.compile(r"^\d+%$"))
+        page.wait_for_timeout(1000)
+        screenshot(page, "runs-diff")
+        changed = page.locator('[data-testid="stDataFrame"]').nth(3)  # runs, bias movers, list movers, users
+        changed.scroll_into_view_if_needed()
+        users = changed.bounding_box()
+        page.mouse.click(users["x"] + 18, users["y"] + 35 + 17)
+        open_user = page.get_by_role("button", name=re.compile(r"^Open user .+ on Recommend with run A$"))
+        expect(open_user).to_be_visible(timeout=30_000)
+        user_id = re.search(r"Open user (.+) on Recommend", open_user.inner_text()).group(1)
+        open_user.click()
+        expect(page.get_by_test_id("stMain").locator("h1", has_text="Recommend")).to_be_visible(timeout=30_000)
+        chosen = page.get_by_role("combobox", name="User (type to search)")
+        expect(chosen).to_have_value(re.compile(rf"^user {re.escape(user_id)} ·"), timeout=30_000)
         page.close()
 
 

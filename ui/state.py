@@ -217,6 +217,11 @@ def url_choice(key: str) -> str | None:
     return st.session_state.pop(f"{key}_from_url", None)
 
 
+def ask(key: str, raw_id) -> None:
+    """Ask a Recommend widget (REC_USER, SIM_MOVIE) for a raw user or item id on its next run, as a URL does."""
+    st.session_state[f"{key}_from_url"] = str(raw_id)
+
+
 def start_training(config, evaluation: Evaluation = Evaluation()) -> TrainingJob:
     """Train ``config`` on the active dataset and split in the background; the job belongs to this session."""
     job = TrainingJob(dataset(), current_split(), config, runs_dir(), split_settings(), dataset_hash(),

@@ -12,6 +12,7 @@ from cfcore.runs import delete_run, import_checkpoint, list_runs, load_run
 from cfcore.scorers import KIND_LABELS
 from ui import charts, state
 from ui.buckets import bucket_panel
+from ui.compare import diff_panel
 from ui.forms import BATCH_SIZES, LEARNING_RATES, config_from_state
 from ui.jobs import SweepJob
 from ui.ranking import METRIC_HELP, ladder_panel
@@ -91,6 +92,8 @@ else:
 
     if chosen:
         st.plotly_chart(charts.runs_overlay(chosen), key="runs_overlay")
+        if len(chosen) == 2:
+            diff_panel(*chosen)
         if len(chosen) == 1:
             run = chosen[0]
             ladder_panel(run.metrics.get("ranking_ladder") or {}, run.metrics.get("ranking_model") or "mf",
@@ -110,7 +113,8 @@ else:
                 state.flash(f"Deleted run {run.run_id}.", "info")
                 st.rerun()
         else:
-            st.caption("Select a single run to activate, download or delete it.")
+            st.caption("Select a single run to activate, download or delete it; two runs on the same data to "
+                       "compare their lists.")
     else:
         st.caption("Select runs in the table to overlay their validation curves.")
 
