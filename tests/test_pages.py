@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import time
 from pathlib import Path
@@ -279,8 +280,18 @@ def test_recommend_page_for_user_new_user_and_quality(tmp_path, saved_model, sma
     assert any("not rated anything yet" in i.value for i in at.info)
     items = saved_model.catalog.sort_values("n_ratings", ascending=False).index[:3].tolist()
     at.multiselect(key="new_movies").set_value(items).run()
+    at.slider(key=f"new_rating_{items[0]}").set_value(float(saved_model.scale.min)).run()  # one disliked movie
     assert not at.exception
     assert any("Recommended for you" in m.value for m in at.markdown)
+    # the new-user map: rated movies coloured by the rating given, every recommendation drawn and numbered
+    spec = json.loads(next(p.proto.spec for p in at.get("plotly_chart") if "recommended (list number)" in p.proto.spec))
+    traces = {t["name"]: t for t in spec["data"]}
+    given = [at.slider(key=f"new_rating_{i}").value for i in items]
+    assert traces["rated by you"]["marker"]["color"] == given and given[0] == saved_model.scale.min
+    shown = traces["recommended (list number)"]
+    k_new = at.slider(key="new_k").value
+    assert shown["text"] == [str(n) for n in range(1, k_new + 1)] and len(shown["x"]) == k_new
+    assert "text" not in traces["rated by you"]  # titles are hover text: labels collided with markers
     assert any(m.label.startswith("Precision@") for m in at.metric)
     assert any("Ranking ladder" in p.proto.spec for p in at.get("plotly_chart"))
     assert any("ordered by EASE (item-item)" in plain(c.value) for c in at.caption)

@@ -278,3 +278,38 @@ def error_buckets(rows: Sequence[dict], k: int = 10) -> go.Figure:
                               type="category"),
                   yaxis2=dict(anchor="x2", range=[0, top]))
     return go.Figure(dict(data=data, layout=layout))
+
+
+def new_user_map(background: pd.DataFrame, rated: pd.DataFrame, recommended: pd.DataFrame, you: Sequence[float],
+                 explained: Sequence[float], scale: tuple[float, float]) -> go.Figure:
+    """A new user on the movie map: the movies they rated coloured by the rating they gave, every
+    recommendation numbered as in the list, and their folded-in taste ("you").
+
+    ``background``: pc1, pc2 of every movie; ``rated``: pc1, pc2, title, rating; ``recommended``: pc1, pc2,
+    title, in list order. Titles are hover text, not labels on the map: at this scale they collided.
+    """
+    fig = go.Figure()
+    fig.add_trace(go.Scattergl(x=background["pc1"], y=background["pc2"], mode="markers", name="movies",
+                               hoverinfo="skip", marker=dict(color=FAINT, size=5)))
+    fig.add_trace(go.Scatter(
+        x=rated["pc1"].tolist(), y=rated["pc2"].tolist(), mode="markers", name="rated by you",
+        customdata=np.column_stack([rated["title"].map(plot), rated["rating"]]) if len(rated) else None,
+        hovertemplate="<b>%{customdata[0]}</b><br>you gave it %{customdata[1]}<extra></extra>",
+        marker=dict(size=16, color=rated["rating"].tolist(), cmin=scale[0], cmax=scale[1], colorscale="RdYlGn",
+                    line=dict(width=1, color=DARK), colorbar=dict(title="your rating", x=1.02))))
+    ranks = [str(n) for n in range(1, len(recommended) + 1)]
+    fig.add_trace(go.Scatter(
+        x=recommended["pc1"].tolist(), y=recommended["pc2"].tolist(), mode="markers+text",
+        name="recommended (list number)",
+        text=ranks, textposition="middle center", textfont=dict(color="white", size=10),
+        customdata=np.column_stack([ranks, recommended["title"].map(plot)]) if len(recommended) else None,
+        hovertemplate="<b>%{customdata[0]}. %{customdata[1]}</b><extra></extra>",
+        marker=dict(size=20, color=ACCENT, symbol="diamond", line=dict(width=1, color=DARK))))
+    fig.add_trace(go.Scatter(x=[you[0]], y=[you[1]], mode="markers+text", text=["you"], name="you",
+                             textposition="bottom center", hovertemplate="your taste<extra></extra>",
+                             marker=dict(size=22, color="black", symbol="star")))
+    fig.update_xaxes(title_text=f"PC1 ({explained[0]:.1%})")
+    fig.update_yaxes(title_text=f"PC2 ({explained[1]:.1%})")
+    fig.update_layout(title="You on the movie map",
+                      height=620, **{**LAYOUT, "legend": dict(orientation="h", y=-0.15)})
+    return fig

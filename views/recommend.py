@@ -23,14 +23,17 @@ st.caption(f"Active model: {md(model.label)} · trained on {md(rec.dataset_name 
 YEAR_FORMAT = st.column_config.NumberColumn("year", format="%d")
 
 
-def table(frame: pd.DataFrame, value: str | None = None, fmt: str = "%.2f") -> None:
+def table(frame: pd.DataFrame, value: str | None = None, fmt: str = "%.2f", numbered: bool = False) -> None:
+    """A list of movies; ``numbered`` puts its rank first (the new-user map numbers its points the same way)."""
     columns = {"year": YEAR_FORMAT, "n_ratings": st.column_config.NumberColumn("ratings"),
                "genres": st.column_config.TextColumn("genres")}
     if value:
         columns[value] = st.column_config.NumberColumn(value.replace("_", " "), format=fmt)
     # the number people look for goes right after the title, before the long genre lists
-    st.dataframe(frame[["title", *([value] if value else []), "year", "genres", "n_ratings"]], hide_index=True,
-                 column_config=columns)
+    shown = frame[["title", *([value] if value else []), "year", "genres", "n_ratings"]]
+    if numbered:
+        shown = shown.assign(**{"#": np.arange(1, len(shown) + 1)})[["#", *shown.columns]]
+    st.dataframe(shown, hide_index=True, column_config=columns)
 
 
 def filters(key: str) -> np.ndarray:
@@ -177,29 +180,24 @@ with new_tab:
         left, right = st.columns([2, 3])
         with left:
             st.markdown(f"**Recommended for you** (from {len(pairs)} rating{'s' if len(pairs) > 1 else ''})")
-            table(result, "predicted_rating")
+            table(result, "predicted_rating", numbered=True)
         with right:
             vec, _ = rec.fold_in(pairs)
             proj = item_projection(rec, 20, 2)
             frame = item_frame(rec, proj)
             rated_idx = rec.items.to_idx([p[0] for p in pairs])
-            rated = proj.transform(rec.item_factors_[rated_idx])
-            recommended = proj.transform(rec.item_factors_[result["item_idx"].to_numpy()])
-            user_xy = proj.transform(vec[None, :])
-            highlight = pd.concat([
-                rec.catalog.iloc[rated_idx].assign(
-                    pc1=rated[:, 0], pc2=rated[:, 1], marker_color=charts.GREEN, symbol="circle",
-                    label=[f"★ {t}" for t in rec.catalog.iloc[rated_idx]["title"]]),
-                rec.catalog.iloc[result["item_idx"].to_numpy()[:5]].assign(
-                    pc1=recommended[:5, 0], pc2=recommended[:5, 1], marker_color=charts.ACCENT, symbol="diamond", label=""),
-            ]).assign(bias=lambda f: rec.item_bias_[f.index.to_numpy()] if len(f) else [])
-            fig = charts.embedding_map(frame.assign(**{"main genre": "movies"}), "main genre", 2,
-                                       proj.explained_variance_ratio, highlight,
-                                       title="You (★ rated, ◆ recommended) on the movie map")
-            fig.add_scatter(x=user_xy[:, 0], y=user_xy[:, 1], mode="markers+text", text=["you"], name="you",
-                            textposition="bottom center", marker=dict(size=22, color="black", symbol="star"))
-            fig.update_traces(marker=dict(color=charts.FAINT, size=5), selector=dict(name="movies"))
+            shown_idx = result["item_idx"].to_numpy()  # every recommendation, in list order
+            rated_xy, shown_xy = proj.transform(rec.item_factors_[rated_idx]), proj.transform(rec.item_factors_[shown_idx])
+            fig = charts.new_user_map(
+                frame,
+                pd.DataFrame({"pc1": rated_xy[:, 0], "pc2": rated_xy[:, 1], "rating": [p[1] for p in pairs],
+                              "title": rec.catalog["title"].iloc[rated_idx].to_numpy()}),
+                pd.DataFrame({"pc1": shown_xy[:, 0], "pc2": shown_xy[:, 1],
+                              "title": rec.catalog["title"].iloc[shown_idx].to_numpy()}),
+                proj.transform(vec[None, :])[0], proj.explained_variance_ratio, (scale.min, scale.max))
             st.plotly_chart(fig, key="new_user_map")
+            st.caption("● the movies you rated, coloured by your rating · ◆ your recommendations, numbered as in the "
+                       "list · ★ your taste. Hover a point for its title.")
 
 with quality_tab:
     if model.val is None:
