@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -46,3 +48,18 @@ def test_runs_with_no_users_in_common_are_refused():
     b, _ = _planted(20, 30, train=Ratings(train.user_idx, train.item_idx, train.rating, others, train.items))
     with pytest.raises(DataError, match="share no users"):
         diff_runs(a, b)
+
+
+def test_the_settings_table_lists_only_what_differs():
+    from cfcore.runs import RunInfo
+    from ui.compare import settings_diff
+
+    def run(run_id, **config):
+        base = {"embedding_dim": 50, "learning_rate": 0.005, "optimizer": "sparse_adam"}
+        return RunInfo(run_id, Path("."), True, dataset="MovieLens sample", config={**base, **config},
+                       metrics={"split": {"method": "random", "val_fraction": 0.1, "seed": 0}})
+
+    frame = settings_diff([run("a"), run("b", embedding_dim=20), run("c", learning_rate=0.01)])
+    assert frame["setting"].tolist() == ["embedding_dim", "learning_rate"]
+    assert frame.set_index("setting").loc["embedding_dim"].tolist() == ["50", "20", "50"]
+    assert settings_diff([run("a"), run("b")]).empty

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from cfcore.errors import CFError
@@ -16,6 +17,27 @@ HELP_JACCARD = ("For each user both runs know, the share of the two top-10 lists
                 "lists / movies in either), averaged: 1 means identical lists, 0 means nothing in common.")
 HELP_BIAS = ("Spearman rank correlation of the two runs' movie biases: 1 means they agree on which movies are liked "
              "more than their ratings' average explains, 0 means no agreement.")
+
+
+def settings_diff(runs: list[RunInfo]) -> pd.DataFrame:
+    """One row per setting whose value differs between ``runs`` (one column per run); the dataset and the
+    split count as settings."""
+    values = [{"dataset": r.dataset, **{f"split {k}": v for k, v in (r.metrics.get("split") or {}).items()},
+               **r.config} for r in runs]
+    keys = list(dict.fromkeys(k for v in values for k in v))
+    rows = {k: [str(v.get(k, "")) for v in values] for k in keys}
+    differing = {k: row for k, row in rows.items() if len(set(row)) > 1}
+    return pd.DataFrame(differing, index=[r.run_id for r in runs]).T.rename_axis("setting").reset_index()
+
+
+def settings_panel(runs: list[RunInfo]) -> None:
+    """The settings that differ between the selected runs, side by side."""
+    frame = settings_diff(runs)
+    if frame.empty:
+        st.caption("The selected runs used the same settings, data and split.")
+    else:
+        st.markdown("**Settings that differ**")
+        st.dataframe(frame, hide_index=True)
 
 
 @st.cache_data(max_entries=8, show_spinner="Comparing the two runs' lists…")

@@ -12,7 +12,7 @@ from cfcore.runs import delete_run, import_checkpoint, list_runs, load_run
 from cfcore.scorers import KIND_LABELS
 from ui import charts, state
 from ui.buckets import bucket_panel
-from ui.compare import diff_panel
+from ui.compare import diff_panel, settings_panel
 from ui.forms import BATCH_SIZES, LEARNING_RATES, config_from_state
 from ui.jobs import SweepJob
 from ui.ranking import METRIC_HELP, ladder_panel
@@ -92,6 +92,8 @@ else:
 
     if chosen:
         st.plotly_chart(charts.runs_overlay(chosen), key="runs_overlay")
+        if len(chosen) >= 2:
+            settings_panel(chosen)
         if len(chosen) == 2:
             diff_panel(*chosen)
         if len(chosen) == 1:
