@@ -76,7 +76,7 @@ def main() -> None:
         ("fold-in (5 ratings) + top-10", timed(lambda: rec.recommend_new_user(pairs, 10), args.repeat)),
     ]
 
-    from ui.charts import embedding_map  # plotly; imported here so the core timings above stay pure
+    from ui.mapcharts import embedding_map  # plotly; imported here so the core timings above stay pure
 
     def map_all():
         proj = project(rec.item_factors_, 2)

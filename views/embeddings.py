@@ -9,7 +9,7 @@ import streamlit as st
 from cfcore.export import frame_to_csv, metadata_tsv, vectors_tsv
 from cfcore.projection import axis_extremes
 from cfcore.scorers import KIND_LABELS
-from ui import charts, state
+from ui import charts, mapcharts, state
 from ui.models import item_frame, item_projection, movie_label, require_model, user_projection
 from ui.text import md
 
@@ -65,18 +65,18 @@ if show == "movies":
             rows = [target, *neighbours["item_idx"].tolist()]
             highlight = frame.loc[rows].assign(label=[f"▶ {frame.loc[target, 'title']}"] + [""] * len(neighbours),
                                                marker_color=[charts.ACCENT] + [charts.HIGHLIGHT] * len(neighbours))
-    fig = charts.embedding_map(frame, color, dims, proj.explained_variance_ratio, highlight,
+    fig = mapcharts.embedding_map(frame, color, dims, proj.explained_variance_ratio, highlight,
                                title=f"{len(frame):,} movies with at least {_ratings(min_ratings)}")
     st.plotly_chart(fig, key="emb_map")
 else:
     proj = user_projection(rec, int(min_ratings) if min_ratings <= np.diff(rec.seen_indptr).max() else 1, dims)
     users = rec.user_table().iloc[proj.rows].reset_index(drop=True)
     frame = pd.concat([users, proj.frame()], axis=1)
-    fig = charts.embedding_map(frame, color, dims, proj.explained_variance_ratio, hover="user",
+    fig = mapcharts.embedding_map(frame, color, dims, proj.explained_variance_ratio, hover="user",
                                title=f"{len(frame):,} users with at least {_ratings(min_ratings)}")
     st.plotly_chart(fig, key="emb_map_users")
 
-st.plotly_chart(charts.explained_variance(proj.explained_variance_ratio), key="emb_variance")
+st.plotly_chart(mapcharts.explained_variance(proj.explained_variance_ratio), key="emb_variance")
 
 if show == "movies":
     st.subheader("Reading the map")

@@ -9,7 +9,7 @@ import streamlit as st
 
 from cfcore.errors import CFError
 from cfcore.scorers import KIND_LABELS
-from ui import charts, state
+from ui import charts, mapcharts, state
 from ui.models import item_frame, item_projection, movie_label, popular_items, require_model
 from ui.ranking import ladder_panel
 from ui.text import md
@@ -188,7 +188,7 @@ with new_tab:
             rated_idx = rec.items.to_idx([p[0] for p in pairs])
             shown_idx = result["item_idx"].to_numpy()  # every recommendation, in list order
             rated_xy, shown_xy = proj.transform(rec.item_factors_[rated_idx]), proj.transform(rec.item_factors_[shown_idx])
-            fig = charts.new_user_map(
+            fig = mapcharts.new_user_map(
                 frame,
                 pd.DataFrame({"pc1": rated_xy[:, 0], "pc2": rated_xy[:, 1], "rating": [p[1] for p in pairs],
                               "title": rec.catalog["title"].iloc[rated_idx].to_numpy()}),
