@@ -2,6 +2,8 @@
 
 A run folder is written under a hidden temporary name and renamed into place in one step, so a
 crash mid-save never leaves a half-written run; a folder that cannot be read is listed as unreadable.
+A run's name and note (user text) live in a small ``label.json`` of their own, replaced atomically, so
+renaming a run never rewrites or moves its model or record.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 import secrets
 import shutil
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +26,11 @@ from cfcore.scorers import KIND_LABELS
 
 RUN_FORMAT_VERSION = 1
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}$")
+LABEL_FILE = "label.json"  # {"name": ..., "note": ...}: the only file of a run that is ever rewritten
+NAME_MAX = 80  # characters in a run's name: it heads the runs table and chart legends
+NOTE_MAX = 2000  # characters in a run's note
+# bidirectional overrides and isolates can make a name display as something else than it is
+_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 @dataclass(frozen=True)
@@ -39,23 +47,32 @@ class RunInfo:
     config: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     history: list[dict] = field(default_factory=list)
+    name: str = ""  # the person's name for the run (user text, shown literally), "" when unnamed
+    note: str = ""  # the person's note (user text)
+    label_error: str = ""  # why label.json was ignored, when it was damaged
+
+    @property
+    def title(self) -> str:
+        """The run as legends and headings name it: its name and id, or its id alone."""
+        return f"{self.name} · {self.run_id}" if self.name else self.run_id
 
     @property
     def label(self) -> str:
-        return _label(self.run_id, self.config, self.metrics)
+        return _label(self.run_id, self.config, self.metrics, self.name)
 
 
-def model_label(run_id: str, rec: Recommender) -> str:
-    """The one way a model is named in the sidebar and pickers: run, ranking kind, dim, RMSE."""
-    return _label(run_id, rec.config.to_dict(), rec.metrics | {"ranking_model": rec.kind})
+def model_label(run_id: str, rec: Recommender, name: str = "") -> str:
+    """The one way a model is named in the sidebar and pickers: name, run, ranking kind, dim, RMSE."""
+    return _label(run_id, rec.config.to_dict(), rec.metrics | {"ranking_model": rec.kind}, name)
 
 
-def _label(run_id: str, config: dict, metrics: dict) -> str:
+def _label(run_id: str, config: dict, metrics: dict, name: str = "") -> str:
     rmse = metrics.get("val_rmse")
     rmse_text = f"RMSE {rmse:.4f}" if isinstance(rmse, (int, float)) and math.isfinite(rmse) else "RMSE ?"
     kind = metrics.get("ranking_model") or config.get("ranking_model") or "mf"
     partial = " · partial (stopped in epoch 1)" if metrics.get("partial") else ""
-    return (f"{run_id} · {KIND_LABELS.get(kind, kind)} lists · dim {config.get('embedding_dim', '?')} · "
+    named = f"{name} · " if name else ""
+    return (f"{named}{run_id} · {KIND_LABELS.get(kind, kind)} lists · dim {config.get('embedding_dim', '?')} · "
             f"{rmse_text}{partial}")
 
 
@@ -104,11 +121,75 @@ def read_run(path: Path) -> RunInfo:
             raise ValueError(f"run.json format version {meta.get('format_version') if isinstance(meta, dict) else '?'}")
         if not (path / "model.pt").is_file():
             raise ValueError("model.pt is missing")
+        name, note, label_error = _read_label(path)
         return RunInfo(path.name, path, True, created=float(meta.get("created", 0)), dataset=str(meta.get("dataset", "")),
                        source=str(meta.get("source", "")), config=dict(meta.get("config", {})),
-                       metrics=dict(meta.get("metrics", {})), history=list(meta.get("history", [])))
+                       metrics=dict(meta.get("metrics", {})), history=list(meta.get("history", [])),
+                       name=name, note=note, label_error=label_error)
     except (OSError, ValueError, TypeError, AttributeError) as exc:
         return RunInfo(path.name, path, False, error=f"{type(exc).__name__}: {exc}"[:200])
+
+
+def _read_label(path: Path) -> tuple[str, str, str]:
+    """(name, note, why it was ignored) from a run's label.json: a damaged one never hides the run."""
+    try:
+        label = json.loads((path / LABEL_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return "", "", ""
+    except (OSError, ValueError) as exc:
+        return "", "", f"{LABEL_FILE} could not be read ({type(exc).__name__}); its name and note are ignored"
+    try:
+        if not isinstance(label, dict):
+            raise CFError(f"{LABEL_FILE} holds {type(label).__name__}, not an object")
+        name, note = check_label(label.get("name", ""), label.get("note", ""))
+    except CFError as exc:
+        return "", "", f"{exc}; its name and note are ignored"
+    return name, note, ""
+
+
+def check_label(name: object, note: object) -> tuple[str, str]:
+    """A run's name and note with surrounding whitespace stripped; CFError names the limit broken.
+
+    The name is one line of at most NAME_MAX characters without control characters; the note at most
+    NOTE_MAX characters (line breaks and tabs allowed)."""
+    if not isinstance(name, str) or not isinstance(note, str):
+        raise CFError(f"a run's name and note are text, not {type(name).__name__} and {type(note).__name__}")
+    name = name.strip()
+    note = note.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if len(name) > NAME_MAX:
+        raise CFError(f"a run name is at most {NAME_MAX} characters; this one has {len(name)}")
+    if len(note) > NOTE_MAX:
+        raise CFError(f"a run note is at most {NOTE_MAX:,} characters; this one has {len(note):,}")
+    bad = next((c for c in name if unicodedata.category(c) == "Cc" or c in _BIDI_CONTROLS), None)
+    if bad is not None:
+        raise CFError(f"a run name cannot hold control characters such as line breaks or tabs (found {bad!r})")
+    bad = next((c for c in note if (unicodedata.category(c) == "Cc" and c not in "\n\t") or c in _BIDI_CONTROLS),
+               None)
+    if bad is not None:
+        raise CFError(f"a run note cannot hold control characters other than line breaks and tabs (found {bad!r})")
+    return name, note
+
+
+def set_run_label(runs_dir: str | Path, run_id: str, name: str, note: str = "") -> RunInfo:
+    """Give a run a name and a note (checked by ``check_label``) and return its new listing.
+
+    Only the run's label.json is written (a temporary file renamed over it): the folder, run.json and
+    model.pt are left as they are, so a rename never moves or loses a run's files."""
+    name, note = check_label(name, note)
+    path = run_path(runs_dir, run_id)
+    if not (path / "run.json").is_file():
+        raise CFError(f"run {run_id!r} does not exist in {runs_dir}")
+    tmp = path / f".{LABEL_FILE}.tmp-{secrets.token_hex(3)}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps({"name": name, "note": note}, ensure_ascii=False, indent=2))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path / LABEL_FILE)  # the one step that changes the label
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return read_run(path)
 
 
 def list_runs(runs_dir: str | Path) -> list[RunInfo]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import streamlit as st
@@ -18,7 +18,7 @@ from cfcore.errors import CFError
 from cfcore.experiment import Evaluation
 from cfcore.ratings import Ratings
 from cfcore.recommender import Recommender
-from cfcore.runs import load_run, model_label
+from cfcore.runs import load_run, model_label, read_run, run_path
 from cfcore.split import Split, SplitSettings
 from ui.data import builtin_dataset
 from ui.jobs import SweepJob, TrainingJob, find_job
@@ -131,6 +131,13 @@ def set_active_model(rec: Recommender, run_id: str | None, label: str, val: Rati
     st.session_state[ACTIVE_MODEL] = ActiveModel(rec, run_id, label, val if val is not None else _validation_for(rec))
 
 
+def relabel_active(run_id: str, label: str) -> None:
+    """A renamed run's new label, in the sidebar at once when that run is the active model."""
+    active = st.session_state.get(ACTIVE_MODEL)
+    if active is not None and active.run_id == run_id:
+        st.session_state[ACTIVE_MODEL] = replace(active, label=label)
+
+
 def _validation_for(rec: Recommender) -> Ratings | None:
     """Rebuild a saved model's validation ratings from a dataset with the content hash it was trained
     on: the active one, or one in the dataset store."""
@@ -186,7 +193,7 @@ def restore_from_url() -> None:
         except CFError as exc:
             flash(f"The link's run could not be restored: {exc}", "warning")
         else:
-            set_active_model(rec, run_id, model_label(run_id, rec))
+            set_active_model(rec, run_id, model_label(run_id, rec, read_run(run_path(runs_dir(), run_id)).name))
     for key, param in ((REC_USER, "user"), (SIM_MOVIE, "movie")):
         if params.get(param) and key not in st.session_state:
             st.session_state[f"{key}_from_url"] = params.get(param)
