@@ -11,6 +11,7 @@ from cfcore.errors import CFError
 from cfcore.rundiff import RunDiff, diff_runs
 from cfcore.runs import RunInfo, load_run
 from ui import state
+from ui.activate import activate_run
 from ui.text import md
 
 HELP_JACCARD = ("For each user both runs know, the share of the two top-10 lists they have in common (movies in both "
@@ -27,7 +28,7 @@ def settings_diff(runs: list[RunInfo]) -> pd.DataFrame:
     keys = list(dict.fromkeys(k for v in values for k in v))
     rows = {k: [str(v.get(k, "")) for v in values] for k in keys}
     differing = {k: row for k, row in rows.items() if len(set(row)) > 1}
-    return pd.DataFrame(differing, index=[r.run_id for r in runs]).T.rename_axis("setting").reset_index()
+    return pd.DataFrame(differing, index=[r.title for r in runs]).T.rename_axis("setting").reset_index()
 
 
 def settings_panel(runs: list[RunInfo]) -> None:
@@ -48,7 +49,7 @@ def _diff(runs_dir: str, run_a: str, run_b: str) -> RunDiff:
 
 def diff_panel(a: RunInfo, b: RunInfo) -> None:
     """Compare run ``a`` (the first selected) with ``b`` on their data's users and movies."""
-    st.markdown(f"**{md(a.run_id)} (A) against {md(b.run_id)} (B)**")
+    st.markdown(f"**{md(a.title)} (A) against {md(b.title)} (B)**")
     if a.metrics.get("dataset_hash") != b.metrics.get("dataset_hash"):
         st.info(f"These runs were trained on different data ({md(a.dataset)} and {md(b.dataset)}), so their lists "
                 "cannot be compared user by user. Select two runs on the same dataset.")
@@ -93,11 +94,6 @@ def diff_panel(a: RunInfo, b: RunInfo) -> None:
 
 def _open(run: RunInfo, key: str, raw_id) -> None:
     """Make ``run`` the active model, ask Recommend for the chosen user or movie, and go there."""
-    try:
-        rec = load_run(state.runs_dir(), run.run_id)
-    except CFError as exc:
-        st.error(md(exc))
-        return
-    state.set_active_model(rec, run.run_id, run.label)
-    state.ask(key, raw_id)
-    st.switch_page("views/recommend.py")
+    if activate_run(run) is not None:
+        state.ask(key, raw_id)
+        st.switch_page("views/recommend.py")
