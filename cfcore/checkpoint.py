@@ -21,6 +21,7 @@ import torch
 from cfcore.config import TrainConfig
 from cfcore.errors import CFError, CheckpointError
 from cfcore.ids import IdMap
+from cfcore.mapframes import MapFrames
 from cfcore.model import BiasedMF
 from cfcore.ratings import RatingScale
 from cfcore.recommender import Recommender
@@ -58,6 +59,8 @@ def to_dict(rec: Recommender) -> dict:
                    "arrays": {k: torch.as_tensor(np.array(v)) for k, v in rec.ranker.to_arrays().items()}},
         "heldout_indptr": torch.tensor(np.array(rec.heldout_indptr)),
         "heldout_items": torch.tensor(np.array(rec.heldout_items)),
+        **({"map_frames": {k: torch.as_tensor(np.array(v)) for k, v in rec.map_frames.to_arrays().items()}}
+           if rec.map_frames is not None else {}),
     }
 
 
@@ -147,7 +150,7 @@ def from_dict(data: object, label: str = "checkpoint") -> Recommender:
                                 "genres": data["catalog"]["genres"]})
         scale = RatingScale(**data["scale"])
         heldout = _heldout(data, len(users), len(items))
-        return Recommender(model, users, items, TrainConfig.from_dict(data["config"]), catalog=catalog,
+        rec = Recommender(model, users, items, TrainConfig.from_dict(data["config"]), catalog=catalog,
                            seen_indptr=np.asarray(data["seen_indptr"], np.int64),
                            seen_items=np.asarray(data["seen_items"], np.int32),
                            seen_ratings=np.asarray(data["seen_ratings"], np.float32), scale=scale,
@@ -155,6 +158,9 @@ def from_dict(data: object, label: str = "checkpoint") -> Recommender:
                            dataset_name=str(data.get("dataset_name", "")),
                            ranker=_ranker(data.get("ranker"), len(users), len(items), label),
                            heldout_indptr=heldout[0], heldout_items=heldout[1])
+        if "map_frames" in data:  # optional: runs trained before it was recorded have none
+            rec.map_frames = MapFrames.from_arrays(dict(data["map_frames"]), len(items))
+        return rec
     except CFError as exc:
         if isinstance(exc, CheckpointError):
             raise

@@ -8,19 +8,25 @@ where they keep models; every run they produce carries the same metrics.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+import numpy as np
 
 from cfcore.baselines import baseline_scores
 from cfcore.buckets import error_by_bucket
 from cfcore.config import TrainConfig
 from cfcore.data.dataset import Dataset
 from cfcore.datastore import content_hash
+from cfcore.mapframes import Snapshots, sample_items
 from cfcore.metrics import mae, rmse
 from cfcore.ratings import Ratings
 from cfcore.recommender import Recommender
 from cfcore.split import Split, SplitSettings
-from cfcore.train import Record, TrainingRun
+from cfcore.train import EpochRecord, Record, StepRecord, TrainingRun
+
+MAX_STEP_POINTS = 1000  # per-step training losses kept with a run (evenly thinned), for the Runs page overlay
 
 
 @dataclass(frozen=True)
@@ -47,9 +53,22 @@ class Experiment:
         self.run = TrainingRun(parts.train, parts.val, config)
         self.ladder: dict[str, dict[str, float]] = {}  # ranking kind -> metrics, after finish()
         self.baselines: dict[str, float] = {}  # on the evaluated ratings (validation, or test), after finish()
+        # the movie map over training: the most-rated movies' vectors after each epoch (and before the first)
+        self.snapshots = Snapshots(sample_items(parts.train.item_counts()))
+        self.step_log: list[tuple[int, float, float]] = []  # (step, train loss, seconds since start)
 
     def __iter__(self) -> Iterator[Record]:
-        return iter(self.run)
+        started = time.perf_counter()
+        self.snapshots.capture(0, self._item_vectors())
+        for record in self.run:
+            if isinstance(record, StepRecord):
+                self.step_log.append((record.step, record.train_loss, time.perf_counter() - started))
+            elif isinstance(record, EpochRecord) and record.completed >= 1.0:
+                self.snapshots.capture(record.epoch, self._item_vectors())
+            yield record
+
+    def _item_vectors(self) -> np.ndarray:
+        return self.run.model.item_embeddings.weight.detach().cpu().numpy()  # (I, D)
 
     def stop(self) -> None:
         self.run.stop()
@@ -60,6 +79,8 @@ class Experiment:
         if rec is None:
             return None
         rec.metrics["split"] = self.split_settings.to_dict()
+        rec.metrics["step_loss"] = _thinned(self.step_log)
+        rec.map_frames = self.snapshots.frames(rec.item_factors_, last_epoch=rec.metrics.get("best_epoch"))
         rec.metrics["dataset_hash"] = self._dataset_hash or content_hash(self.dataset.ratings)
         rec.metrics["relevance_threshold"] = self.evaluation.relevance_threshold
         rec.metrics["ranking_k"] = self.evaluation.k
@@ -73,3 +94,12 @@ class Experiment:
         rec.metrics["error_by_bucket"] = error_by_bucket(rec, judged, self.evaluation.k,
                                                          self.evaluation.relevance_threshold)
         return rec
+
+
+def _thinned(log: list[tuple[int, float, float]]) -> dict[str, list]:
+    """At most MAX_STEP_POINTS of (step, loss, seconds), evenly spaced, the last one always kept."""
+    if len(log) > MAX_STEP_POINTS:
+        keep = np.unique(np.linspace(0, len(log) - 1, MAX_STEP_POINTS).round().astype(int))
+        log = [log[i] for i in keep]
+    return {"step": [s for s, _, _ in log], "train_loss": [loss for _, loss, _ in log],
+            "seconds": [round(t, 3) for _, _, t in log]}

@@ -25,6 +25,7 @@ from cfcore.config import TrainConfig
 from cfcore.data.dataset import default_catalog
 from cfcore.errors import ConfigError, DataError
 from cfcore.ids import IdMap
+from cfcore.mapframes import MapFrames
 from cfcore.metrics import per_user, ranking_metrics
 from cfcore.model import BiasedMF
 from cfcore.ratings import Ratings, RatingScale
@@ -73,6 +74,7 @@ class Recommender:
         if heldout_indptr is None:  # held-out ratings unknown (older checkpoints): only training ones
             heldout_indptr, heldout_items = np.zeros(len(users) + 1, np.int64), np.empty(0, np.int32)
         self.heldout_indptr, self.heldout_items = heldout_indptr, heldout_items
+        self.map_frames: MapFrames | None = None  # the movie map over training, when the run recorded it
 
     @classmethod
     def from_training(cls, model: BiasedMF, train: Ratings, config: TrainConfig, *, catalog=None,
