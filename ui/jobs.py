@@ -1,4 +1,4 @@
-"""Background training jobs owned by one browser session: a thread drives the core's generator.
+"""Background jobs owned by one browser session (training, sweeps, t-SNE): a thread drives a core generator.
 
 The thread never calls Streamlit; pages read the job's plain attributes from a fragment that
 redraws every second. A job whose session stops polling for ``ORPHAN_SECONDS`` stops itself.
@@ -19,6 +19,7 @@ from cfcore.config import TrainConfig
 from cfcore.data.dataset import Dataset
 from cfcore.errors import CFError
 from cfcore.experiment import Evaluation, Experiment
+from cfcore.projection import tsne_stages
 from cfcore.recommender import Recommender
 from cfcore.runs import RunInfo, model_label, save_run
 from cfcore.split import Split, SplitSettings
@@ -301,3 +302,33 @@ def absorb_finished(job: TrainingJob | None, session: dict, absorbed_key: str, s
         label = model_label(run_id or "unsaved", s.result)
         set_active(s.result, run_id, label, job.parts.val)
     return True
+
+
+class TsneJob(_BackgroundJob):
+    """t-SNE of some rows of an embedding matrix, in stages so a page can show how far it got."""
+
+    thread_name = "cf-tsne"
+
+    def __init__(self, embeddings, rows) -> None:
+        self.embeddings, self.rows = embeddings, rows
+        self.done = 0.0  # share of the stages finished
+        self.coords = None  # (n, 2) once finished
+        self.error = ""
+        self.started = time.time()
+        super().__init__()
+
+    def elapsed(self) -> float:
+        return time.time() - self.started
+
+    def _work(self) -> None:
+        try:
+            latest = None
+            for done, stage_coords in tsne_stages(self.embeddings, self.rows):
+                if self._stop.is_set():
+                    return
+                self.done, latest = done, stage_coords
+            self.coords = latest
+        except CFError as exc:
+            self.error = str(exc)
+        except Exception as exc:  # never let a thread die silently: the page shows this
+            self.error = f"t-SNE failed: {type(exc).__name__}: {exc}"

@@ -6,10 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 
-from ui.charts import ACCENT, BLUE, DARK, FAINT, LAYOUT
+from ui.charts import ACCENT, BLUE, DARK, FAINT, INK, LAYOUT
 from ui.text import plot
 
 HOVER_ITEM = ("<b>%{customdata[0]}</b> (%{customdata[1]})<br>%{customdata[2]}<br>%{customdata[3]} ratings · "
@@ -18,48 +17,78 @@ HOVER_ITEM = ("<b>%{customdata[0]}</b> (%{customdata[1]})<br>%{customdata[2]}<br
 
 def item_customdata(frame: pd.DataFrame) -> np.ndarray:
     year = frame["year"].map(lambda y: "?" if pd.isna(y) else f"{y:.0f}")
+    # the last column is the item_idx (the frame's index): a box or lasso selection reads it back
     return np.column_stack([frame["title"].map(plot), year, frame["genres"].astype(str).str.replace("|", ", ").map(plot),
-                            frame["n_ratings"], frame["bias"]])
+                            frame["n_ratings"], frame["bias"], frame.index.to_numpy()])
+
+
+POPULARITY_TICKS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000)
+
+
+def count_colorbar(counts: pd.Series, title: str) -> dict:
+    """A colour bar for log10(count) whose ticks read as counts (10, 100, 1,000), not as logarithms."""
+    low, high = max(1, counts.min()), max(1, counts.max())
+    ticks = [t for t in POPULARITY_TICKS if low <= t <= high] or [low, high]
+    return dict(title=dict(text=title, side="right"), tickvals=np.log10(ticks).tolist(),
+                ticktext=[f"{t:,}" for t in ticks], x=1.02, len=0.8)
 
 
 def embedding_map(frame: pd.DataFrame, color: str, dims: int, explained: Sequence[float],
-                  highlight: pd.DataFrame | None = None, hover: str = "item", title: str = "") -> go.Figure:
-    """A 2D or 3D scatter of projected rows coloured by ``color``; ``highlight`` rows drawn on top, labelled."""
+                  highlight: pd.DataFrame | None = None, hover: str = "item", title: str = "",
+                  axis_titles: Sequence[str] | None = None, genre: str | None = None,
+                  method: str = "PCA") -> go.Figure:
+    """A 2D or 3D scatter of projected rows; ``highlight`` rows drawn on top with their ``label``.
+
+    ``color``: a numeric column (a colour bar; "n_ratings" and "popularity" on a log scale with counts as
+    ticks), or "genre", with ``genre`` in colour and every other point grey (one colour reads; 19 did not).
+    ``axis_titles``: what each axis means, e.g. the titles at its two ends (default "PC1 (27.4%)").
+    """
     axes = [f"pc{i + 1}" for i in range(dims)]
     custom = item_customdata(frame) if hover == "item" else np.column_stack(
         [frame["user_id"].map(plot), frame["n_ratings"], frame["bias"]])
     template = HOVER_ITEM if hover == "item" else \
         "<b>user %{customdata[0]}</b><br>%{customdata[1]} ratings · bias %{customdata[2]:+.2f}<extra></extra>"
-    numeric = pd.api.types.is_numeric_dtype(frame[color])
     fig = go.Figure()
     scatter = go.Scatter3d if dims == 3 else go.Scattergl
     size = 3 if dims == 3 else 6
-    if numeric:
-        coords = {a: frame[c] for a, c in zip("xyz", axes)}
-        fig.add_trace(scatter(**coords, mode="markers", customdata=custom, hovertemplate=template, name=color,
-                              marker=dict(size=size, color=frame[color], colorscale="Viridis", showscale=True,
-                                          colorbar=dict(title=color), opacity=0.8)))
+
+    def add(part: pd.DataFrame, name: str, marker: dict) -> None:
+        coords = {a: part[c] for a, c in zip("xyz", axes)}
+        fig.add_trace(scatter(**coords, mode="markers", customdata=custom[frame.index.get_indexer(part.index)],
+                              hovertemplate=template, name=plot(name), marker=dict(size=size, **marker)))
+
+    if color == "genre":
+        member = frame["genres"].astype(str).str.split("|").map(lambda g: genre in g)
+        add(frame[~member], "other movies", dict(color=FAINT, opacity=0.6))
+        add(frame[member], f"{genre} ({int(member.sum()):,})", dict(color=ACCENT, opacity=0.85))
+    elif color in ("popularity", "n_ratings"):
+        counts = frame["n_ratings"].clip(lower=1)
+        add(frame, "ratings", dict(color=np.log10(counts), colorscale="Viridis", showscale=True, opacity=0.8,
+                                   colorbar=count_colorbar(counts, "ratings (log scale)")))
     else:
-        palette = px.colors.qualitative.D3 + px.colors.qualitative.Set2 + px.colors.qualitative.Pastel
-        for i, (value, part) in enumerate(frame.groupby(color, sort=True)):
-            coords = {a: part[c] for a, c in zip("xyz", axes)}
-            fig.add_trace(scatter(**coords, mode="markers", customdata=custom[frame.index.get_indexer(part.index)],
-                                  hovertemplate=template, name=plot(value),
-                                  marker=dict(size=size, color=palette[i % len(palette)], opacity=0.75)))
+        add(frame, color, dict(color=frame[color], colorscale="RdBu" if color == "bias" else "Viridis",
+                               cmid=0 if color == "bias" else None, showscale=True, opacity=0.8,
+                               colorbar=dict(title=dict(text=color, side="right"), x=1.02, len=0.8)))
     if highlight is not None and len(highlight):
         coords = {a: highlight[c] for a, c in zip("xyz", axes)}
-        fig.add_trace(scatter(**coords, mode="markers+text", text=highlight["label"].map(plot), textposition="top center",
+        fig.add_trace(scatter(**coords, mode="markers+text", text=highlight["label"].map(plot),
+                              textposition="top center", textfont=dict(size=11, color=INK),
                               customdata=item_customdata(highlight) if hover == "item" else None,
                               hovertemplate=HOVER_ITEM if hover == "item" else None, name="highlighted",
                               marker=dict(size=size * 2.2, color=highlight.get("marker_color", ACCENT),
                                           line=dict(width=1, color="black"), symbol=highlight.get("symbol", "circle"))))
-    labels = [f"PC{i + 1} ({explained[i]:.1%})" for i in range(dims)]
+    labels = list(axis_titles) if axis_titles else [
+        f"{method} {i + 1}" + (f" ({explained[i]:.1%})" if method == "PCA" else "") for i in range(dims)]
     if dims == 3:
-        fig.update_layout(scene=dict(xaxis_title=labels[0], yaxis_title=labels[1], zaxis_title=labels[2]))
+        fig.update_layout(scene=dict(xaxis_title=plot(labels[0]), yaxis_title=plot(labels[1]),
+                                     zaxis_title=plot(labels[2])))
     else:
-        fig.update_xaxes(title_text=labels[0])
-        fig.update_yaxes(title_text=labels[1])
-    fig.update_layout(title=plot(title), height=620, **{**LAYOUT, "legend": dict(orientation="v")})
+        fig.update_xaxes(title_text=plot(labels[0]))
+        fig.update_yaxes(title_text=plot(labels[1]))
+    # the legend sits above the plot, the colour bar to its right: they never overlap
+    fig.update_layout(title=plot(title), height=640, dragmode="select" if dims == 2 else None,
+                      **{**LAYOUT, "legend": dict(orientation="h", y=1.0, yanchor="bottom", x=0, xanchor="left"),
+                         "margin": dict(l=10, r=10, t=70, b=10)})
     return fig
 
 
@@ -102,4 +131,53 @@ def new_user_map(background: pd.DataFrame, rated: pd.DataFrame, recommended: pd.
     fig.update_yaxes(title_text=f"PC2 ({explained[1]:.1%})")
     fig.update_layout(title="You on the movie map",
                       height=620, **{**LAYOUT, "legend": dict(orientation="h", y=-0.15)})
+    return fig
+
+
+def training_animation(coords: np.ndarray, epochs: Sequence[int], movies: pd.DataFrame, member: np.ndarray,
+                       genre: str, zoom: bool = False) -> go.Figure:
+    """The movie map played over training: one animation frame per stored epoch, a slider and Play.
+
+    ``coords``: (E, n, 2) positions of the ``movies`` (title, year, genres, n_ratings) at each of ``epochs``
+    (0 = before training); ``member``: (n,) movies of ``genre``, drawn in colour over the grey rest.
+    ``zoom``: scale each frame to the last one's spread, so the first epochs' small cloud is readable.
+    """
+    coords = np.asarray(coords, np.float64)
+    if zoom:
+        spread = coords.std(axis=(1, 2), keepdims=True)  # (E, 1, 1)
+        coords = coords * (spread[-1] / np.maximum(spread, 1e-12))
+    member = np.asarray(member, bool)
+    groups = [("other movies", ~member, dict(color=FAINT, size=5, opacity=0.6)),
+              (f"{genre} ({int(member.sum()):,})", member, dict(color=ACCENT, size=6, opacity=0.85))]
+    year = movies["year"].map(lambda y: "?" if pd.isna(y) else f"{y:.0f}")
+    hover = (movies["title"].map(plot) + " (" + year + ")<br>" + movies["n_ratings"].map("{:,} ratings".format)).to_numpy()
+
+    def traces(e: int) -> list[go.Scatter]:
+        return [go.Scatter(x=coords[e, mask, 0].round(4), y=coords[e, mask, 1].round(4), mode="markers",
+                           name=plot(name), marker=marker, text=hover[mask], hoverinfo="text")
+                for name, mask, marker in groups]
+
+    def label(e: int) -> str:
+        return "start" if e == 0 else f"epoch {e}"
+
+    frames = [go.Frame(data=traces(i), name=label(e)) for i, e in enumerate(epochs)]
+    fig = go.Figure(data=traces(0), frames=frames)
+    low, high = coords.min(axis=(0, 1)), coords.max(axis=(0, 1))  # (2,): one fixed frame for all epochs
+    pad = (high - low) * 0.05 + 1e-9
+    play = dict(frame=dict(duration=700, redraw=False), transition=dict(duration=400), fromcurrent=True)
+    fig.update_layout(
+        title=f"The map over training: {len(movies):,} most-rated movies, {genre} in colour", height=620,
+        xaxis=dict(range=[low[0] - pad[0], high[0] + pad[0]], title="PC1 of the final map", zeroline=False),
+        yaxis=dict(range=[low[1] - pad[1], high[1] + pad[1]], title="PC2 of the final map", zeroline=False),
+        updatemenus=[dict(type="buttons", direction="left", x=0, y=-0.08, xanchor="left", yanchor="top",
+                          showactive=False, buttons=[
+                              dict(label="▶ Play", method="animate", args=[None, play]),
+                              dict(label="❚❚ Pause", method="animate",
+                                   args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
+        sliders=[dict(active=0, x=0.16, len=0.84, y=-0.04, yanchor="top", currentvalue=dict(prefix=""),
+                      steps=[dict(label=label(e), method="animate",
+                                  args=[[label(e)], dict(mode="immediate", frame=dict(duration=0, redraw=False),
+                                                         transition=dict(duration=0))]) for e in epochs])],
+        **{**LAYOUT, "legend": dict(orientation="h", y=1.0, yanchor="bottom", x=0, xanchor="left"),
+           "margin": dict(l=10, r=10, t=70, b=110)})
     return fig

@@ -9,6 +9,7 @@ import streamlit as st
 from cfcore.projection import Projection, main_genre, project
 from cfcore.recommender import Recommender
 from ui import state
+from ui.jobs import TsneJob
 
 
 def require_model() -> state.ActiveModel:
@@ -54,8 +55,39 @@ def user_projection(rec: Recommender, min_ratings: int, dims: int) -> Projection
 def item_frame(rec: Recommender, proj: Projection) -> pd.DataFrame:
     """Projected items with what the map's hover and colours need."""
     labels = rec.catalog.assign(bias=rec.item_bias_.astype(np.float64),
-                                **{"main genre": main_genre(rec.catalog["genres"]),
-                                   "popularity": np.log10(rec.catalog["n_ratings"].clip(lower=1))})
+                                **{"main genre": main_genre(rec.catalog["genres"])})
     frame = proj.frame(labels)
     frame.index = proj.rows  # item_idx
     return frame
+
+
+def tsne_job(rec: Recommender, what: str, rows: np.ndarray, vectors: np.ndarray) -> TsneJob:
+    """The background t-SNE of ``vectors[rows]`` for this model, started on first ask and kept per model
+    (a rerun or a return to the page finds it); asking for other rows stops the one no longer shown."""
+    key = ("tsne", what, rows.tobytes())
+    current = st.session_state.get(state.TSNE_JOB)
+    job = state.memo(rec, key, lambda: TsneJob(vectors, rows).start())
+    if current is not None and current is not job and current.running:
+        current.stop()  # the map moved on (another filter or model): its t-SNE is no longer wanted
+    st.session_state[state.TSNE_JOB] = job
+    return job
+
+
+def selected_items(event, frame: pd.DataFrame) -> pd.DataFrame | None:
+    """The rows of ``frame`` (indexed by item_idx) picked by a box or lasso on the map; None when nothing was.
+
+    Points carry their item_idx as the last column of their customdata (see ``mapcharts.item_customdata``);
+    the highlighted markers repeat movies already in the cloud, so duplicates are dropped.
+    """
+    points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else \
+        (event.selection.points if event is not None and getattr(event, "selection", None) else [])
+    picked = []
+    for point in points:
+        data = point.get("customdata") if isinstance(point, dict) else None
+        if data:
+            try:
+                picked.append(int(float(data[-1])))
+            except (TypeError, ValueError):
+                continue
+    picked = [i for i in dict.fromkeys(picked) if i in frame.index]
+    return frame.loc[picked] if picked else None

@@ -36,6 +36,7 @@ ACTIVE_MODEL = "cf_active_model"
 JOB = "cf_job"
 JOB_ABSORBED = "cf_job_absorbed"
 SWEEP = "cf_sweep"
+TSNE_JOB = "cf_tsne_job"  # the t-SNE the Embeddings page is waiting for (one per session)
 SWEEP_ABSORBED = "cf_sweep_absorbed"  # the page reran once when the current sweep ended
 RUNS_DIR = "cf_runs_dir"
 FLASH = "cf_flash"

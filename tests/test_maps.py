@@ -1,0 +1,228 @@
+"""The movie map: frames over training, genre highlighting, axes named by their ends, t-SNE, selections."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cfcore import checkpoint
+from cfcore.config import TrainConfig
+from cfcore.errors import CheckpointError
+from cfcore.experiment import MAX_STEP_POINTS, Experiment
+from cfcore.mapframes import MapFrames, Snapshots, sample_items
+from cfcore.projection import axis_title, most_distinct_genre, tsne_stages
+from cfcore.split import SplitSettings, split
+from ui import state
+from ui.mapcharts import count_colorbar, embedding_map, training_animation
+from ui.models import selected_items
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def trained(small_synthetic_module):
+    """A model trained through the one experiment path, so it carries its map frames and step losses."""
+    dataset = small_synthetic_module.dataset
+    parts = split(dataset.ratings, "random", 0.1, seed=0)
+    experiment = Experiment(dataset, parts, TrainConfig(embedding_dim=8, epochs=4, early_stopping=None),
+                            SplitSettings())
+    list(experiment)
+    return experiment.finish()
+
+
+@pytest.fixture(scope="module")
+def small_synthetic_module():
+    from cfcore.synthetic import SyntheticSpec, generate
+
+    return generate(SyntheticSpec(n_ratings=30_000, n_users=400, n_items=300, rank=4, noise=0.3, seed=7))
+
+
+def random_rotation(d: int, seed: int) -> np.ndarray:
+    q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(d, d)))
+    return q
+
+
+def test_a_rotated_epoch_is_aligned_back_onto_the_final_map():
+    final = np.random.default_rng(0).normal(size=(50, 6))  # (I, D)
+    snaps = Snapshots(np.arange(50))
+    snaps.capture(1, final @ random_rotation(6, 1))  # the same vectors, rotated: predictions would not change
+    snaps.capture(2, final)
+    frames = snaps.frames(final)
+    assert frames.epochs.tolist() == [1, 2]
+    np.testing.assert_allclose(frames.aligned[0], frames.aligned[1], atol=1e-5)  # the rotation is undone
+    assert np.abs(frames.plain[0] - frames.plain[1]).max() > 0.5  # unaligned, the cloud would have spun
+    np.testing.assert_allclose(frames.aligned[1], frames.plain[1], atol=1e-5)
+
+
+def test_long_runs_keep_at_most_the_frame_limit_with_start_and_last_epoch():
+    snaps = Snapshots(np.arange(5), max_frames=10)
+    vectors = np.ones((5, 3))
+    for epoch in range(0, 101):
+        snaps.capture(epoch, vectors * epoch)
+    assert len(snaps.epochs) <= 10
+    assert snaps.epochs[0] == 0 and snaps.epochs[-1] == 100
+    assert snaps.epochs == sorted(snaps.epochs)
+    assert np.allclose(snaps.vectors[-1], 100)
+
+
+def test_the_sample_is_the_most_rated_movies():
+    counts = np.array([0, 5, 9, 9, 1, 7])
+    assert sample_items(counts, 3).tolist() == [2, 3, 5]  # ties by index; unrated movies never sampled
+    assert sample_items(counts).tolist() == [2, 3, 5, 1, 4]
+
+
+def test_training_records_frames_and_step_losses_and_the_checkpoint_keeps_them(trained):
+    frames = trained.map_frames
+    assert frames.epochs.tolist() == [0, 1, 2, 3, 4][: trained.metrics["best_epoch"] + 1]
+    assert frames.aligned.shape == (len(frames.epochs), 300, 2)
+    # the vectors grow from their random start (std 0.01) as training learns the rank-4 structure
+    spread = frames.aligned.std(axis=(1, 2))
+    assert spread[-1] > 5 * spread[0]
+    steps = trained.metrics["step_loss"]
+    assert 0 < len(steps["step"]) <= MAX_STEP_POINTS and steps["step"] == sorted(steps["step"])
+    assert steps["train_loss"][-1] < steps["train_loss"][0]
+    again = checkpoint.load(checkpoint.to_bytes(trained))
+    np.testing.assert_array_equal(again.map_frames.aligned, frames.aligned)
+    np.testing.assert_array_equal(again.map_frames.item_idx, frames.item_idx)
+
+
+def test_a_damaged_map_in_a_checkpoint_is_refused_with_a_message(trained):
+    data = checkpoint.to_dict(trained)
+    data["map_frames"]["item_idx"] = data["map_frames"]["item_idx"] + 10_000  # indices beyond the catalogue
+    with pytest.raises(CheckpointError, match="training map does not fit"):
+        checkpoint.from_dict(data, "damaged.pt")
+    arrays = MapFrames.from_arrays(trained.map_frames.to_arrays(), trained.n_items)
+    assert arrays.epochs.tolist() == trained.map_frames.epochs.tolist()
+
+
+def test_the_most_distinct_genre_is_the_planted_cluster():
+    rng = np.random.default_rng(0)
+    coords = rng.normal(size=(300, 2))
+    genres = pd.Series(rng.choice(["Drama", "Comedy|Drama", "Action"], 300))
+    horror = np.arange(40)
+    coords[horror] += [6.0, 0.0]
+    genres[horror] = "Horror|Thriller"
+    assert most_distinct_genre(coords, genres) in ("Horror", "Thriller")
+    assert most_distinct_genre(coords[:30], genres[:30], min_movies=20) is None  # too few of any genre
+
+
+def test_axes_are_named_by_the_titles_at_their_two_ends():
+    frame = pd.DataFrame({"title": ["Low A", "Low B", "Middle", "High B", "High A with a very long title indeed"],
+                          "pc1": [-2.0, -1.0, 0.0, 1.0, 2.0]})
+    assert axis_title(frame, "pc1", "PC1 (30%)") == "PC1 (30%): Low A, Low B ↔ High A with a very long tit…, High B"
+
+
+def test_popularity_colour_bar_reads_as_counts():
+    bar = count_colorbar(pd.Series([3, 40, 900]), "ratings")
+    assert bar["ticktext"] == ["5", "10", "20", "50", "100", "200", "500"]
+    np.testing.assert_allclose(bar["tickvals"], np.log10([5, 10, 20, 50, 100, 200, 500]))
+
+
+def test_genre_mode_draws_one_genre_in_colour_and_the_rest_grey():
+    frame = pd.DataFrame({"pc1": [0.0, 1, 2, 3], "pc2": [0.0, 1, 0, 1], "title": ["a", "b", "c", "<b>d</b>"],
+                          "year": [2000.0, np.nan, 1990, 1980], "genres": ["Horror", "Drama", "Horror|Drama", "Comedy"],
+                          "n_ratings": [5, 6, 7, 8], "bias": [0.1, 0.2, 0.3, 0.4]}, index=[10, 11, 12, 13])
+    fig = embedding_map(frame, "genre", 2, [0.3, 0.2], genre="Horror", axis_titles=["x axis", "y axis"])
+    names = [t.name for t in fig.data]
+    assert names == ["other movies", "Horror (2)"]
+    assert list(fig.data[1].x) == [0.0, 2.0] and fig.data[1].marker.color != fig.data[0].marker.color
+    assert [row[-1] for row in fig.data[1].customdata] == [10, 12]  # item_idx rides in the hover data
+    assert "&lt;b&gt;d&lt;/b&gt;" in fig.data[0].customdata[-1][0]  # titles are shown literally
+    assert fig.layout.xaxis.title.text == "x axis"
+
+
+def test_a_box_selection_lists_the_movies_inside_it():
+    frame = pd.DataFrame({"title": ["a", "b", "c"]}, index=[10, 11, 12])
+    event = {"selection": {"points": [{"customdata": ["b", "?", "", 6, 0.2, 11]},
+                                      {"customdata": ["c", "?", "", 7, 0.3, "12"]},
+                                      {"customdata": ["b", "?", "", 6, 0.2, 11]},  # the highlighted copy
+                                      {"x": 1.0}]}}
+    assert selected_items(event, frame)["title"].tolist() == ["b", "c"]
+    assert selected_items({"selection": {"points": []}}, frame) is None
+
+
+def test_tsne_separates_planted_clusters_in_stages():
+    from sklearn.metrics import silhouette_score
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 16)) * 4
+    data = np.vstack([c + rng.normal(size=(60, 16)) for c in centres])
+    stages = list(tsne_stages(data, np.arange(len(data))))
+    assert [done for done, _ in stages] == [0.25, 0.5, 0.75, 1.0]
+    coords = stages[-1][1]
+    assert coords.shape == (180, 2)
+    assert silhouette_score(coords, np.repeat([0, 1, 2], 60)) > 0.6
+
+
+def test_the_animation_has_one_frame_per_epoch_and_a_fixed_frame(trained):
+    frames = trained.map_frames
+    movies = trained.catalog.iloc[frames.item_idx].reset_index(drop=True)
+    member = movies["genres"].str.contains("Horror").to_numpy()
+    fig = training_animation(frames.aligned, frames.epochs.tolist(), movies, member, "Horror", zoom=True)
+    assert [f.name for f in fig.frames] == ["start"] + [f"epoch {e}" for e in frames.epochs[1:]]
+    assert len(fig.layout.sliders[0].steps) == len(frames.epochs)
+    assert fig.layout.xaxis.range is not None  # one fixed view: the cloud grows and moves inside it
+    # zoomed, every epoch has the final epoch's spread
+    spreads = [np.std(np.concatenate([np.c_[t.x, t.y] for t in f.data])) for f in fig.frames]
+    np.testing.assert_allclose(spreads, spreads[-1], rtol=1e-3)
+    assert len(fig.to_json()) < 5_000_000
+
+
+def page(tmp_path: Path, rec) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.session_state[state.RUNS_DIR] = str(tmp_path)
+    at.session_state[state.ACTIVE_MODEL] = state.ActiveModel(rec, None, "test model", None)
+    at.run()
+    return at.switch_page("views/embeddings.py").run()
+
+
+def test_embeddings_page_plays_the_map_over_training(tmp_path, trained):
+    at = page(tmp_path, trained)
+    assert not at.exception
+    at.session_state["emb_view"] = "Map over training"
+    at.run()
+    assert not at.exception, at.exception
+    spec = at.get("plotly_chart")[0].proto.spec
+    assert '"frames"' in spec and "epoch 1" in spec and "Play" in spec
+
+
+def test_embeddings_page_without_frames_says_why(tmp_path, trained):
+    rec = checkpoint.load(checkpoint.to_bytes(trained))
+    rec.map_frames = None  # as a run saved before the map was recorded
+    at = page(tmp_path, rec)
+    at.session_state["emb_view"] = "Map over training"
+    at.run()
+    assert not at.exception
+    assert any("no record of its map during training" in i.value for i in at.info)
+
+
+def test_embeddings_page_genre_neighbours_and_tsne(tmp_path, trained):
+    at = page(tmp_path, trained)
+    at.number_input(key="emb_min").set_value(1).run()
+    spec = at.get("plotly_chart")[0].proto.spec
+    genre = at.selectbox(key="emb_genre").value
+    assert f"{genre} (" in spec and "other movies" in spec
+    assert "↔" in json.loads(spec)["layout"]["xaxis"]["title"]["text"]  # axes named by the titles at their ends
+    title = trained.catalog["title"].iloc[0]
+    at.text_input(key="emb_search").set_value(title).run()
+    assert not at.exception
+    neighbours = at.dataframe[0].value
+    assert list(neighbours.columns[:3]) == ["#", "title", "year"] and len(neighbours) == 10
+    assert neighbours["similarity"].between(-1, 1).all()
+    assert "1. " in at.get("plotly_chart")[0].proto.spec  # neighbours are labelled on the map by number
+    at.radio(key="emb_method").set_value("t-SNE").run()
+    assert not at.exception
+    job = at.session_state[state.TSNE_JOB]
+    deadline = time.time() + 120
+    while job.coords is None and not job.error and time.time() < deadline:
+        time.sleep(0.5)
+    assert job.error == "" and job.coords.shape == (300, 2)
+    at.run()
+    assert not at.exception
+    assert "t-SNE 1" in at.get("plotly_chart")[0].proto.spec
