@@ -60,3 +60,58 @@ def main_genre(genres: pd.Series) -> pd.Series:
     """The first listed genre of each "A|B|C" string ("(none)" when empty), for colouring a map."""
     first = genres.fillna("").astype(str).str.split("|").str[0]
     return first.where(first != "", "(none)")
+
+
+def axis_title(frame: pd.DataFrame, axis: str, name: str, n: int = 2, width: int = 28) -> str:
+    """An axis named by the titles at its two ends: "PC1: Bio-Dome, Home Alone 3 ↔ Chinatown, Fargo"."""
+    low, high = axis_extremes(frame, axis, n)
+
+    def short(titles: pd.Series) -> str:
+        return ", ".join(t if len(t) <= width else t[: width - 1] + "…" for t in titles.astype(str))
+    return f"{name}: {short(low['title'])} ↔ {short(high['title'])}"
+
+
+def has_genre(genres: pd.Series, genre: str) -> np.ndarray:
+    """(n,) True where the "A|B|C" string lists ``genre`` exactly."""
+    return genres.fillna("").astype(str).str.split("|").map(lambda listed: genre in listed).to_numpy(bool)
+
+
+def most_distinct_genre(coords: np.ndarray, genres: pd.Series, min_movies: int = 20) -> str | None:
+    """The genre whose movies sit furthest from the rest on the map (distance between the two centroids in
+    units of the map's spread), among genres with at least ``min_movies`` movies and not all of them."""
+    coords = np.asarray(coords, np.float64)  # (n, d)
+    spread = coords.std(0).mean() or 1.0
+    best, best_score = None, -1.0
+    names = sorted({g for listed in genres.fillna("").astype(str).str.split("|") for g in listed if g})
+    for genre in names:
+        member = has_genre(genres, genre)
+        if min_movies <= member.sum() <= len(member) - min_movies:
+            score = float(np.linalg.norm(coords[member].mean(0) - coords[~member].mean(0)) / spread)
+            if score > best_score:
+                best, best_score = genre, score
+    return best
+
+
+TSNE_STAGES = 4  # t-SNE runs in this many parts of 250 iterations, so a page can show its progress
+
+
+def tsne_stages(embeddings: np.ndarray, rows: np.ndarray, seed: int = 0, perplexity: float = 30.0):
+    """t-SNE (scikit-learn) of ``embeddings[rows]`` to 2D, in stages: yields (share done, coords (n, 2)).
+
+    The first stage is scikit-learn's own start (PCA initialisation, early exaggeration); each later stage
+    continues from the previous coordinates without exaggeration, which is what one long run does after it.
+    """
+    from sklearn.manifold import TSNE  # imported when asked for: it is slow to import and rarely used
+
+    data = np.asarray(embeddings[np.asarray(rows)], np.float64)  # (n, D)
+    if len(data) < 5:
+        raise ConfigError(f"t-SNE needs at least 5 points; got {len(data)} (lower the minimum ratings)")
+    perplexity = min(perplexity, (len(data) - 1) / 3)  # scikit-learn refuses a perplexity >= n
+    coords = None
+    for stage in range(TSNE_STAGES):
+        first = coords is None
+        tsne = TSNE(n_components=2, perplexity=perplexity, random_state=seed, max_iter=250,
+                    init="pca" if first else coords, early_exaggeration=12.0 if first else 1.0,
+                    learning_rate="auto")
+        coords = tsne.fit_transform(data)  # (n, 2)
+        yield (stage + 1) / TSNE_STAGES, coords
