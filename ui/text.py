@@ -5,7 +5,8 @@ from __future__ import annotations
 import html
 import re
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&])")
+# ':' too: GitHub-flavoured Markdown turns a bare "http://..." into a link, "http\://..." stays text
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&:])")
 
 
 def md(value: object) -> str:
