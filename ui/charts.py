@@ -113,50 +113,277 @@ def ratings_over_time(timestamp: np.ndarray) -> go.Figure:
     return fig
 
 
-def runs_overlay(runs: Sequence) -> go.Figure:
-    """Validation RMSE per epoch of several runs in one chart."""
+# Runs page: metrics of several runs, their settings, and a sweep's grid
+RUN_COLOURS = (ACCENT, BLUE, GREEN, HIGHLIGHT, "#7B4FA0", "#1B998B", "#C2185B", DARK)  # one per run, in order
+STEP_LOSS = "training loss per step"
+EPOCH_METRICS = {  # option -> (history key, axis title, baseline suffix in metrics or None)
+    "validation RMSE per epoch": ("val_rmse", "validation RMSE", "rmse"),
+    "train RMSE per epoch": ("train_rmse", "train RMSE", None),
+    "validation MAE per epoch": ("val_mae", "validation MAE", "mae"),
+}
+RANKING = "ranking metrics (top-k lists)"
+RANKING_METRICS = {"ndcg": "NDCG", "precision": "precision", "recall": "recall", "coverage": "coverage"}
+BASELINES = {"global_mean": "global mean", "bias": "bias only"}
+LOG_SETTINGS = ("learning rate", "weight decay")  # drawn on log axes whenever they are positive
+MIN_SPREAD = 0.01  # a sweep's colour range spans at least this much RMSE: smaller differences look alike
+MAX_SPREAD = 0.1  # ... and at most this much: runs worse than best + 0.1 all look bad, their values are written
+
+
+def run_colour(i: int) -> str:
+    return RUN_COLOURS[i % len(RUN_COLOURS)]
+
+
+def has_metric(run, metric: str) -> bool:
+    """Whether ``run`` recorded what the metric option ``metric`` draws."""
+    if metric == STEP_LOSS:
+        log = run.metrics.get("step_loss")
+        return isinstance(log, dict) and len(log.get("step") or []) > 0 and len(log.get("train_loss") or []) > 0
+    if metric in EPOCH_METRICS:
+        return any(h.get(EPOCH_METRICS[metric][0]) is not None for h in run.history)
+    if metric == RANKING:
+        return bool(run.metrics.get("ranking"))
+    raise KeyError(f"unknown run metric {metric!r}")
+
+
+def run_metric_names(runs: Sequence) -> list[str]:
+    """The metric options at least one of ``runs`` recorded, the validation RMSE first."""
+    return [m for m in (*EPOCH_METRICS, STEP_LOSS, RANKING) if any(has_metric(r, m) for r in runs)]
+
+
+def run_metric_figure(runs: Sequence, metric: str, *, x: str = "step", log_y: bool = False,
+                      smoothing: float = 0.0) -> go.Figure:
+    """One recorded metric of several runs: per-step loss, a per-epoch curve, or ranking bars.
+
+    ``x`` is "step" (steps or epochs) or "seconds" (wall clock since training started); ``smoothing`` in
+    [0, 1) is the weight of the past in an exponential moving average of the per-step loss (0 = raw)."""
+    if metric == RANKING:
+        return ranking_bars(runs)
     fig = go.Figure()
-    for run in runs:
-        history = run.history
-        fig.add_trace(go.Scatter(x=[h["epoch"] for h in history], y=[h["val_rmse"] for h in history],
-                                 mode="lines+markers", name=plot(run.label)))
-    fig.update_layout(title="Validation RMSE per epoch", xaxis_title="epoch", yaxis_title="validation RMSE",
-                      height=380, **LAYOUT)
-    return fig
-
-
-def parallel_coordinates(frame: pd.DataFrame, dims: list[str], color: str = "val RMSE") -> go.Figure:
-    data = frame.dropna(subset=[color])
-    fig = go.Figure(go.Parcoords(
-        line=dict(color=data[color], colorscale="Viridis_r", showscale=True, colorbar=dict(title=color)),
-        dimensions=[dict(label=d, values=np.log10(data[d]) if d in ("learning rate", "weight decay") and (data[d] > 0).all()
-                         else data[d]) for d in dims + [color]],
-    ))
-    fig.update_layout(title=dict(text="Hyperparameters against validation RMSE (learning rate and weight decay "
-                                      "as log10)", y=0.98, font=dict(size=14)),
-                      height=420, **{**LAYOUT, "margin": dict(l=40, r=40, t=110, b=20)})
-    return fig
-
-
-def sweep_figure(frame: pd.DataFrame, varied: list[str]) -> go.Figure:
-    """A heatmap when two settings vary, otherwise a scatter; the best run is marked."""
-    done = frame.dropna(subset=["val RMSE"])
-    if len(varied) == 2 and len(done):
-        table = done.pivot_table(index=varied[0], columns=varied[1], values="val RMSE", aggfunc="min")
-        fig = px.imshow(table, text_auto=".4f", color_continuous_scale="Viridis_r", aspect="auto",
-                        labels=dict(color="val RMSE"))
-        fig.update_xaxes(type="category")
-        fig.update_yaxes(type="category")
+    if metric == STEP_LOSS:
+        _step_loss_traces(fig, runs, x, smoothing)
+        title, y_title = "Training loss (MSE) per step", "training loss (MSE)"
+        x_title = "step" if x == "step" else "seconds since training started"
     else:
-        x = varied[0] if varied else "run"
-        fig = px.scatter(done.assign(run=np.arange(len(done))), x=x, y="val RMSE",
-                         hover_data=[c for c in done.columns if c not in (x, "val RMSE")])
-        fig.update_traces(marker=dict(size=12, color=BLUE))
-        if len(done):
-            best = done.loc[done["val RMSE"].idxmin()]
-            fig.add_trace(go.Scatter(x=[best[x] if x in best else 0], y=[best["val RMSE"]], mode="markers",
-                                     marker=dict(size=20, color=ACCENT, symbol="star"), name="best"))
-    fig.update_layout(title="Sweep: validation RMSE", height=380, **LAYOUT)
+        key, y_title, baseline = EPOCH_METRICS[metric]
+        _epoch_traces(fig, runs, key, x)
+        if baseline:
+            _baseline_lines(fig, runs, baseline)
+        title = f"{y_title[0].upper()}{y_title[1:]} per epoch"
+        x_title = "epoch" if x == "step" else "seconds of training (epochs summed)"
+        if x == "step" and max((len(r.history) for r in runs), default=0) <= 20:
+            fig.update_xaxes(dtick=1)
+    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, height=420, hovermode="closest",
+                      **LAYOUT)
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig
+
+
+def _step_loss_traces(fig: go.Figure, runs: Sequence, x: str, smoothing: float) -> None:
+    for i, run in enumerate(runs):
+        if not has_metric(run, STEP_LOSS):
+            continue
+        log = run.metrics["step_loss"]
+        xs, ys = list(log.get("seconds" if x == "seconds" else "step") or []), list(log["train_loss"])
+        n = min(len(xs), len(ys))
+        xs, ys = xs[:n], ys[:n]
+        name, colour = plot(run.title), run_colour(i)
+        if smoothing > 0:  # the raw losses stay visible, faint, behind the trend
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=colour, width=1), opacity=0.25,
+                                     name=name, legendgroup=run.run_id, showlegend=False, hoverinfo="skip"))
+            ys = smooth(ys, 1.0 - smoothing).tolist()
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers" if n <= 30 else "lines", name=name,
+                                 legendgroup=run.run_id, line=dict(color=colour, width=2), marker=dict(size=6)))
+
+
+def _epoch_traces(fig: go.Figure, runs: Sequence, key: str, x: str) -> None:
+    for i, run in enumerate(runs):
+        elapsed = np.cumsum([float(h.get("seconds") or 0.0) for h in run.history])
+        points = [(elapsed[j] if x == "seconds" else h.get("epoch"), h[key]) for j, h in enumerate(run.history)
+                  if h.get(key) is not None]
+        if not points:
+            continue
+        # markers on every point, so a one-epoch run is a visible dot beside a long run's line
+        fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers",
+                                 name=plot(run.title), line=dict(color=run_colour(i), width=2),
+                                 marker=dict(size=8, color=run_colour(i))))
+
+
+def baseline_values(runs: Sequence, suffix: str) -> list[tuple[str, float]]:
+    """(label, value) of each distinct baseline ("rmse" or "mae") the runs recorded, the dataset named when
+    the runs come from more than one."""
+    several = len({r.dataset for r in runs}) > 1
+    out: dict[tuple[str, float], str] = {}
+    for run in runs:
+        for kind, label in BASELINES.items():
+            value = run.metrics.get(f"baseline_{kind}_{suffix}")
+            if isinstance(value, (int, float)) and np.isfinite(value):
+                text = f"{label} {value:.3f}" + (f" ({run.dataset})" if several else "")
+                out.setdefault((label, round(float(value), 4)), text)
+    return [(text, value) for (_, value), text in out.items()]
+
+
+def _baseline_lines(fig: go.Figure, runs: Sequence, suffix: str) -> None:
+    for text, value in baseline_values(runs, suffix):
+        fig.add_hline(y=value, line=dict(color=DARK, dash="dash", width=1), annotation_text=plot(text),
+                      annotation_position="top left", annotation_font=dict(size=11, color=DARK))
+
+
+def ranking_bars(runs: Sequence) -> go.Figure:
+    """NDCG, precision, recall and coverage of each run's lists as grouped bars; a dark tick on each bar
+    marks most popular on that run's split, the floor to beat."""
+    fig, shown_floor = go.Figure(), False
+    labels = list(RANKING_METRICS.values())
+    k = next((r.metrics.get("ranking_k") for r in runs if r.metrics.get("ranking_k")), 10)
+    with_text = len(runs) <= 4
+    for i, run in enumerate(runs):
+        own = run.metrics.get("ranking") or {}
+        if not own:
+            continue
+        values = [own.get(m) for m in RANKING_METRICS]
+        fig.add_trace(go.Bar(x=labels, y=values, name=plot(run.title), marker_color=run_colour(i),
+                             offsetgroup=str(i), text=[f"{v:.3f}" if v is not None else "" for v in values]
+                             if with_text else None, textposition="outside", cliponaxis=False))
+        floor = (run.metrics.get("ranking_ladder") or {}).get("popularity") or {}
+        if floor and (run.metrics.get("ranking_model") or run.config.get("ranking_model")) != "popularity":
+            fig.add_trace(go.Scatter(x=labels, y=[floor.get(m) for m in RANKING_METRICS], mode="markers",
+                                     offsetgroup=str(i), name="most popular (same split)", legendgroup="popularity",
+                                     showlegend=not shown_floor, marker=dict(symbol="line-ew", size=22, color=DARK,
+                                                                             line=dict(width=3, color=DARK))))
+            shown_floor = True
+    fig.update_layout(title=f"Ranking metrics of the top-{k} lists (higher is better)", barmode="group",
+                      scattermode="group", height=420, yaxis_title="on the validation split", **LAYOUT)
+    return fig
+
+
+def varying_settings(frame: pd.DataFrame, dims: Sequence[str]) -> list[str]:
+    """The columns of ``dims`` that every row fills and that take more than one value."""
+    return [d for d in dims if d in frame and frame[d].notna().all() and frame[d].nunique() > 1]
+
+
+def is_log_setting(name: str, values: pd.Series) -> bool:
+    """Log axis for learning rate and weight decay, and for any positive setting spanning 10x or more."""
+    if not pd.api.types.is_numeric_dtype(values) or not (values > 0).all():
+        return False
+    return name in LOG_SETTINGS or values.max() / values.min() >= 10
+
+
+def log_ticks(values: Sequence[float]) -> tuple[list[float], list[str]]:
+    """Tick positions (log10) and texts in real units for a log axis: the values themselves when there are
+    a few, else 1-2-5 steps of each decade within their range."""
+    distinct = sorted({float(v) for v in values})
+    if len(distinct) <= 6:
+        ticks = distinct
+    else:
+        low, high = distinct[0], distinct[-1]
+        ticks = [m * 10.0**e for e in range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1)
+                 for m in (1, 2, 5) if low * (1 - 1e-9) <= m * 10.0**e <= high * (1 + 1e-9)]
+        ticks = ticks if len(ticks) >= 2 else [low, high]
+    return [float(np.log10(t)) for t in ticks], [f"{t:g}" for t in ticks]
+
+
+def _axis(name: str, values: pd.Series) -> dict:
+    """One parallel-coordinates axis: log10 with real-unit ticks, categories as codes, or plain numbers."""
+    if is_log_setting(name, values):
+        tickvals, ticktext = log_ticks(values)
+        logs = np.log10(values.astype(float))
+        return dict(label=f"{name} (log)", values=logs, tickvals=tickvals, ticktext=ticktext,
+                    range=[min(logs.min(), tickvals[0]), max(logs.max(), tickvals[-1])])
+    if not pd.api.types.is_numeric_dtype(values):
+        categories = sorted(values.astype(str).unique())
+        codes = values.astype(str).map({c: j for j, c in enumerate(categories)})
+        return dict(label=name, values=codes, tickvals=list(range(len(categories))),
+                    ticktext=[plot(c) for c in categories])
+    distinct = sorted(values.unique())
+    if len(distinct) <= 6:
+        return dict(label=name, values=values, tickvals=[float(v) for v in distinct],
+                    ticktext=[f"{v:g}" for v in distinct])
+    return dict(label=name, values=values)
+
+
+def parallel_coordinates(frame: pd.DataFrame, dims: Sequence[str], color: str = "val RMSE",
+                         title: str = "") -> go.Figure:
+    """One line per run across the settings that vary among them, coloured by ``color`` over these runs."""
+    data = frame.dropna(subset=[color]).reset_index(drop=True)
+    axes = [_axis(d, data[d]) for d in varying_settings(data, dims)]
+    outcome = data[color].astype(float)
+    axes.append(dict(label=f"{color} (lower is better)", values=outcome, range=[outcome.min(), outcome.max()]))
+    fig = go.Figure(go.Parcoords(
+        # the best run in the accent colour, the worst in blue: both stay visible on white (yellow did not)
+        line=dict(color=outcome, colorscale=[[0, ACCENT], [1, BLUE]], cmin=outcome.min(), cmax=outcome.max(),
+                  showscale=True, colorbar=dict(title=color)),
+        dimensions=axes, labelangle=0, labelside="top"))
+    fig.update_layout(title=dict(text=plot(title) or "Settings against validation RMSE", y=0.98, font=dict(size=14)),
+                      height=420, **{**LAYOUT, "margin": dict(l=60, r=60, t=100, b=30)})
+    return fig
+
+
+def sweep_colour_range(values: Sequence[float]) -> tuple[float, float]:
+    """(best, best + spread): the spread is the runs' own, at least MIN_SPREAD and at most MAX_SPREAD, so
+    0.9161 against 0.9172 looks alike and one diverged run does not wash out the rest."""
+    finite = [float(v) for v in values if v is not None and np.isfinite(v)]
+    best = min(finite)
+    return best, best + float(np.clip(max(finite) - best, MIN_SPREAD, MAX_SPREAD))
+
+
+def _setting_text(value) -> str:
+    return f"{value:g}" if isinstance(value, (int, float, np.number)) else plot(value)
+
+
+def sweep_figure(frame: pd.DataFrame, varied: list[str]) -> go.Figure | None:
+    """Validation RMSE of a sweep's finished runs: a heatmap over the first two varied settings (the best
+    over the others), else one point per run; each value written, the best marked. None before two runs
+    have finished (one point says nothing about a grid)."""
+    done = frame.dropna(subset=["val RMSE"]).reset_index(drop=True)
+    if len(done) < 2:
+        return None
+    zmin, zmax = sweep_colour_range(done["val RMSE"])
+    best = zmin
+    scale = "Blues_r"  # the best run darkest, runs within MIN_SPREAD of it nearly as dark
+
+    def cell(v: float) -> str:
+        return "" if not np.isfinite(v) else f"{v:.4f}<br>" + ("best" if v == best else f"+{v - best:.4f}")
+
+    if len(varied) >= 2:
+        rows, cols = varied[0], varied[1]
+        table = done.pivot_table(index=rows, columns=cols, values="val RMSE", aggfunc="min")
+        z = table.to_numpy(dtype=float)
+        fig = go.Figure(go.Heatmap(
+            z=z, x=[_setting_text(c) for c in table.columns], y=[_setting_text(r) for r in table.index],
+            text=[[cell(v) for v in row] for row in z], texttemplate="%{text}", zmin=zmin, zmax=zmax,
+            colorscale=scale, colorbar=dict(title="val RMSE"), xgap=2, ygap=2,
+            hovertemplate=f"{plot(rows)} %{{y}}, {plot(cols)} %{{x}}: RMSE %{{z:.4f}}<extra></extra>"))
+        r, c = np.unravel_index(np.nanargmin(z), z.shape)
+        fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5, line=dict(color=ACCENT, width=3))
+        others = f" (best over {', '.join(varied[2:])})" if len(varied) > 2 else ""
+        fig.update_layout(title=f"Sweep: validation RMSE by {rows} and {cols}{others}; colours span "
+                                f"{zmin:.4f} to {zmax:.4f}", xaxis_title=cols, yaxis_title=rows)
+        fig.update_xaxes(type="category")
+        fig.update_yaxes(type="category", autorange="reversed")
+    else:
+        if varied:
+            x_name = varied[0]
+            order = sorted(done[x_name].unique())
+            xs = [_setting_text(v) for v in done[x_name]]
+        else:
+            x_name, order = "run", list(range(1, len(done) + 1))
+            xs = [str(v) for v in order]
+        values = done["val RMSE"].to_numpy(dtype=float)
+        fig = go.Figure(go.Scatter(
+            x=xs, y=values, mode="markers+text", text=[cell(v).replace("<br>", " ") for v in values],
+            textposition="top center", marker=dict(size=16, color=values, colorscale=scale, cmin=zmin, cmax=zmax,
+                                                   showscale=True, colorbar=dict(title="val RMSE"),
+                                                   line=dict(color=DARK, width=1)),
+            showlegend=False, hovertemplate=f"{plot(x_name)} %{{x}}: RMSE %{{y:.4f}}<extra></extra>"))
+        i = int(np.argmin(values))
+        fig.add_trace(go.Scatter(x=[xs[i]], y=[values[i]], mode="markers", name="best",
+                                 marker=dict(size=26, color="rgba(0,0,0,0)", line=dict(color=ACCENT, width=3))))
+        pad = max(values.max() - values.min(), MIN_SPREAD) * 0.3
+        fig.update_xaxes(type="category", categoryorder="array", categoryarray=[_setting_text(v) for v in order],
+                         title=x_name)
+        fig.update_yaxes(range=[values.min() - pad, values.max() + pad], title="validation RMSE")
+        fig.update_layout(title="Sweep: validation RMSE per run")
+    fig.update_layout(height=400, **LAYOUT)
     return fig
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from cfcore.errors import CFError
-from cfcore.runs import delete_run, import_checkpoint, list_runs, load_run
+from cfcore.runs import NAME_MAX, NOTE_MAX, RunInfo, delete_run, import_checkpoint, list_runs, set_run_label
 from cfcore.scorers import KIND_LABELS
 from ui import charts, state
+from ui.activate import activate, activate_run
 from ui.buckets import bucket_panel
 from ui.compare import diff_panel, settings_panel
 from ui.forms import BATCH_SIZES, LEARNING_RATES, config_from_state
@@ -20,20 +22,207 @@ from ui.text import md
 
 RANKING_COLUMNS = {"NDCG@10": METRIC_HELP["ndcg"], "P@10": METRIC_HELP["precision"], "R@10": METRIC_HELP["recall"],
                    "popularity NDCG@10": "NDCG@10 of the most-popular ranking on the same split: the floor to beat."}
+SETTINGS = ["dim", "learning rate", "batch", "weight decay", "dropout", "optimizer", "lists by"]  # parcoords axes
+GROUPS = {"none": None, "dataset": "dataset", "lists by": "lists by"}
+TABLE_KEY = "runs_table"  # + a digest of the rows shown: a new filter starts with no selection
 
 
+def runs_table(infos: list[RunInfo]) -> pd.DataFrame:
+    """One row per run, in the order of ``infos``; the name and the dataset first, where they stay in view."""
+    rows = []
+    for r in infos:
+        c, m = r.config, r.metrics
+        own = m.get("ranking") or {}
+        popular = (m.get("ranking_ladder") or {}).get("popularity") or {}
+        rows.append({
+            "name": r.name, "dataset": r.dataset, "run": r.run_id,
+            "lists by": KIND_LABELS.get(m.get("ranking_model") or c.get("ranking_model") or "mf"),
+            "val RMSE": m.get("val_rmse"), "NDCG@10": own.get("ndcg"), "P@10": own.get("precision"),
+            "R@10": own.get("recall"), "coverage": own.get("coverage"), "popularity NDCG@10": popular.get("ndcg"),
+            "val MAE": m.get("val_mae"), "best epoch": m.get("best_epoch"), "epochs": len(r.history),
+            "dim": c.get("embedding_dim"), "learning rate": c.get("learning_rate"), "batch": c.get("batch_size"),
+            "weight decay": c.get("weight_decay"), "dropout": c.get("dropout"), "optimizer": c.get("optimizer"),
+            "seconds": m.get("seconds"), "created": pd.Timestamp(r.created, unit="s").strftime("%Y-%m-%d %H:%M"),
+            "device": m.get("device"), "source": r.source, "note": r.note,
+        })
+    return pd.DataFrame(rows)
 
-def activate(load, message) -> None:
-    """Make a model active: ``load()`` gives (recommender, run id, label); a CFError stays on the page
-    and the model that was active stays active."""
-    try:
-        rec, run_id, label = load()
-    except CFError as exc:
-        st.error(md(exc))
+
+def filters_ui(infos: list[RunInfo]) -> tuple[list[RunInfo], str | None]:
+    """The Dataset, Lists by and Group by widgets; the runs they keep (grouped runs together, newest first
+    within a group) and the table column they group by."""
+    kinds = {r.run_id: KIND_LABELS.get(r.metrics.get("ranking_model") or r.config.get("ranking_model") or "mf")
+             for r in infos}
+    a, b, c = st.columns([2, 2, 1])
+    datasets = a.multiselect("Dataset", sorted({r.dataset for r in infos}), key="runs_filter_dataset",
+                             placeholder="All datasets")
+    lists_by = b.multiselect("Lists by", sorted(set(kinds.values())), key="runs_filter_kind",
+                             placeholder="All model kinds", help="The model kind that orders the run's lists.")
+    group = GROUPS[c.selectbox("Group by", list(GROUPS), key="runs_group")]
+    shown = [r for r in infos if (not datasets or r.dataset in datasets) and (not lists_by or kinds[r.run_id] in lists_by)]
+    if group == "dataset":
+        shown.sort(key=lambda r: r.dataset)  # stable: newest first within each dataset
+    elif group == "lists by":
+        shown.sort(key=lambda r: kinds[r.run_id])
+    return shown, group
+
+
+def group_summary(table: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Per group: how many runs, the best validation RMSE and the best NDCG@10."""
+    return (table.groupby(column, sort=False)
+            .agg(runs=("run", "size"), best_val_rmse=("val RMSE", "min"), best_ndcg=("NDCG@10", "max"))
+            .reset_index()
+            .rename(columns={"best_val_rmse": "best val RMSE", "best_ndcg": "best NDCG@10"}))
+
+
+def selected_runs(shown: list[RunInfo], rows: list[int]) -> list[RunInfo]:
+    """The runs behind the table's selected row positions (positions in ``shown``, whatever the sort)."""
+    return [shown[i] for i in rows if 0 <= i < len(shown)]
+
+
+def table_key(shown: list[RunInfo]) -> str:
+    digest = hashlib.sha1(" ".join(r.run_id for r in shown).encode()).hexdigest()[:10]
+    return f"{TABLE_KEY}_{digest}"
+
+
+def metric_panel(chosen: list[RunInfo]) -> None:
+    """Any recorded metric of the selected runs in one chart, with its options."""
+    names = charts.run_metric_names(chosen)
+    if not names:
+        st.caption("The selected runs recorded no curves or ranking metrics.")
         return
-    state.set_active_model(rec, run_id, label)
-    state.flash(message(run_id))
-    st.rerun()
+    a, b, c, d = st.columns([3, 2, 1, 2])
+    metric = a.selectbox("Metric", names, key="runs_metric")
+    x, log_y, smoothing = "step", False, 0.0
+    if metric != charts.RANKING:
+        unit = "step" if metric == charts.STEP_LOSS else "epoch"
+        # one widget per unit: a radio whose labels change under the same key loses its choice
+        x = b.radio("x axis", ["step", "seconds"], horizontal=True, key=f"runs_metric_x_{unit}",
+                    format_func=lambda v: unit if v == "step" else "wall-clock seconds")
+        log_y = c.toggle("log y", key="runs_metric_log")
+    if metric == charts.STEP_LOSS:
+        smoothing = d.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="runs_smoothing",
+                             help="Weight of the past in an exponential moving average: 0 draws the raw losses.")
+    lacking = [r for r in chosen if not charts.has_metric(r, metric)]
+    if lacking:
+        why = " (saved before per-step losses were kept)" if metric == charts.STEP_LOSS else ""
+        st.caption(f"Not recorded by {', '.join(md(r.title) for r in lacking)}{why}.")
+    if len(lacking) < len(chosen):
+        st.plotly_chart(charts.run_metric_figure(chosen, metric, x=x, log_y=log_y, smoothing=smoothing),
+                        key="runs_overlay")
+
+
+def label_form(run: RunInfo) -> None:
+    """Name the run and keep a note with it (stored in its folder; its files stay as they are)."""
+    with st.form(f"runs_label_{run.run_id}", border=False):
+        name = st.text_input("Name", value=run.name, key=f"runs_name_{run.run_id}",
+                             help=f"Shown in the table, legends and the sidebar; at most {NAME_MAX} characters.")
+        note = st.text_area("Note", value=run.note, key=f"runs_note_{run.run_id}", height=80,
+                            help=f"What you tried and why; at most {NOTE_MAX:,} characters.")
+        if st.form_submit_button("Save name and note"):
+            try:
+                saved = set_run_label(state.runs_dir(), run.run_id, name, note)
+            except CFError as exc:
+                st.error(md(exc))  # what was typed stays in the form
+            else:
+                state.relabel_active(saved.run_id, saved.label)
+                state.flash(f"Saved the name and note of run {md(run.run_id)}.")
+                st.rerun()
+
+
+def single_run_panel(run: RunInfo) -> None:
+    st.markdown(f"**{md(run.title)}**")
+    label_form(run)
+    ladder_panel(run.metrics.get("ranking_ladder") or {}, run.metrics.get("ranking_model") or "mf", "runs_ladder")
+    bucket_panel(run.metrics.get("error_by_bucket"), run.metrics.get("ranking_k") or 10, "runs_buckets")
+    a, b, c = st.columns(3)
+    if a.button("Make active model", type="primary", key="runs_activate") and activate_run(run):
+        state.flash(f"Run {md(run.title)} is now the active model.")
+        st.rerun()
+    model_file = Path(run.path) / "model.pt"
+    b.download_button("Download checkpoint", data=model_file.read_bytes,  # read when clicked
+                      file_name=f"cfstudio-{run.run_id}.pt", mime="application/octet-stream",
+                      key="runs_download", disabled=not model_file.is_file(), on_click="ignore")
+    confirm = c.checkbox("Confirm delete", key="runs_confirm_delete")
+    if c.button("Delete run", disabled=not confirm, key="runs_delete"):
+        delete_run(state.runs_dir(), run.run_id)
+        state.flash(f"Deleted run {md(run.title)}.", "info")
+        st.rerun()
+
+
+def parcoords_panel(table: pd.DataFrame) -> None:
+    """Parallel coordinates of the runs on one dataset: RMSEs on different data are not comparable."""
+    finished = table.dropna(subset=["val RMSE"])
+    counts = finished["dataset"].value_counts()
+    if len(finished) < 2:
+        return
+    st.markdown("**Settings against validation RMSE**")
+    dataset = counts.index[0]
+    if len(counts) > 1:
+        options = list(counts.index)  # most runs first
+        active = state.dataset().name
+        dataset = st.selectbox("Dataset", options, index=options.index(active) if active in options else 0,
+                               key="runs_parcoords_dataset", format_func=lambda d: f"{d} ({counts[d]} runs)",
+                               help="One dataset at a time: an RMSE on other data is not comparable.")
+    frame = finished[finished["dataset"] == dataset]
+    varied = charts.varying_settings(frame, SETTINGS)
+    if len(frame) < 2:
+        st.caption(f"Only one run on {md(dataset)} has a validation RMSE: nothing to compare yet.")
+    elif not varied:
+        st.caption(f"The {len(frame)} runs on {md(dataset)} used the same settings (of "
+                   f"{', '.join(SETTINGS)}): nothing to draw.")
+    else:
+        st.plotly_chart(charts.parallel_coordinates(frame, SETTINGS, title=f"{len(frame)} runs on {dataset}"),
+                        key="runs_parcoords")
+
+
+def runs_section(runs: list[RunInfo]) -> None:
+    readable = [r for r in runs if r.readable]
+    shown, group = filters_ui(readable)
+    table = runs_table(shown)
+    count = f"{len(shown)} of {len(readable)} runs" if len(shown) != len(readable) else \
+        f"{len(readable)} run{'s' if len(readable) != 1 else ''}"
+    st.caption(f"{count} · click column headers to sort · select rows to compare")
+    selection = None
+    if shown:
+        number = st.column_config.NumberColumn
+        selection = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="multi-row",
+                                 key=table_key(shown), column_config={
+                                     "name": st.column_config.TextColumn(pinned=True),
+                                     "dataset": st.column_config.TextColumn(pinned=True),
+                                     "val RMSE": number(format="%.4f"), "val MAE": number(format="%.4f"),
+                                     "seconds": number(format="%.1f"), "learning rate": number(format="%g"),
+                                     "weight decay": number(format="%g"),
+                                     **{name: number(format="%.3f", help=help_text)
+                                        for name, help_text in RANKING_COLUMNS.items()},
+                                     "coverage": number(format="percent", help=METRIC_HELP["coverage"])})
+        if group:
+            st.dataframe(group_summary(table, group), hide_index=True, key="runs_groups", column_config={
+                "best val RMSE": number(format="%.4f"), "best NDCG@10": number(format="%.3f")})
+    else:
+        st.info("No run matches the filters.")
+    rows = selection.selection.rows if selection and selection.selection else []
+    chosen = selected_runs(shown, rows)
+    for r in runs:
+        if not r.readable:
+            st.warning(f"Run folder {md(r.run_id)} is unreadable ({md(r.error)}); it is skipped.")
+        elif r.label_error:
+            st.warning(f"Run {md(r.run_id)}: {md(r.label_error)}.")
+
+    if chosen:
+        metric_panel(chosen)
+        if len(chosen) >= 2:
+            settings_panel(chosen)
+        if len(chosen) == 2:
+            diff_panel(*chosen)
+        if len(chosen) == 1:
+            single_run_panel(chosen[0])
+        else:
+            st.caption("Select a single run to name, activate, download or delete it; two runs on the same data "
+                       "to compare their lists.")
+    else:
+        st.caption("Select runs in the table to overlay their curves and metrics, or one run to name it.")
+    parcoords_panel(table)
 
 
 st.title("Runs")
@@ -45,84 +234,11 @@ with st.expander(f"Runs folder: {md(state.runs_dir())}"):
         st.session_state[state.RUNS_DIR] = folder
         st.rerun()
 
-runs = list_runs(state.runs_dir())
-readable = [r for r in runs if r.readable]
-broken = [r for r in runs if not r.readable]
-
-
-def runs_table(infos) -> pd.DataFrame:
-    rows = []
-    for r in infos:
-        c, m = r.config, r.metrics
-        own = m.get("ranking") or {}
-        popular = (m.get("ranking_ladder") or {}).get("popularity") or {}
-        rows.append({
-            "run": r.run_id, "lists by": KIND_LABELS.get(m.get("ranking_model") or c.get("ranking_model") or "mf"),
-            "NDCG@10": own.get("ndcg"), "P@10": own.get("precision"), "R@10": own.get("recall"),
-            "coverage": own.get("coverage"), "popularity NDCG@10": popular.get("ndcg"),
-            "val RMSE": m.get("val_rmse"), "val MAE": m.get("val_mae"),
-            "best epoch": m.get("best_epoch"), "epochs": len(r.history), "dim": c.get("embedding_dim"),
-            "learning rate": c.get("learning_rate"), "batch": c.get("batch_size"),
-            "weight decay": c.get("weight_decay"), "optimizer": c.get("optimizer"),
-            "seconds": m.get("seconds"), "dataset": r.dataset,
-            "created": pd.Timestamp(r.created, unit="s").strftime("%Y-%m-%d %H:%M"), "device": m.get("device"),
-            "source": r.source,
-        })
-    return pd.DataFrame(rows)
-
-
-if not runs:
+all_runs = list_runs(state.runs_dir())
+if not all_runs:
     st.info("No runs yet. Train a model on the Train page; every run is saved here and survives a restart.")
 else:
-    table = runs_table(readable)
-    st.caption(f"{len(readable)} run{'s' if len(readable) != 1 else ''} · click column headers to sort · select "
-               "rows to compare")
-    selection = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="multi-row", key="runs_table",
-                             column_config={"val RMSE": st.column_config.NumberColumn(format="%.4f"),
-                                            "val MAE": st.column_config.NumberColumn(format="%.4f"),
-                                            "seconds": st.column_config.NumberColumn(format="%.1f"),
-                                            "learning rate": st.column_config.NumberColumn(format="%g"),
-                                            **{name: st.column_config.NumberColumn(format="%.3f", help=help_text)
-                                               for name, help_text in RANKING_COLUMNS.items()},
-                                            "coverage": st.column_config.NumberColumn(format="percent",
-                                                                                      help=METRIC_HELP["coverage"])})
-    chosen = [readable[i] for i in selection.selection.rows] if selection and selection.selection.rows else []
-    for r in broken:
-        st.warning(f"Run folder {md(r.run_id)} is unreadable ({md(r.error)}); it is skipped.")
-
-    if chosen:
-        st.plotly_chart(charts.runs_overlay(chosen), key="runs_overlay")
-        if len(chosen) >= 2:
-            settings_panel(chosen)
-        if len(chosen) == 2:
-            diff_panel(*chosen)
-        if len(chosen) == 1:
-            run = chosen[0]
-            ladder_panel(run.metrics.get("ranking_ladder") or {}, run.metrics.get("ranking_model") or "mf",
-                         "runs_ladder")
-            bucket_panel(run.metrics.get("error_by_bucket"), run.metrics.get("ranking_k") or 10, "runs_buckets")
-            a, b, c = st.columns(3)
-            if a.button("Make active model", type="primary", key="runs_activate"):
-                activate(lambda: (load_run(state.runs_dir(), run.run_id), run.run_id, run.label),
-                         lambda run_id: f"Run {run_id} is now the active model.")
-            model_file = Path(run.path) / "model.pt"
-            b.download_button("Download checkpoint", data=model_file.read_bytes,  # read when clicked
-                              file_name=f"cfstudio-{run.run_id}.pt", mime="application/octet-stream",
-                              key="runs_download", disabled=not model_file.is_file(), on_click="ignore")
-            confirm = c.checkbox("Confirm delete", key="runs_confirm_delete")
-            if c.button("Delete run", disabled=not confirm, key="runs_delete"):
-                delete_run(state.runs_dir(), run.run_id)
-                state.flash(f"Deleted run {run.run_id}.", "info")
-                st.rerun()
-        else:
-            st.caption("Select a single run to activate, download or delete it; two runs on the same data to "
-                       "compare their lists.")
-    else:
-        st.caption("Select runs in the table to overlay their validation curves.")
-
-    if len(table) >= 2:
-        st.plotly_chart(charts.parallel_coordinates(table, ["dim", "learning rate", "batch", "weight decay"]),
-                        key="runs_parcoords")
+    runs_section(all_runs)
 
 st.subheader("Load a checkpoint")
 
@@ -132,7 +248,10 @@ def keep_and_activate(source: bytes | Path, name: str, how: str) -> None:
     def load():
         info, rec = import_checkpoint(state.runs_dir(), source, name, how)
         return rec, info.run_id, info.label
-    activate(load, lambda run_id: f"Loaded {md(name)} as run {run_id}; it is the active model.")
+    run_id = activate(load)
+    if run_id is not None:
+        state.flash(f"Loaded {md(name)} as run {run_id}; it is the active model.")
+        st.rerun()
 
 
 upload = st.file_uploader("A .pt checkpoint saved by CF Studio (never executed: only plain data is read)",
@@ -197,12 +316,17 @@ def sweep_panel() -> None:
                                "status": r.status, "run": r.run_id} for r in sweep.results])
         names = {"embedding_dim": "dim", "learning_rate": "learning rate", "batch_size": "batch", "weight_decay": "weight decay"}
         varied = [names[k] for k in sweep.grid_keys if frame[names[k]].nunique() > 1]
-        st.plotly_chart(charts.sweep_figure(frame, varied), key="sweep_chart")
+        figure = charts.sweep_figure(frame, varied)
+        if figure is None:
+            st.caption("The chart appears when two runs have finished.")
+        else:
+            st.plotly_chart(figure, key="sweep_chart")
         best = frame.loc[frame["val RMSE"].idxmin()] if frame["val RMSE"].notna().any() else None
         if best is not None:
             st.success(f"Best so far: dim {best['dim']}, learning rate {best['learning rate']:g}, batch {best['batch']}, "
                        f"weight decay {best['weight decay']:g} → validation RMSE {best['val RMSE']:.4f} (run {best['run']})")
-        st.dataframe(frame, hide_index=True)
+        st.dataframe(frame, hide_index=True, column_config={"val RMSE": st.column_config.NumberColumn(format="%.4f"),
+                                                            "learning rate": st.column_config.NumberColumn(format="%g")})
     if state.sweep_just_ended(sweep):
         st.rerun()
 
