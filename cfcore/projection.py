@@ -62,7 +62,7 @@ def main_genre(genres: pd.Series) -> pd.Series:
     return first.where(first != "", "(none)")
 
 
-def axis_title(frame: pd.DataFrame, axis: str, name: str, n: int = 2, width: int = 28) -> str:
+def axis_title(frame: pd.DataFrame, axis: str, name: str, n: int = 2, width: int = 22) -> str:
     """An axis named by the titles at its two ends: "PC1: Bio-Dome, Home Alone 3 ↔ Chinatown, Fargo"."""
     low, high = axis_extremes(frame, axis, n)
 
@@ -76,16 +76,20 @@ def has_genre(genres: pd.Series, genre: str) -> np.ndarray:
     return genres.fillna("").astype(str).str.split("|").map(lambda listed: genre in listed).to_numpy(bool)
 
 
-def most_distinct_genre(coords: np.ndarray, genres: pd.Series, min_movies: int = 20) -> str | None:
+def most_distinct_genre(coords: np.ndarray, genres: pd.Series, min_movies: int = 20,
+                        min_share: float = 0.05, max_share: float = 0.4) -> str | None:
     """The genre whose movies sit furthest from the rest on the map (distance between the two centroids in
-    units of the map's spread), among genres with at least ``min_movies`` movies and not all of them."""
+    units of the map's spread), among genres with at least ``min_movies`` movies and ``min_share`` of them
+    (a genre of 27 movies in 2,000 stands apart but shows little) and at most ``max_share`` (Drama, half of
+    all movies, is the other half's complement more than a cluster)."""
     coords = np.asarray(coords, np.float64)  # (n, d)
+    min_movies = max(min_movies, int(min_share * len(coords)))
     spread = coords.std(0).mean() or 1.0
     best, best_score = None, -1.0
     names = sorted({g for listed in genres.fillna("").astype(str).str.split("|") for g in listed if g})
     for genre in names:
         member = has_genre(genres, genre)
-        if min_movies <= member.sum() <= len(member) - min_movies:
+        if min_movies <= member.sum() <= max_share * len(member):
             score = float(np.linalg.norm(coords[member].mean(0) - coords[~member].mean(0)) / spread)
             if score > best_score:
                 best, best_score = genre, score

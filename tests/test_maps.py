@@ -115,7 +115,7 @@ def test_the_most_distinct_genre_is_the_planted_cluster():
 def test_axes_are_named_by_the_titles_at_their_two_ends():
     frame = pd.DataFrame({"title": ["Low A", "Low B", "Middle", "High B", "High A with a very long title indeed"],
                           "pc1": [-2.0, -1.0, 0.0, 1.0, 2.0]})
-    assert axis_title(frame, "pc1", "PC1 (30%)") == "PC1 (30%): Low A, Low B ↔ High A with a very long tit…, High B"
+    assert axis_title(frame, "pc1", "PC1 (30%)") == "PC1 (30%): Low A, Low B ↔ High A with a very lo…, High B"
 
 
 def test_popularity_colour_bar_reads_as_counts():

@@ -152,16 +152,18 @@ def training_animation(coords: np.ndarray, epochs: Sequence[int], movies: pd.Dat
     year = movies["year"].map(lambda y: "?" if pd.isna(y) else f"{y:.0f}")
     hover = (movies["title"].map(plot) + " (" + year + ")<br>" + movies["n_ratings"].map("{:,} ratings".format)).to_numpy()
 
-    def traces(e: int) -> list[go.Scatter]:
-        return [go.Scatter(x=coords[e, mask, 0].round(4), y=coords[e, mask, 1].round(4), mode="markers",
-                           name=plot(name), marker=marker, text=hover[mask], hoverinfo="text")
+    def traces(e: int, first: bool = False) -> list[go.Scatter]:
+        # float32 halves what the browser receives; names, colours and hover text go in the first frame only
+        return [go.Scatter(x=coords[e, mask, 0].astype(np.float32), y=coords[e, mask, 1].astype(np.float32),
+                           **(dict(mode="markers", name=plot(name), marker=marker, text=hover[mask], hoverinfo="text")
+                              if first else {}))
                 for name, mask, marker in groups]
 
     def label(e: int) -> str:
         return "start" if e == 0 else f"epoch {e}"
 
     frames = [go.Frame(data=traces(i), name=label(e)) for i, e in enumerate(epochs)]
-    fig = go.Figure(data=traces(0), frames=frames)
+    fig = go.Figure(data=traces(0, first=True), frames=frames)
     low, high = coords.min(axis=(0, 1)), coords.max(axis=(0, 1))  # (2,): one fixed frame for all epochs
     pad = (high - low) * 0.05 + 1e-9
     play = dict(frame=dict(duration=700, redraw=False), transition=dict(duration=400), fromcurrent=True)
@@ -174,7 +176,7 @@ def training_animation(coords: np.ndarray, epochs: Sequence[int], movies: pd.Dat
                               dict(label="▶ Play", method="animate", args=[None, play]),
                               dict(label="❚❚ Pause", method="animate",
                                    args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
-        sliders=[dict(active=0, x=0.16, len=0.84, y=-0.04, yanchor="top", currentvalue=dict(prefix=""),
+        sliders=[dict(active=0, x=0.16, len=0.84, y=-0.04, yanchor="top", currentvalue=dict(prefix="showing ", xanchor="right"),
                       steps=[dict(label=label(e), method="animate",
                                   args=[[label(e)], dict(mode="immediate", frame=dict(duration=0, redraw=False),
                                                          transition=dict(duration=0))]) for e in epochs])],

@@ -125,7 +125,9 @@ if method == "t-SNE":
             layout_name = "t-SNE"
 
 if show == "movies":
-    query = st.text_input("Find a movie on the map (highlights it and its 10 nearest neighbours)", key="emb_search")
+    search_col, genre_col = st.columns([2, 1])
+    query = search_col.text_input("Find a movie on the map (highlights it and its 10 nearest neighbours)",
+                                  key="emb_search")
     highlight = neighbours = None
     if query:
         hits = rec.search_titles(query, limit=20)
@@ -133,7 +135,8 @@ if show == "movies":
         if hits.empty:
             st.warning(f"No movie on the map contains {md(repr(query))} (lower the minimum ratings to show more).")
         else:
-            target = st.selectbox("Movie", hits.index.tolist(), key="emb_target", format_func=lambda i: movie_label(rec, i))
+            target = search_col.selectbox("Movie", hits.index.tolist(), key="emb_target",
+                                          format_func=lambda i: movie_label(rec, i))
             neighbours = rec.similar_items(rec.items.to_id([target])[0], 10,
                                            item_mask=np.isin(np.arange(rec.n_items), frame.index))
             rows = [target, *neighbours["item_idx"].tolist()]
@@ -141,7 +144,8 @@ if show == "movies":
             highlight = frame.loc[rows].assign(
                 label=[f"▶ {short.iloc[0]}"] + [f"{n}. {t}" for n, t in enumerate(short.iloc[1:], start=1)],
                 marker_color=[charts.ACCENT] + [charts.HIGHLIGHT] * len(neighbours))
-    genre = genre_picker(frame[["pc1", "pc2"]].to_numpy(), frame["genres"], "emb_genre") if color == "genre" else None
+    genre = genre_picker(frame[["pc1", "pc2"]].to_numpy(), frame["genres"], "emb_genre", genre_col) \
+        if color == "genre" else None
     axis_titles = None
     if layout_name == "PCA":
         axis_titles = [axis_title(frame, f"pc{i + 1}", f"PC{i + 1} ({proj.explained_variance_ratio[i]:.0%})")
