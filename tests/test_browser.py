@@ -431,3 +431,38 @@ def test_demo_from_the_home_page_lands_on_recommend(browser, tmp_path):
         page.wait_for_timeout(1500)
         screenshot(page, "demo-landed-on-recommend")
         page.close()
+
+
+def test_runs_page_names_a_run_literally_and_compares_settings_in_real_units(browser, tmp_path, small_synthetic):
+    from cfcore.config import TrainConfig
+    from cfcore.runs import list_runs, save_run
+    from cfcore.split import split
+    from cfcore.train import TrainingRun
+
+    parts = split(small_synthetic.dataset.ratings, "random", 0.1, seed=0)
+    for lr in (0.001, 0.01):  # two runs on one dataset that differ in learning rate only
+        run = TrainingRun(parts.train, parts.val, TrainConfig(embedding_dim=8, epochs=2, learning_rate=lr))
+        list(run)
+        save_run(tmp_path / "runs", run.finish(small_synthetic.dataset.catalog, "synthetic"))
+    name = "**bold** <b>x</b> [link](http://a)"
+    with streamlit_server(env={"CF_STUDIO_RUNS_DIR": str(tmp_path / "runs")}) as url:
+        page = open_app(browser, url)
+        go(page, "Runs")
+        # parallel coordinates: the one varying setting on a log axis labelled in real units
+        chart = page.locator('[data-testid="stPlotlyChart"]', has_text="learning rate (log)")
+        expect(chart).to_be_visible(timeout=30_000)
+        expect(chart).to_contain_text("0.001")
+        expect(chart).not_to_contain_text("weight decay")  # the same for both runs: no axis
+        grid = page.locator('[data-testid="stDataFrame"]').first.bounding_box()
+        page.mouse.click(grid["x"] + 18, grid["y"] + 35 + 17)
+        expect(page.get_by_role("button", name="Save name and note")).to_be_visible(timeout=30_000)
+        page.get_by_label("Name", exact=True).fill(name)
+        page.get_by_role("button", name="Save name and note").click()
+        expect(page.get_by_text("Saved the name and note")).to_be_visible(timeout=30_000)
+        heading = page.locator('[data-testid="stMarkdown"]', has_text="bold").first
+        expect(heading).to_have_text(re.compile("^" + re.escape(name) + " · "))
+        assert heading.locator("a, b, em").count() == 0  # no link, no tag, no emphasis: the characters as typed
+        assert [r.name for r in list_runs(tmp_path / "runs")].count(name) == 1
+        page.wait_for_timeout(1000)
+        screenshot(page, "runs-named")
+        page.close()

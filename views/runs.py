@@ -186,9 +186,10 @@ def runs_section(runs: list[RunInfo]) -> None:
     selection = None
     if shown:
         number = st.column_config.NumberColumn
+        # "–" for what a run did not record (ranking metrics of older runs), not "None"
         selection = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="multi-row",
-                                 key=table_key(shown), column_config={
-                                     "name": st.column_config.TextColumn(pinned=True),
+                                 key=table_key(shown), placeholder="–", column_config={
+                                     "name": st.column_config.TextColumn(pinned=True, width="medium"),
                                      "dataset": st.column_config.TextColumn(pinned=True),
                                      "val RMSE": number(format="%.4f"), "val MAE": number(format="%.4f"),
                                      "seconds": number(format="%.1f"), "learning rate": number(format="%g"),
