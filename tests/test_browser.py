@@ -268,7 +268,27 @@ def test_new_user_recommendations_and_embedding_map(browser, tmp_path):
             page.get_by_role("button", name="Metadata (metadata.tsv)").click()
         lines = Path(download.value.path()).read_text().splitlines()
         assert lines[0] == "item_id\ttitle\tyear\tgenres\tn_ratings" and len(lines) > 100
+        # a box dragged over the middle of the map lists the movies inside it (their item_idx rides in the
+        # points' customdata through Streamlit's selection event)
+        page.locator('[data-testid="stPlotlyChart"]').first.scroll_into_view_if_needed()
+        area = page.evaluate(PLOT_AREA)
+        page.mouse.move(area["x"] + area["w"] * 0.3, area["y"] + area["h"] * 0.3)
+        page.mouse.down()
+        page.mouse.move(area["x"] + area["w"] * 0.7, area["y"] + area["h"] * 0.7, steps=12)
+        page.mouse.up()
+        wait_idle(page)
+        expect(page.get_by_text(re.compile(r"^[0-9,]+ selected movies"))).to_be_visible(timeout=30_000)
+        page.get_by_role("radio", name="Map over training").click()
+        wait_idle(page)
+        expect(page.locator(".updatemenu-button", has_text="Play")).to_be_visible(timeout=30_000)
         page.close()
+
+
+PLOT_AREA = """() => {
+  const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
+  return {x: box.left + xa._offset, y: box.top + ya._offset, w: xa._length, h: ya._length};
+}"""
 
 
 def upload_and_use(page, ratings: Path, items: Path | None = None) -> None:

@@ -148,7 +148,7 @@ if show == "movies":
         if color == "genre" else None
     axis_titles = None
     if layout_name == "PCA":
-        axis_titles = [axis_title(frame, f"pc{i + 1}", f"PC{i + 1} ({proj.explained_variance_ratio[i]:.0%})")
+        axis_titles = [axis_title(frame, f"pc{i + 1}", f"PC{i + 1} ({proj.explained_variance_ratio[i]:.0%})", width=16)
                        for i in range(dims)]
     fig = mapcharts.embedding_map(frame, color, dims, proj.explained_variance_ratio, highlight, genre=genre,
                                   axis_titles=axis_titles, method=layout_name,
@@ -168,8 +168,10 @@ if show == "movies":
                                     "n_ratings": "ratings"})
     chosen = selected_items(event, frame)
     if chosen is not None and len(chosen):
-        st.markdown(f"**{len(chosen):,} selected movies** (drag a box or lasso on the map; double-click it to clear)")
-        st.dataframe(chosen[["title", "year", "genres", "n_ratings", "bias"]], hide_index=True,
+        st.markdown(f"**{len(chosen):,} selected movies**, most rated first (drag a box or lasso on the map; "
+                    "double-click it to clear)")
+        st.dataframe(chosen.sort_values("n_ratings", ascending=False, kind="stable")[
+                         ["title", "year", "genres", "n_ratings", "bias"]], hide_index=True,
                      column_config={"year": st.column_config.NumberColumn(format="%d"), "n_ratings": "ratings",
                                     "bias": st.column_config.NumberColumn(format="%+.2f")})
     elif dims == 2:
