@@ -104,6 +104,8 @@ def tsne_stages(embeddings: np.ndarray, rows: np.ndarray, seed: int = 0, perplex
 
     The first stage is scikit-learn's own start (PCA initialisation, early exaggeration); each later stage
     continues from the previous coordinates without exaggeration, which is what one long run does after it.
+    Distances are cosine, as for similar movies and the map's neighbours, so the neighbours listed beside
+    the map sit close on it.
     """
     from sklearn.manifold import TSNE  # imported when asked for: it is slow to import and rarely used
 
@@ -114,7 +116,7 @@ def tsne_stages(embeddings: np.ndarray, rows: np.ndarray, seed: int = 0, perplex
     coords = None
     for stage in range(TSNE_STAGES):
         first = coords is None
-        tsne = TSNE(n_components=2, perplexity=perplexity, random_state=seed, max_iter=250,
+        tsne = TSNE(n_components=2, perplexity=perplexity, random_state=seed, max_iter=250, metric="cosine",
                     init="pca" if first else coords, early_exaggeration=12.0 if first else 1.0,
                     learning_rate="auto")
         coords = tsne.fit_transform(data)  # (n, 2)

@@ -215,7 +215,9 @@ def test_embeddings_page_genre_neighbours_and_tsne(tmp_path, trained):
     neighbours = at.dataframe[0].value
     assert list(neighbours.columns[:3]) == ["#", "title", "year"] and len(neighbours) == 10
     assert neighbours["similarity"].between(-1, 1).all()
-    assert "1. " in at.get("plotly_chart")[0].proto.spec  # neighbours are labelled on the map by number
+    traces = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+    numbered = next(t for t in traces if t["name"].startswith("nearest neighbours"))
+    assert numbered["text"] == [str(n) for n in range(1, 11)]  # labelled on the map by their number in the table
     at.radio(key="emb_method").set_value("t-SNE").run()
     assert not at.exception
     job = at.session_state[state.TSNE_JOB]

@@ -331,7 +331,7 @@ def test_embeddings_page_map_search_users_and_3d(tmp_path, saved_model):
     assert "scattergl" in spec and "customdata" in spec
     title = saved_model.catalog["title"].iloc[0]
     at.text_input(key="emb_search").set_value(title).run()
-    assert not at.exception and "highlighted" in at.get("plotly_chart")[0].proto.spec
+    assert not at.exception and "chosen movie" in at.get("plotly_chart")[0].proto.spec
     at.radio(key="emb_dims").set_value(3).run()
     assert not at.exception and "scatter3d" in at.get("plotly_chart")[0].proto.spec
     at.radio(key="emb_show").set_value("users").run()

@@ -55,7 +55,8 @@ def embedding_map(frame: pd.DataFrame, color: str, dims: int, explained: Sequenc
     def add(part: pd.DataFrame, name: str, marker: dict) -> None:
         coords = {a: part[c] for a, c in zip("xyz", axes)}
         fig.add_trace(scatter(**coords, mode="markers", customdata=custom[frame.index.get_indexer(part.index)],
-                              hovertemplate=template, name=plot(name), marker=dict(size=size, **marker)))
+                              hovertemplate=template, name=plot(name), marker=dict(size=size, **marker),
+                              showlegend="colorbar" not in marker))  # a colour bar explains itself
 
     if color == "genre":
         member = frame["genres"].astype(str).str.split("|").map(lambda g: genre in g)
@@ -70,13 +71,22 @@ def embedding_map(frame: pd.DataFrame, color: str, dims: int, explained: Sequenc
                                cmid=0 if color == "bias" else None, showscale=True, opacity=0.8,
                                colorbar=dict(title=dict(text=color, side="right"), x=1.02, len=0.8)))
     if highlight is not None and len(highlight):
-        coords = {a: highlight[c] for a, c in zip("xyz", axes)}
-        fig.add_trace(scatter(**coords, mode="markers+text", text=highlight["label"].map(plot),
-                              textposition="top center", textfont=dict(size=11, color=INK),
-                              customdata=item_customdata(highlight) if hover == "item" else None,
-                              hovertemplate=HOVER_ITEM if hover == "item" else None, name="highlighted",
-                              marker=dict(size=size * 2.2, color=highlight.get("marker_color", ACCENT),
-                                          line=dict(width=1, color="black"), symbol=highlight.get("symbol", "circle"))))
+        # labels above the chosen movie; neighbours carry their list number inside the marker, since titles
+        # next to ten close points collided (the neighbour table beside the map names them)
+        inside = highlight.get("label_inside", pd.Series(False, index=highlight.index)).to_numpy(bool)
+        for part, position, font in ((highlight[~inside], "top center", dict(size=11, color=INK)),
+                                     (highlight[inside], "middle center", dict(size=10, color="black"))):
+            if not len(part):
+                continue
+            coords = {a: part[c] for a, c in zip("xyz", axes)}
+            fig.add_trace((go.Scatter3d if dims == 3 else go.Scatter)(
+                **coords, mode="markers+text", text=part["label"].map(plot), textposition=position, textfont=font,
+                customdata=item_customdata(part) if hover == "item" else None,
+                hovertemplate=HOVER_ITEM if hover == "item" else None,
+                name="chosen movie" if position == "top center" else "nearest neighbours (list number)",
+                marker=dict(size=size * (3.3 if position == "middle center" else 2.6), opacity=1,
+                            color=part.get("marker_color", ACCENT),
+                            line=dict(width=1, color="black"), symbol=part.get("symbol", "circle"))))
     labels = list(axis_titles) if axis_titles else [
         f"{method} {i + 1}" + (f" ({explained[i]:.1%})" if method == "PCA" else "") for i in range(dims)]
     if dims == 3:

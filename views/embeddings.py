@@ -142,7 +142,8 @@ if show == "movies":
             rows = [target, *neighbours["item_idx"].tolist()]
             short = frame.loc[rows, "title"].astype(str).map(lambda t: t if len(t) <= 24 else t[:23] + "…")
             highlight = frame.loc[rows].assign(
-                label=[f"▶ {short.iloc[0]}"] + [f"{n}. {t}" for n, t in enumerate(short.iloc[1:], start=1)],
+                label=[f"▶ {short.iloc[0]}"] + [str(n) for n in range(1, len(neighbours) + 1)],
+                label_inside=[False] + [True] * len(neighbours),
                 marker_color=[charts.ACCENT] + [charts.HIGHLIGHT] * len(neighbours))
     genre = genre_picker(frame[["pc1", "pc2"]].to_numpy(), frame["genres"], "emb_genre", genre_col) \
         if color == "genre" else None
