@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,7 +74,8 @@ def axis_title(frame: pd.DataFrame, axis: str, name: str, n: int = 2, width: int
 
 def has_genre(genres: pd.Series, genre: str) -> np.ndarray:
     """(n,) True where the "A|B|C" string lists ``genre`` exactly."""
-    return genres.fillna("").astype(str).str.split("|").map(lambda listed: genre in listed).to_numpy(bool)
+    pattern = rf"(?:^|\|){re.escape(genre)}(?:\||$)"
+    return genres.fillna("").astype(str).str.contains(pattern, regex=True).to_numpy(bool)
 
 
 def most_distinct_genre(coords: np.ndarray, genres: pd.Series, min_movies: int = 20,
@@ -85,15 +87,17 @@ def most_distinct_genre(coords: np.ndarray, genres: pd.Series, min_movies: int =
     coords = np.asarray(coords, np.float64)  # (n, d)
     min_movies = max(min_movies, int(min_share * len(coords)))
     spread = coords.std(0).mean() or 1.0
-    best, best_score = None, -1.0
-    names = sorted({g for listed in genres.fillna("").astype(str).str.split("|") for g in listed if g})
-    for genre in names:
-        member = has_genre(genres, genre)
-        if min_movies <= member.sum() <= max_share * len(member):
-            score = float(np.linalg.norm(coords[member].mean(0) - coords[~member].mean(0)) / spread)
-            if score > best_score:
-                best, best_score = genre, score
-    return best
+    dummies = genres.fillna("").astype(str).str.get_dummies(sep="|")  # one pass over the strings
+    member, names = dummies.to_numpy(bool), dummies.columns  # (n, genres)
+    n_member = member.sum(0)  # (genres,)
+    usable = (n_member >= min_movies) & (n_member <= max_share * len(coords))
+    if not usable.any():
+        return None
+    total = coords.sum(0)  # (d,)
+    inside = member.T.astype(np.float64) @ coords / np.maximum(n_member, 1)[:, None]  # (genres, d) centroids
+    outside = (total - inside * n_member[:, None]) / np.maximum(len(coords) - n_member, 1)[:, None]
+    score = np.where(usable, np.linalg.norm(inside - outside, axis=1) / spread, -np.inf)
+    return str(names[int(np.argmax(score))])
 
 
 TSNE_STAGES = 4  # t-SNE runs in this many parts of 250 iterations, so a page can show its progress
