@@ -229,9 +229,11 @@ def epochs(*rmses: float) -> list[dict]:
 def test_the_rmse_overlay_draws_every_run_with_markers_and_each_baseline_once():
     long = run_info("long", epochs(1.0, 0.95, 0.92, 0.91), baseline_global_mean_rmse=1.1, baseline_bias_rmse=0.95)
     short = run_info("short", epochs(0.97), baseline_global_mean_rmse=1.1, baseline_bias_rmse=0.95)
-    fig = charts.run_metric_figure([long, short], "validation RMSE per epoch")
-    assert [t.name for t in fig.data] == ["long", "short"]
+    fig = charts.run_metric_figure([short, long], "validation RMSE per epoch")
+    assert [t.name for t in fig.data] == ["long", "short"]  # the short run drawn last, on top
+    assert [t.legendrank for t in fig.data] == [2, 1]  # ... and listed first, as selected
     assert list(fig.data[1].x) == [1] and "markers" in fig.data[1].mode  # one epoch is a visible dot
+    assert fig.data[1].marker.size > fig.data[0].marker.size
     assert sorted(s.y0 for s in fig.layout.shapes) == [0.95, 1.1]
     assert sorted(a.text for a in fig.layout.annotations) == ["bias only 0.950", "global mean 1.100"]
     by_time = charts.run_metric_figure([long], "validation RMSE per epoch", x="seconds", log_y=True)

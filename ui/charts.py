@@ -172,15 +172,17 @@ def run_metric_figure(runs: Sequence, metric: str, *, x: str = "step", log_y: bo
         x_title = "epoch" if x == "step" else "seconds of training (epochs summed)"
         if x == "step" and max((len(r.history) for r in runs), default=0) <= 20:
             fig.update_xaxes(dtick=1)
+    # a legend even for one run, so a shared screenshot still says which run it shows
     fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, height=420, hovermode="closest",
-                      **LAYOUT)
+                      showlegend=True, **LAYOUT)
     if log_y:
         fig.update_yaxes(type="log")
     return fig
 
 
 def _step_loss_traces(fig: go.Figure, runs: Sequence, x: str, smoothing: float) -> None:
-    for i, run in enumerate(runs):
+    for i in _longest_first(runs, lambda r: len((r.metrics.get("step_loss") or {}).get("step") or [])):
+        run = runs[i]
         if not has_metric(run, STEP_LOSS):
             continue
         log = run.metrics["step_loss"]
@@ -193,20 +195,28 @@ def _step_loss_traces(fig: go.Figure, runs: Sequence, x: str, smoothing: float) 
                                      name=name, legendgroup=run.run_id, showlegend=False, hoverinfo="skip"))
             ys = smooth(ys, 1.0 - smoothing).tolist()
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers" if n <= 30 else "lines", name=name,
-                                 legendgroup=run.run_id, line=dict(color=colour, width=2), marker=dict(size=6)))
+                                 legendgroup=run.run_id, legendrank=i + 1, line=dict(color=colour, width=2),
+                                 marker=dict(size=6)))
+
+
+def _longest_first(runs: Sequence, length) -> list[int]:
+    """Run positions in drawing order: the longest first, so a short run is drawn on top of a long one
+    (a stopped run's one epoch often lies exactly on another run's first point)."""
+    return sorted(range(len(runs)), key=lambda i: -length(runs[i]))
 
 
 def _epoch_traces(fig: go.Figure, runs: Sequence, key: str, x: str) -> None:
-    for i, run in enumerate(runs):
+    for i in _longest_first(runs, lambda r: len(r.history)):
+        run = runs[i]
         elapsed = np.cumsum([float(h.get("seconds") or 0.0) for h in run.history])
         points = [(elapsed[j] if x == "seconds" else h.get("epoch"), h[key]) for j, h in enumerate(run.history)
                   if h.get(key) is not None]
         if not points:
             continue
-        # markers on every point, so a one-epoch run is a visible dot beside a long run's line
+        # markers on every point (larger for a run of a few epochs), so a one-epoch run is a visible dot
         fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers",
-                                 name=plot(run.title), line=dict(color=run_colour(i), width=2),
-                                 marker=dict(size=8, color=run_colour(i))))
+                                 name=plot(run.title), line=dict(color=run_colour(i), width=2), legendrank=i + 1,
+                                 marker=dict(size=12 if len(points) <= 3 else 8, color=run_colour(i))))
 
 
 def baseline_values(runs: Sequence, suffix: str) -> list[tuple[str, float]]:
@@ -252,7 +262,8 @@ def ranking_bars(runs: Sequence) -> go.Figure:
                                                                              line=dict(width=3, color=DARK))))
             shown_floor = True
     fig.update_layout(title=f"Ranking metrics of the top-{k} lists (higher is better)", barmode="group",
-                      scattermode="group", height=420, yaxis_title="on the validation split", **LAYOUT)
+                      scattermode="group", height=420, yaxis_title="on the validation split", showlegend=True,
+                      **LAYOUT)
     return fig
 
 
