@@ -24,17 +24,21 @@ def bucket_of(counts: np.ndarray) -> np.ndarray:
 
 
 def error_by_bucket(rec: Recommender, held_out: Ratings, k: int = 10, threshold: float = 4.0,
-                    max_users: int | None = 5000, seed: int = 0) -> list[dict]:
+                    max_users: int | None = 5000, seed: int = 0,
+                    ndcg_by_user: tuple[np.ndarray, np.ndarray] | None = None) -> list[dict]:
     """One row per non-empty bucket and side: side, bucket, ratings, rmse, mae; user buckets also
     users_ranked and ndcg (NDCG@k of the ranking model's lists for users with a relevant held-out
     rating in that bucket; None when there are none).
 
     ``held_out`` uses the model's indices (a validation or test split of the data it was trained on).
+    ``ndcg_by_user``: (users, NDCG) already measured on ``held_out`` with the same k and threshold (the
+    ladder keeps them as ``rec.judged_ndcg_``); when None they are measured here.
     """
     user_counts = np.diff(rec.seen_indptr)  # (U,) training ratings per user
     item_counts = np.bincount(rec.seen_items, minlength=rec.n_items)  # (I,) training ratings per movie
     err = rec.predict_idx(held_out.user_idx, held_out.item_idx) - held_out.rating  # (n,)
-    users, ndcg = rec.ndcg_by_user(held_out, k, threshold, max_users, seed)  # (m,), (m,)
+    users, ndcg = ndcg_by_user if ndcg_by_user is not None else \
+        rec.ndcg_by_user(held_out, k, threshold, max_users, seed)  # (m,), (m,)
     ndcg_bucket = bucket_of(user_counts[users])  # (m,)
     rows = []
     for side, counts, idx in (("users", user_counts, held_out.user_idx), ("movies", item_counts, held_out.item_idx)):

@@ -92,7 +92,8 @@ class Experiment:
             self.baselines = baseline_scores(self.parts.train, self.test)
         self.ladder = rec.record_ranking(judged, k=self.evaluation.k, threshold=self.evaluation.relevance_threshold)
         rec.metrics["error_by_bucket"] = error_by_bucket(rec, judged, self.evaluation.k,
-                                                         self.evaluation.relevance_threshold)
+                                                         self.evaluation.relevance_threshold,
+                                                         ndcg_by_user=rec.judged_ndcg_)
         return rec
 
 

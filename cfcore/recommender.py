@@ -75,6 +75,7 @@ class Recommender:
             heldout_indptr, heldout_items = np.zeros(len(users) + 1, np.int64), np.empty(0, np.int32)
         self.heldout_indptr, self.heldout_items = heldout_indptr, heldout_items
         self.map_frames: MapFrames | None = None  # the movie map over training, when the run recorded it
+        self.judged_ndcg_: tuple[np.ndarray, np.ndarray] | None = None  # set by ranking_ladder
 
     @classmethod
     def from_training(cls, model: BiasedMF, train: Ratings, config: TrainConfig, *, catalog=None,
@@ -443,9 +444,18 @@ class Recommender:
 
     def ranking_ladder(self, test: Ratings, k: int = 10, threshold: float = 4.0,
                        max_users: int | None = 5000, seed: int = 0) -> dict[str, dict[str, float]]:
-        """``evaluate_ranking`` for each of ``ladder_scorers``, on the same users: kind -> metrics."""
-        return {kind: self.evaluate_ranking(test, k, threshold, max_users, seed, scorer=scorer)
-                for kind, scorer in self.ladder_scorers().items()}
+        """``evaluate_ranking`` for each of ``ladder_scorers``, on the same users: kind -> metrics.
+
+        Also keeps ``judged_ndcg_``: (users, their NDCG at k) by the ranking model, so the error by user
+        activity (cfcore.buckets) reads them instead of ranking every user a second time.
+        """
+        ladder = {}
+        for kind, scorer in self.ladder_scorers().items():
+            users, top, rel_lists = self._ranked(test, k, threshold, max_users, seed, scorer)
+            ladder[kind] = ranking_metrics(top, rel_lists, self.n_items) | {"k": k, "threshold": threshold}
+            if scorer is self.ranker:
+                self.judged_ndcg_ = (users, per_user(top, rel_lists)[2])
+        return ladder
 
     def record_ranking(self, test: Ratings, k: int = 10, threshold: float = 4.0) -> dict[str, dict[str, float]]:
         """Evaluate the ladder on ``test`` and keep it in ``metrics`` ("ranking": this model's own row,

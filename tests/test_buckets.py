@@ -81,3 +81,12 @@ def test_a_model_judged_on_its_own_predictions_has_no_error(planted):
                     held_out.users, held_out.items)
     for row in error_by_bucket(rec, exact):
         assert row["rmse"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_the_ladders_per_user_ndcg_gives_the_same_buckets_without_ranking_again(planted):
+    rec, held_out, _ = planted
+    rec.ranking_ladder(held_out, k=10, threshold=3.0)
+    users, ndcg = rec.judged_ndcg_
+    assert len(users) > 0 and ndcg.shape == users.shape
+    reused = error_by_bucket(rec, held_out, k=10, threshold=3.0, ndcg_by_user=rec.judged_ndcg_)
+    assert reused == error_by_bucket(rec, held_out, k=10, threshold=3.0)
