@@ -228,3 +228,16 @@ def test_embeddings_page_genre_neighbours_and_tsne(tmp_path, trained):
     at.run()
     assert not at.exception
     assert "t-SNE 1" in at.get("plotly_chart")[0].proto.spec
+
+
+def test_a_stopped_tsne_resumes_when_the_page_comes_back_to_it():
+    from ui.jobs import TsneJob
+
+    data = np.random.default_rng(0).normal(size=(60, 4))
+    job = TsneJob(data, np.arange(60)).start()
+    job.stop()
+    job.join(60)
+    assert not job.running and job.coords is None  # stopped between stages, unfinished
+    job.resume().join(120)
+    assert job.coords.shape == (60, 2) and job.error == ""
+    assert job.resume() is job and not job.running  # a finished job is not started again

@@ -320,6 +320,15 @@ class TsneJob(_BackgroundJob):
     def elapsed(self) -> float:
         return time.time() - self.started
 
+    def resume(self) -> TsneJob:
+        """Start again if an earlier ``stop()`` ended it unfinished (the page came back to these rows)."""
+        if not self.running and self.coords is None and not self.error:
+            self._stop.clear()
+            self.done, self.started = 0.0, time.time()
+            self._thread = threading.Thread(target=self._run_in_background, name=self.thread_name, daemon=True)
+            self.start()
+        return self
+
     def _work(self) -> None:
         try:
             latest = None

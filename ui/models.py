@@ -66,7 +66,7 @@ def tsne_job(rec: Recommender, what: str, rows: np.ndarray, vectors: np.ndarray)
     (a rerun or a return to the page finds it); asking for other rows stops the one no longer shown."""
     key = ("tsne", what, rows.tobytes())
     current = st.session_state.get(state.TSNE_JOB)
-    job = state.memo(rec, key, lambda: TsneJob(vectors, rows).start())
+    job = state.memo(rec, key, lambda: TsneJob(vectors, rows).start()).resume()
     if current is not None and current is not job and current.running:
         current.stop()  # the map moved on (another filter or model): its t-SNE is no longer wanted
     st.session_state[state.TSNE_JOB] = job
