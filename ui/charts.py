@@ -236,7 +236,8 @@ def baseline_values(runs: Sequence, suffix: str) -> list[tuple[str, float]]:
 def _baseline_lines(fig: go.Figure, runs: Sequence, suffix: str) -> None:
     for text, value in baseline_values(runs, suffix):
         fig.add_hline(y=value, line=dict(color=DARK, dash="dash", width=1), annotation_text=plot(text),
-                      annotation_position="top left", annotation_font=dict(size=11, color=DARK))
+                      # at the right: curves start high (near the baselines) and end below them
+                      annotation_position="top right", annotation_font=dict(size=11, color=DARK))
 
 
 def ranking_bars(runs: Sequence) -> go.Figure:
