@@ -65,14 +65,18 @@ def diff_panel(a: RunInfo, b: RunInfo) -> None:
     c[2].metric("Users compared", f"{diff.users_compared:,}")
     left, right = st.columns(2)
     left.markdown("Movies whose **bias** moved most (B - A)")
+    # the item_id stays in the data (a selected row opens that movie) but not on screen: at 1400 px the
+    # half-width tables cut their last column to make room for it
     movies = left.dataframe(diff.bias_movers, hide_index=True, on_select="rerun", selection_mode="single-row",
-                            key="diff_bias_movers", column_config={
+                            key="diff_bias_movers", column_order=["title", "bias_a", "bias_b", "change"],
+                            column_config={
                                 "bias_a": st.column_config.NumberColumn("bias A", format="%+.3f"),
                                 "bias_b": st.column_config.NumberColumn("bias B", format="%+.3f"),
                                 "change": st.column_config.NumberColumn(format="%+.3f")})
     right.markdown(f"Movies whose **place in the lists** moved most (in how many of the {diff.users_compared:,} "
                    "users' top-10)")
     right.dataframe(diff.list_movers, hide_index=True, key="diff_list_movers",
+                    column_order=["title", "lists_a", "lists_b", "change"],
                     column_config={"lists_a": "lists A", "lists_b": "lists B"})
     st.markdown("Users whose lists changed most (select one to open it)")
     users = st.dataframe(diff.users_changed, hide_index=True, on_select="rerun", selection_mode="single-row",
