@@ -63,7 +63,7 @@ class Experiment:
         for record in self.run:
             if isinstance(record, StepRecord):
                 self.step_log.append((record.step, record.train_loss, time.perf_counter() - started))
-            elif isinstance(record, EpochRecord) and record.completed >= 1.0:
+            elif isinstance(record, EpochRecord):  # a partial first epoch too: its weights are the ones kept
                 self.snapshots.capture(record.epoch, self._item_vectors())
             yield record
 
