@@ -241,3 +241,17 @@ def test_a_stopped_tsne_resumes_when_the_page_comes_back_to_it():
     job.resume().join(120)
     assert job.coords.shape == (60, 2) and job.error == ""
     assert job.resume() is job and not job.running  # a finished job is not started again
+
+
+def test_a_catalogue_without_genres_or_years_maps_and_plays_without_them(tmp_path, trained):
+    rec = checkpoint.load(checkpoint.to_bytes(trained))
+    rec.catalog["genres"], rec.catalog["year"] = "", np.nan  # as a plain ratings upload without a movies file
+    at = page(tmp_path, rec)
+    assert not at.exception, at.exception
+    assert at.selectbox(key="emb_color").options == ["popularity", "bias"]
+    at.session_state["emb_view"] = "Map over training"
+    at.run()
+    assert not at.exception, at.exception
+    assert any("has no genres" in c.value for c in at.caption)
+    traces = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+    assert [t["name"] for t in traces] == ["movies"]

@@ -145,7 +145,7 @@ def new_user_map(background: pd.DataFrame, rated: pd.DataFrame, recommended: pd.
 
 
 def training_animation(coords: np.ndarray, epochs: Sequence[int], movies: pd.DataFrame, member: np.ndarray,
-                       genre: str, zoom: bool = False) -> go.Figure:
+                       genre: str | None, zoom: bool = False) -> go.Figure:
     """The movie map played over training: one animation frame per stored epoch, a slider and Play.
 
     ``coords``: (E, n, 2) positions of the ``movies`` (title, year, genres, n_ratings) at each of ``epochs``
@@ -157,8 +157,9 @@ def training_animation(coords: np.ndarray, epochs: Sequence[int], movies: pd.Dat
         spread = coords.std(axis=(1, 2), keepdims=True)  # (E, 1, 1)
         coords = coords * (spread[-1] / np.maximum(spread, 1e-12))
     member = np.asarray(member, bool)
-    groups = [("other movies", ~member, dict(color=FAINT, size=5, opacity=0.6)),
+    groups = [("other movies" if genre else "movies", ~member, dict(color=FAINT if genre else BLUE, size=5, opacity=0.6)),
               (f"{genre} ({int(member.sum()):,})", member, dict(color=ACCENT, size=6, opacity=0.85))]
+    groups = [g for g in groups if g[1].any() or genre]  # no genres: one trace, every movie alike
     year = movies["year"].map(lambda y: "?" if pd.isna(y) else f"{y:.0f}")
     hover = (movies["title"].map(plot) + " (" + year + ")<br>" + movies["n_ratings"].map("{:,} ratings".format)).to_numpy()
 
@@ -178,7 +179,8 @@ def training_animation(coords: np.ndarray, epochs: Sequence[int], movies: pd.Dat
     pad = (high - low) * 0.05 + 1e-9
     play = dict(frame=dict(duration=700, redraw=False), transition=dict(duration=400), fromcurrent=True)
     fig.update_layout(
-        title=f"The map over training: {len(movies):,} most-rated movies, {genre} in colour", height=620,
+        title=f"The map over training: {len(movies):,} most-rated movies" + (f", {genre} in colour" if genre else ""),
+        height=620,
         xaxis=dict(range=[low[0] - pad[0], high[0] + pad[0]], title="PC1 of the final map", zeroline=False),
         yaxis=dict(range=[low[1] - pad[1], high[1] + pad[1]], title="PC2 of the final map", zeroline=False),
         updatemenus=[dict(type="buttons", direction="left", x=0, y=-0.08, xanchor="left", yanchor="top",

@@ -30,10 +30,15 @@ def _ratings(n: int) -> str:
     return f"{n:,} rating" if n == 1 else f"{n:,} ratings"
 
 
-def genre_picker(coords: np.ndarray, genres: pd.Series, key: str, where=st) -> str:
-    """A select box of genres, defaulting to the one that stands most apart on this map."""
+def genre_picker(coords: np.ndarray, genres: pd.Series, key: str, where=st) -> str | None:
+    """A select box of genres, defaulting to the one that stands most apart on this map (None, and a
+    caption, when the catalogue has no genres)."""
     names = rec.genres()
-    default = most_distinct_genre(coords, genres) or (names[0] if names else "")
+    if not names:
+        where.caption("This catalogue has no genres (upload a movies file with a genres column on the Data page "
+                      "to colour by genre).")
+        return None
+    default = most_distinct_genre(coords, genres) or names[0]
     return where.selectbox("Genre in colour", names, index=names.index(default) if default in names else 0, key=key,
                            help="One genre in colour, every other movie grey. The default is the genre whose movies "
                                 "sit furthest from the rest on this map.")
@@ -56,11 +61,11 @@ if view == "Map over training":
                            "Procrustes) before projecting on the final map's axes.") == "aligned with the final map"
     coords = frames.aligned if aligned else frames.plain  # (E, n, 2)
     genre = genre_picker(coords[-1], movies["genres"], "emb_anim_genre", a)
+    member = has_genre(movies["genres"], genre) if genre else np.zeros(len(movies), bool)
     zoom = c.checkbox("Zoom each epoch", value=True, key="emb_anim_zoom",
                       help="The vectors start tiny (random, std 0.01) and grow; zooming scales every epoch to the "
                            "final spread so the early shapes are readable.")
-    st.plotly_chart(mapcharts.training_animation(coords, frames.epochs.tolist(), movies,
-                                                 has_genre(movies["genres"], genre), genre, zoom),
+    st.plotly_chart(mapcharts.training_animation(coords, frames.epochs.tolist(), movies, member, genre, zoom),
                     key="emb_animation")
     st.caption(f"The {len(movies):,} most-rated movies, snapshotted before training ('start') and after each epoch "
                f"up to the one kept (epoch {int(frames.epochs[-1])}), on the final map's two PCA axes. Press Play, "
@@ -83,7 +88,10 @@ min_ratings = d.number_input("Minimum ratings", 1, int(max(counts.max(), 1)), de
                              help="Rarely rated movies' vectors are mostly noise; the default keeps about the "
                                   "1,000 most-rated. Neighbours and selections only use the movies on the map.")
 if show == "movies":
-    color = e.selectbox("Colour by", ["genre", "popularity", "year", "bias"], key="emb_color",
+    # a plain ratings upload has no genres or years: nothing to colour by
+    color = e.selectbox("Colour by", [c for c in ("genre", "popularity", "year", "bias")
+                                      if (c != "genre" or rec.genres()) and (c != "year" or rec.catalog["year"].notna().any())],
+                        key="emb_color",
                         help="genre: one genre in colour, the rest grey. popularity: the number of ratings, on a "
                              "log scale. bias: how much better or worse than average the movie is rated once "
                              "raters' generosity is accounted for.")
