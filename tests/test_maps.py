@@ -168,9 +168,14 @@ def test_the_animation_has_one_frame_per_epoch_and_a_fixed_frame(trained):
     assert [f.name for f in fig.frames] == ["start"] + [f"epoch {e}" for e in frames.epochs[1:]]
     assert len(fig.layout.sliders[0].steps) == len(frames.epochs)
     assert fig.layout.xaxis.range is not None  # one fixed view: the cloud grows and moves inside it
-    # zoomed, every epoch has the final epoch's spread
-    spreads = [np.std(np.concatenate([np.c_[t.x, t.y] for t in f.data])) for f in fig.frames]
+    # zoomed, every epoch has the final epoch's spread about its own centre, and keeps that centre
+    def points(frame):
+        return np.concatenate([np.c_[t.x, t.y] for t in frame.data])
+
+    spreads = [np.sqrt(((points(f) - points(f).mean(0)) ** 2).mean()) for f in fig.frames]
     np.testing.assert_allclose(spreads, spreads[-1], rtol=1e-3)
+    plain = training_animation(frames.plain, frames.epochs.tolist(), movies, member, "Horror", zoom=True)
+    np.testing.assert_allclose(points(plain.frames[0]).mean(0), frames.plain[0].mean(0), atol=1e-4)
     assert len(fig.to_json()) < 5_000_000
 
 

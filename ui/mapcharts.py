@@ -154,8 +154,9 @@ def training_animation(coords: np.ndarray, epochs: Sequence[int], movies: pd.Dat
     """
     coords = np.asarray(coords, np.float64)
     if zoom:
-        spread = coords.std(axis=(1, 2), keepdims=True)  # (E, 1, 1)
-        coords = coords * (spread[-1] / np.maximum(spread, 1e-12))
+        centre = coords.mean(axis=1, keepdims=True)  # (E, 1, 2): the cloud may drift ("as trained")
+        spread = np.sqrt(((coords - centre) ** 2).mean(axis=(1, 2), keepdims=True))  # (E, 1, 1)
+        coords = centre + (coords - centre) * (spread[-1] / np.maximum(spread, 1e-12))  # scaled about its centre
     member = np.asarray(member, bool)
     groups = [("other movies" if genre else "movies", ~member, dict(color=FAINT if genre else BLUE, size=5, opacity=0.6)),
               (f"{genre} ({int(member.sum()):,})", member, dict(color=ACCENT, size=6, opacity=0.85))]
