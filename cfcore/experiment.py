@@ -19,7 +19,7 @@ from cfcore.buckets import error_by_bucket
 from cfcore.config import TrainConfig
 from cfcore.data.dataset import Dataset
 from cfcore.datastore import content_hash
-from cfcore.mapframes import Snapshots, sample_items
+from cfcore.mapframes import FIRST_EPOCH_MARKS, Snapshots, sample_items
 from cfcore.metrics import mae, rmse
 from cfcore.ratings import Ratings
 from cfcore.recommender import Recommender
@@ -60,9 +60,14 @@ class Experiment:
     def __iter__(self) -> Iterator[Record]:
         started = time.perf_counter()
         self.snapshots.capture(0, self._item_vectors())
+        marks = list(FIRST_EPOCH_MARKS)  # quarters of epoch 1 still to snapshot
         for record in self.run:
             if isinstance(record, StepRecord):
                 self.step_log.append((record.step, record.train_loss, time.perf_counter() - started))
+                if record.epoch == 1 and marks and marks[0] <= record.epoch_progress < 1:
+                    # labelled by where training really is (records come every log_every steps, not at the marks)
+                    self.snapshots.capture(round(record.epoch_progress, 2), self._item_vectors())
+                    marks = [m for m in marks if m > record.epoch_progress]  # a long window may pass two marks
             elif isinstance(record, EpochRecord):  # a partial first epoch too: its weights are the ones kept
                 self.snapshots.capture(record.epoch, self._item_vectors())
             yield record

@@ -1,4 +1,4 @@
-"""The movie map over training: a fixed sample of item vectors snapshotted each epoch, aligned to the
+"""The movie map over training: a fixed sample of item vectors snapshotted as it trains, aligned to the
 kept model's vectors (orthogonal Procrustes) and projected on its PCA axes, so the frames can be played.
 
 A factorisation is only defined up to a rotation (U R, V R predict the same), so early epochs are
@@ -18,6 +18,7 @@ from cfcore.errors import CFError
 
 MAX_MOVIES = 2000  # the sample: the most-rated movies, few enough to animate smoothly in a browser
 MAX_FRAMES = 60  # snapshots kept; longer runs keep every 2nd, 4th, ... epoch (the last one always)
+FIRST_EPOCH_MARKS = (0.25, 0.5, 0.75)  # most of the map forms in epoch 1: snapshotted near its quarters too
 
 
 @dataclass(frozen=True, eq=False)
@@ -25,7 +26,7 @@ class MapFrames:
     """Coordinates of ``item_idx`` at each of ``epochs``, on the kept model's first two PCA axes."""
 
     item_idx: np.ndarray  # (n,) int64
-    epochs: np.ndarray  # (E,) int64, increasing
+    epochs: np.ndarray  # (E,) float64, increasing: 0 = before training, 0.25 = a quarter into epoch 1, ...
     aligned: np.ndarray  # (E, n, 2) float32: rotated onto the kept vectors, then projected
     plain: np.ndarray  # (E, n, 2) float32: projected as they were
     explained: np.ndarray  # (2,) variance share of each axis, for the kept vectors
@@ -39,7 +40,7 @@ class MapFrames:
         """Rebuild from stored arrays, checking shapes and indices (a damaged file raises CFError)."""
         try:
             item_idx = np.asarray(arrays["item_idx"], np.int64)
-            epochs = np.asarray(arrays["epochs"], np.int64)
+            epochs = np.asarray(arrays["epochs"], np.float64)
             aligned = np.asarray(arrays["aligned"], np.float32)
             plain = np.asarray(arrays["plain"], np.float32)
             explained = np.asarray(arrays["explained"], np.float64)
@@ -63,18 +64,23 @@ def sample_items(item_counts: np.ndarray, n: int = MAX_MOVIES) -> np.ndarray:
 
 
 class Snapshots:
-    """Copies of the sample's item vectors after each epoch; at most ``MAX_FRAMES`` kept, thinned evenly."""
+    """Copies of the sample's item vectors before training, inside the first epoch and after each epoch; at
+    most ``MAX_FRAMES`` kept, later epochs thinned evenly (the start and the first epoch's quarters stay)."""
 
     def __init__(self, item_idx: np.ndarray, max_frames: int = MAX_FRAMES) -> None:
         self.item_idx = np.asarray(item_idx, np.int64)
         self.max_frames = max_frames
         self.stride = 1  # keep every stride-th epoch; doubles whenever the store fills
-        self.epochs: list[int] = []
+        self.epochs: list[float] = []
         self.vectors: list[np.ndarray] = []  # each (n, D) float32
 
-    def capture(self, epoch: int, item_vectors: np.ndarray) -> None:
-        """Keep ``item_vectors[item_idx]`` of this epoch (``item_vectors``: (I, D), any epoch numbering from 1)."""
-        if self.epochs and self.epochs[-1] % self.stride != 0:
+    def _thinned_away(self, epoch: float) -> bool:
+        return epoch >= 1 and epoch % self.stride != 0
+
+    def capture(self, epoch: float, item_vectors: np.ndarray) -> None:
+        """Keep ``item_vectors[item_idx]`` at this point of training (``item_vectors``: (I, D); ``epoch`` 0 is
+        before training, fractions are inside the first epoch)."""
+        if self.epochs and self._thinned_away(self.epochs[-1]):
             # the last kept epoch was only kept for being the newest: the newer one replaces it
             self.epochs.pop()
             self.vectors.pop()
@@ -82,11 +88,11 @@ class Snapshots:
         self.vectors.append(np.array(item_vectors[self.item_idx], dtype=np.float32))  # (n, D), a copy
         if len(self.epochs) > self.max_frames:
             self.stride *= 2
-            keep = [i for i, e in enumerate(self.epochs) if e % self.stride == 0 or i == len(self.epochs) - 1]
+            keep = [i for i, e in enumerate(self.epochs) if not self._thinned_away(e) or i == len(self.epochs) - 1]
             self.epochs = [self.epochs[i] for i in keep]
             self.vectors = [self.vectors[i] for i in keep]
 
-    def frames(self, final_vectors: np.ndarray, last_epoch: int | None = None) -> MapFrames | None:
+    def frames(self, final_vectors: np.ndarray, last_epoch: float | None = None) -> MapFrames | None:
         """Project every snapshot up to ``last_epoch`` on the PCA axes of ``final_vectors[item_idx]`` (the kept
         model); None when fewer than 3 movies or no snapshot."""
         kept = [(e, v) for e, v in zip(self.epochs, self.vectors) if last_epoch is None or e <= last_epoch]
@@ -107,6 +113,6 @@ class Snapshots:
             rotation, _ = orthogonal_procrustes(centred, centred_target)  # (D, D): centred @ R ~ centred_target
             aligned.append((centred @ rotation) @ components.T)  # (n, 2); centred, like the PCA axes
             plain.append((v - pca.mean_) @ components.T)  # (n, 2)
-        return MapFrames(self.item_idx, np.array([e for e, _ in kept], np.int64),
+        return MapFrames(self.item_idx, np.array([e for e, _ in kept], np.float64),
                          np.stack(aligned).astype(np.float32), np.stack(plain).astype(np.float32),
                          pca.explained_variance_ratio_.astype(np.float64))

@@ -60,13 +60,17 @@ def test_a_rotated_epoch_is_aligned_back_onto_the_final_map():
     np.testing.assert_allclose(frames.aligned[1], frames.plain[1], atol=1e-5)
 
 
-def test_long_runs_keep_at_most_the_frame_limit_with_start_and_last_epoch():
+def test_long_runs_keep_at_most_the_frame_limit_with_start_first_epoch_and_last_epoch():
     snaps = Snapshots(np.arange(5), max_frames=10)
     vectors = np.ones((5, 3))
-    for epoch in range(0, 101):
+    snaps.capture(0, vectors * 0)
+    for inside in (0.3, 0.55, 0.8):
+        snaps.capture(inside, vectors * inside)
+    for epoch in range(1, 101):
         snaps.capture(epoch, vectors * epoch)
     assert len(snaps.epochs) <= 10
-    assert snaps.epochs[0] == 0 and snaps.epochs[-1] == 100
+    assert snaps.epochs[:4] == [0, 0.3, 0.55, 0.8]  # the start and the first epoch are never thinned
+    assert snaps.epochs[-1] == 100
     assert snaps.epochs == sorted(snaps.epochs)
     assert np.allclose(snaps.vectors[-1], 100)
 
@@ -79,7 +83,11 @@ def test_the_sample_is_the_most_rated_movies():
 
 def test_training_records_frames_and_step_losses_and_the_checkpoint_keeps_them(trained):
     frames = trained.map_frames
-    assert frames.epochs.tolist() == [0, 1, 2, 3, 4][: trained.metrics["best_epoch"] + 1]
+    epochs = frames.epochs.tolist()
+    assert epochs[0] == 0 and epochs == sorted(epochs)
+    assert [e for e in epochs if e >= 1] == list(range(1, trained.metrics["best_epoch"] + 1))
+    inside = [e for e in epochs if 0 < e < 1]  # where the first epoch's quarters were passed (records every 20 steps)
+    assert inside and all(0.25 <= e < 1 for e in inside)
     assert frames.aligned.shape == (len(frames.epochs), 300, 2)
     # the vectors grow from their random start (std 0.01) as training learns the rank-4 structure
     spread = frames.aligned.std(axis=(1, 2))
@@ -165,7 +173,7 @@ def test_the_animation_has_one_frame_per_epoch_and_a_fixed_frame(trained):
     movies = trained.catalog.iloc[frames.item_idx].reset_index(drop=True)
     member = movies["genres"].str.contains("Horror").to_numpy()
     fig = training_animation(frames.aligned, frames.epochs.tolist(), movies, member, "Horror", zoom=True)
-    assert [f.name for f in fig.frames] == ["start"] + [f"epoch {e}" for e in frames.epochs[1:]]
+    assert [f.name for f in fig.frames] == ["start"] + [f"epoch {e:g}" for e in frames.epochs[1:]]
     assert len(fig.layout.sliders[0].steps) == len(frames.epochs)
     assert fig.layout.xaxis.range is not None  # one fixed view: the cloud grows and moves inside it
     # zoomed, every epoch has the final epoch's spread about its own centre, and keeps that centre

@@ -144,7 +144,7 @@ def new_user_map(background: pd.DataFrame, rated: pd.DataFrame, recommended: pd.
     return fig
 
 
-def training_animation(coords: np.ndarray, epochs: Sequence[int], movies: pd.DataFrame, member: np.ndarray,
+def training_animation(coords: np.ndarray, epochs: Sequence[float], movies: pd.DataFrame, member: np.ndarray,
                        genre: str | None, zoom: bool = False) -> go.Figure:
     """The movie map played over training: one animation frame per stored epoch, a slider and Play.
 
@@ -171,8 +171,8 @@ def training_animation(coords: np.ndarray, epochs: Sequence[int], movies: pd.Dat
                               if first else {}))
                 for name, mask, marker in groups]
 
-    def label(e: int) -> str:
-        return "start" if e == 0 else f"epoch {e}"
+    def label(e: float) -> str:
+        return "start" if e == 0 else f"epoch {e:g}"
 
     frames = [go.Frame(data=traces(i), name=label(e)) for i, e in enumerate(epochs)]
     fig = go.Figure(data=traces(0, first=True), frames=frames)

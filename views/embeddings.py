@@ -67,9 +67,10 @@ if view == "Map over training":
                            "final spread so the early shapes are readable.")
     st.plotly_chart(mapcharts.training_animation(coords, frames.epochs.tolist(), movies, member, genre, zoom),
                     key="emb_animation")
-    st.caption(f"The {len(movies):,} most-rated movies, snapshotted before training ('start') and after each epoch "
-               f"up to the one kept (epoch {int(frames.epochs[-1])}), on the final map's two PCA axes. Press Play, "
-               "or drag the slider, to watch movies of a genre gather.")
+    st.caption(f"The {len(movies):,} most-rated movies, snapshotted before training ('start'), about each quarter "
+               f"of the first epoch (where most of the map forms) and after each epoch up to the one kept (epoch "
+               f"{frames.epochs[-1]:g}), on the final map's two PCA axes. Press Play, or drag the slider, to watch "
+               "movies of a genre gather.")
     st.stop()
 
 counts = rec.catalog["n_ratings"].to_numpy()
