@@ -27,6 +27,20 @@ def small_synthetic():
     return generate(SyntheticSpec(n_ratings=30_000, n_users=400, n_items=300, rank=4, noise=0.3, seed=7))
 
 
+@pytest.fixture(scope="module")
+def saved_model(small_synthetic):
+    """A small fitted model (dim 8, 2 epochs) on ``small_synthetic``; one per test module, since tests may
+    change its metrics."""
+    from cfcore.config import TrainConfig
+    from cfcore.split import split
+    from cfcore.train import TrainingRun
+
+    parts = split(small_synthetic.dataset.ratings, "random", 0.1, seed=0)
+    run = TrainingRun(parts.train, parts.val, TrainConfig(embedding_dim=8, epochs=2))
+    list(run)
+    return run.finish(small_synthetic.dataset.catalog, "synthetic")
+
+
 @pytest.fixture
 def tiny_ratings() -> Ratings:
     """6 ratings over 3 users x 3 items, with timestamps."""

@@ -26,21 +26,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def trained(small_synthetic_module):
+def trained(small_synthetic):
     """A model trained through the one experiment path, so it carries its map frames and step losses."""
-    dataset = small_synthetic_module.dataset
+    dataset = small_synthetic.dataset
     parts = split(dataset.ratings, "random", 0.1, seed=0)
     experiment = Experiment(dataset, parts, TrainConfig(embedding_dim=8, epochs=4, early_stopping=None),
                             SplitSettings())
     list(experiment)
     return experiment.finish()
-
-
-@pytest.fixture(scope="module")
-def small_synthetic_module():
-    from cfcore.synthetic import SyntheticSpec, generate
-
-    return generate(SyntheticSpec(n_ratings=30_000, n_users=400, n_items=300, rank=4, noise=0.3, seed=7))
 
 
 def random_rotation(d: int, seed: int) -> np.ndarray:

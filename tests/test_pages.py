@@ -15,7 +15,6 @@ from cfcore import checkpoint
 from cfcore.config import TrainConfig
 from cfcore.runs import list_runs, load_run, save_run
 from cfcore.split import split
-from cfcore.train import TrainingRun
 from ui import state
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -187,14 +186,6 @@ def test_embedding_dropout_flows_from_the_form_to_the_saved_run(tmp_path):
     assert job.state.result.config.dropout == 0.3
     saved = load_run(tmp_path, list_runs(tmp_path)[0].run_id)  # through the checkpoint on disk
     assert saved.config.dropout == 0.3
-
-
-@pytest.fixture(scope="module")
-def saved_model(small_synthetic):
-    parts = split(small_synthetic.dataset.ratings, "random", 0.1, seed=0)
-    run = TrainingRun(parts.train, parts.val, TrainConfig(embedding_dim=8, epochs=2))
-    list(run)
-    return run.finish(small_synthetic.dataset.catalog, "synthetic")
 
 
 def test_runs_page_lists_runs_and_flags_unreadable(tmp_path, saved_model):

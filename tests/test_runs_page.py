@@ -13,11 +13,8 @@ import pytest
 from streamlit.proto.WidgetStates_pb2 import WidgetStates
 from streamlit.testing.v1 import AppTest
 
-from cfcore.config import TrainConfig
 from cfcore.errors import CFError
 from cfcore.runs import NAME_MAX, NOTE_MAX, RunInfo, list_runs, read_run, save_run, set_run_label
-from cfcore.split import split
-from cfcore.train import TrainingRun
 from ui import charts, state
 from ui.text import md, plot
 
@@ -28,14 +25,6 @@ HOSTILE = "**bold** <b>x</b> [link](http://a)"
 def plain(markdown: str) -> str:
     """Markdown as a reader sees it: backslash escapes removed."""
     return re.sub(r"\\(.)", r"\1", markdown)
-
-
-@pytest.fixture(scope="module")
-def trained(small_synthetic):
-    parts = split(small_synthetic.dataset.ratings, "random", 0.1, seed=0)
-    run = TrainingRun(parts.train, parts.val, TrainConfig(embedding_dim=8, epochs=2))
-    list(run)
-    return run.finish(small_synthetic.dataset.catalog, "synthetic")
 
 
 def save_variant(runs_dir: Path, rec, *, dataset: str, lr: float, rmse: float, kind: str = "mf",
@@ -83,8 +72,8 @@ def select_rows(at: AppTest, rows: list[int]) -> AppTest:
 # names and notes -------------------------------------------------------------------------------------
 
 
-def test_a_rename_writes_only_the_label_and_keeps_the_runs_files(tmp_path, trained):
-    info = save_run(tmp_path, trained)
+def test_a_rename_writes_only_the_label_and_keeps_the_runs_files(tmp_path, saved_model):
+    info = save_run(tmp_path, saved_model)
     before = {name: (info.path / name).read_bytes() for name in ("model.pt", "run.json")}
     renamed = set_run_label(tmp_path, info.run_id, "  best so far  ", " tried lr 0.01\r\nworked ")
     assert (renamed.name, renamed.note) == ("best so far", "tried lr 0.01\nworked")
@@ -102,16 +91,16 @@ def test_a_rename_writes_only_the_label_and_keeps_the_runs_files(tmp_path, train
     ("two\nlines", "", "control characters"),
     ("spoof\u202eed", "", "control characters"),
 ])
-def test_a_bad_name_or_note_is_refused_with_the_limit_and_changes_nothing(tmp_path, trained, name, note, message):
-    info = save_run(tmp_path, trained)
+def test_a_bad_name_or_note_is_refused_with_the_limit_and_changes_nothing(tmp_path, saved_model, name, note, message):
+    info = save_run(tmp_path, saved_model)
     set_run_label(tmp_path, info.run_id, "kept", "kept note")
     with pytest.raises(CFError, match=re.escape(message)):
         set_run_label(tmp_path, info.run_id, name, note)
     assert (read_run(info.path).name, read_run(info.path).note) == ("kept", "kept note")
 
 
-def test_a_damaged_label_file_is_ignored_with_a_note_and_the_run_still_lists(tmp_path, trained):
-    info = save_run(tmp_path, trained)
+def test_a_damaged_label_file_is_ignored_with_a_note_and_the_run_still_lists(tmp_path, saved_model):
+    info = save_run(tmp_path, saved_model)
     (info.path / "label.json").write_text("{not json")
     listed = list_runs(tmp_path)[0]
     assert listed.readable and listed.name == "" and "label.json" in listed.label_error
@@ -120,8 +109,8 @@ def test_a_damaged_label_file_is_ignored_with_a_note_and_the_run_still_lists(tmp
     assert listed.readable and listed.name == "" and f"at most {NAME_MAX}" in listed.label_error
 
 
-def test_the_page_renames_a_run_and_shows_the_name_literally(tmp_path, trained):
-    run_id = save_run(tmp_path, trained).run_id
+def test_the_page_renames_a_run_and_shows_the_name_literally(tmp_path, saved_model):
+    run_id = save_run(tmp_path, saved_model).run_id
     at = select_rows(page(tmp_path), [0])
     assert not at.exception
     at.text_input(key=f"runs_name_{run_id}").set_value(HOSTILE)
@@ -146,8 +135,8 @@ def test_the_page_renames_a_run_and_shows_the_name_literally(tmp_path, trained):
     assert at.session_state[state.ACTIVE_MODEL].label.startswith(f"second name · {run_id} · ")  # the sidebar follows
 
 
-def test_the_page_refuses_a_long_name_and_keeps_what_was_typed(tmp_path, trained):
-    info = save_run(tmp_path, trained)
+def test_the_page_refuses_a_long_name_and_keeps_what_was_typed(tmp_path, saved_model):
+    info = save_run(tmp_path, saved_model)
     before = {name: (info.path / name).read_bytes() for name in ("model.pt", "run.json")}
     at = select_rows(page(tmp_path), [0])
     long_name = "n" * (NAME_MAX + 5)
@@ -163,8 +152,8 @@ def test_the_page_refuses_a_long_name_and_keeps_what_was_typed(tmp_path, trained
 # filters and groups ----------------------------------------------------------------------------------
 
 
-def test_filters_group_and_a_selection_picks_the_run_in_that_row(tmp_path, trained):
-    ids = {name: save_variant(tmp_path, trained, dataset=dataset, lr=lr, rmse=rmse, kind=kind, created=created)
+def test_filters_group_and_a_selection_picks_the_run_in_that_row(tmp_path, saved_model):
+    ids = {name: save_variant(tmp_path, saved_model, dataset=dataset, lr=lr, rmse=rmse, kind=kind, created=created)
            for name, dataset, lr, rmse, kind, created in [
                ("ml-old", "MovieLens sample", 0.001, 0.93, "mf", 1.0),
                ("syn", "synthetic", 0.01, 0.55, "ease", 2.0),
@@ -195,10 +184,10 @@ def test_filters_group_and_a_selection_picks_the_run_in_that_row(tmp_path, train
     assert not at.exception
 
 
-def test_parallel_coordinates_show_one_dataset_and_only_the_settings_that_vary(tmp_path, trained):
+def test_parallel_coordinates_show_one_dataset_and_only_the_settings_that_vary(tmp_path, saved_model):
     for dataset, lr, rmse, created in [("MovieLens sample", 0.001, 0.93, 1.0), ("MovieLens sample", 0.01, 0.91, 2.0),
                                        ("synthetic", 0.003, 0.55, 3.0)]:
-        save_variant(tmp_path, trained, dataset=dataset, lr=lr, rmse=rmse, created=created)
+        save_variant(tmp_path, saved_model, dataset=dataset, lr=lr, rmse=rmse, created=created)
     at = page(tmp_path)
     assert at.selectbox(key="runs_parcoords_dataset").value == "MovieLens sample"  # the active dataset
     (spec,) = chart_specs(at, "runs_parcoords")
@@ -270,9 +259,9 @@ def test_ranking_bars_carry_each_runs_metrics_and_the_popularity_floor():
     assert "top-10" in fig.layout.title.text
 
 
-def test_the_page_overlays_the_chosen_metric_of_the_selected_runs(tmp_path, trained):
+def test_the_page_overlays_the_chosen_metric_of_the_selected_runs(tmp_path, saved_model):
     for lr, created in ((0.001, 1.0), (0.01, 2.0)):
-        save_variant(tmp_path, trained, dataset="synthetic", lr=lr, rmse=0.9, created=created)
+        save_variant(tmp_path, saved_model, dataset="synthetic", lr=lr, rmse=0.9, created=created)
     at = select_rows(page(tmp_path), [0, 1])
     assert at.selectbox(key="runs_metric").value == "validation RMSE per epoch"
     (spec,) = chart_specs(at, "runs_overlay")
