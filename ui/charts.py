@@ -284,14 +284,16 @@ def log_ticks(values: Sequence[float]) -> tuple[list[float], list[str]]:
     """Tick positions (log10) and texts in real units for a log axis: the values themselves when there are
     a few, else 1-2-5 steps of each decade within their range."""
     distinct = sorted({float(v) for v in values})
-    if len(distinct) <= 6:
-        ticks = distinct
-    else:
-        low, high = distinct[0], distinct[-1]
-        ticks = [m * 10.0**e for e in range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1)
-                 for m in (1, 2, 5) if low * (1 - 1e-9) <= m * 10.0**e <= high * (1 + 1e-9)]
-        ticks = ticks if len(ticks) >= 2 else [low, high]
+    ticks = distinct if len(distinct) <= 6 else decade_ticks(distinct[0], distinct[-1])
     return [float(np.log10(t)) for t in ticks], [f"{t:g}" for t in ticks]
+
+
+def decade_ticks(low: float, high: float) -> list[float]:
+    """1-2-5 steps of each decade between ``low`` and ``high`` (both > 0), for a log axis or colour bar
+    labelled in real units; [low, high] when fewer than two fall inside."""
+    ticks = [m * 10.0**e for e in range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1)
+             for m in (1, 2, 5) if low * (1 - 1e-9) <= m * 10.0**e <= high * (1 + 1e-9)]
+    return ticks if len(ticks) >= 2 else [low, high]
 
 
 def _axis(name: str, values: pd.Series) -> dict:

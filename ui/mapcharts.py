@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ui.charts import ACCENT, BLUE, DARK, FAINT, INK, LAYOUT
+from ui.charts import ACCENT, BLUE, DARK, FAINT, INK, LAYOUT, decade_ticks
 from ui.text import plot
 
 HOVER_ITEM = ("<b>%{customdata[0]}</b> (%{customdata[1]})<br>%{customdata[2]}<br>%{customdata[3]} ratings · "
@@ -22,15 +22,11 @@ def item_customdata(frame: pd.DataFrame) -> np.ndarray:
                             frame["n_ratings"], frame["bias"], frame.index.to_numpy()])
 
 
-POPULARITY_TICKS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000)
-
-
 def count_colorbar(counts: pd.Series, title: str) -> dict:
     """A colour bar for log10(count) whose ticks read as counts (10, 100, 1,000), not as logarithms."""
-    low, high = max(1, counts.min()), max(1, counts.max())
-    ticks = [t for t in POPULARITY_TICKS if low <= t <= high] or [low, high]
+    ticks = decade_ticks(float(max(1, counts.min())), float(max(1, counts.max())))
     return dict(title=dict(text=title, side="right"), tickvals=np.log10(ticks).tolist(),
-                ticktext=[f"{t:,}" for t in ticks], x=1.02, len=0.8)
+                ticktext=[f"{t:,.0f}" for t in ticks], x=1.02, len=0.8)
 
 
 def embedding_map(frame: pd.DataFrame, color: str, dims: int, explained: Sequence[float],
