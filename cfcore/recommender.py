@@ -410,6 +410,9 @@ class Recommender:
         is scored, which keeps this to seconds on ML-25M-sized data.
         """
         _, top, rel_lists = self._ranked(test, k, threshold, max_users, seed, scorer)
+        return self._ranking_row(top, rel_lists, k, threshold)
+
+    def _ranking_row(self, top: np.ndarray, rel_lists: list[np.ndarray], k: int, threshold: float) -> dict[str, float]:
         return ranking_metrics(top, rel_lists, self.n_items) | {"k": k, "threshold": threshold}
 
     def ndcg_by_user(self, test: Ratings, k: int = 10, threshold: float = 4.0, max_users: int | None = 5000,
@@ -452,7 +455,7 @@ class Recommender:
         ladder = {}
         for kind, scorer in self.ladder_scorers().items():
             users, top, rel_lists = self._ranked(test, k, threshold, max_users, seed, scorer)
-            ladder[kind] = ranking_metrics(top, rel_lists, self.n_items) | {"k": k, "threshold": threshold}
+            ladder[kind] = self._ranking_row(top, rel_lists, k, threshold)
             if scorer is self.ranker:
                 self.judged_ndcg_ = (users, per_user(top, rel_lists)[2])
         return ladder
