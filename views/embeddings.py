@@ -21,6 +21,7 @@ state.show_flash()
 model = require_model()
 rec = model.recommender
 st.caption(f"Active model: {md(model.label)}.")
+genre_names = state.memo(rec, ("genres",), rec.genres)  # every genre in the catalogue, once per model
 if not rec.ranker.has_embeddings:
     st.caption(f"This map shows the rating model's taste vectors. The lists come from {KIND_LABELS[rec.kind]}, "
                "which has no embeddings to map: it scores a movie by the movies a person already rated.")
@@ -33,7 +34,7 @@ def _ratings(n: int) -> str:
 def genre_picker(coords: np.ndarray, genres: pd.Series, key: str, where=st) -> str | None:
     """A select box of genres, defaulting to the one that stands most apart on this map (None, and a
     caption, when the catalogue has no genres)."""
-    names = rec.genres()
+    names = genre_names
     if not names:
         where.caption("This catalogue has no genres (upload a movies file with a genres column on the Data page "
                       "to colour by genre).")
@@ -91,7 +92,7 @@ min_ratings = d.number_input("Minimum ratings", 1, int(max(counts.max(), 1)), de
 if show == "movies":
     # a plain ratings upload has no genres or years: nothing to colour by
     color = e.selectbox("Colour by", [c for c in ("genre", "popularity", "year", "bias")
-                                      if (c != "genre" or rec.genres()) and (c != "year" or rec.catalog["year"].notna().any())],
+                                      if (c != "genre" or genre_names) and (c != "year" or rec.catalog["year"].notna().any())],
                         key="emb_color",
                         help="genre: one genre in colour, the rest grey. popularity: the number of ratings, on a "
                              "log scale. bias: how much better or worse than average the movie is rated once "
