@@ -12,10 +12,10 @@ dashboard, CLI, ...) since this machine's speed drifts by up to 2x within minute
 median per-epoch ratings/s, and each dashboard run against the CLI runs around it (the issue's bar: the dashboard
 reaches at least 85% of the CLI).
 
-Part 2: for each case, a fresh process (so the first run after start is what is measured; with the
-dashboard's thread count, see app.py) computes the Train page's estimate, then trains 3 epochs;
-prints estimate, measured seconds per epoch (wall clock between epochs, validation included) and
-the error.
+Part 2: for each case, a fresh process (so the first run after start is what is measured) computes
+the Train page's estimate as the server does, then trains 3 epochs as the dashboard does (in a child
+of the training helper, ``cfcore.worker``); prints estimate, measured seconds per epoch (wall clock
+between the epochs' records as they arrive, validation included) and the error.
 """
 
 from __future__ import annotations
@@ -29,30 +29,34 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ui.cores import dashboard_threads
-
 ROOT = Path(__file__).resolve().parents[1]
 
 SYNTH = "builtin:synthetic?n_ratings=3000000&noise=0.5&seed=0"
 EPOCHS = 6
 
 ESTIMATE_CASE = """
-import json, time
+import json, tempfile, time
 from cfcore.config import PRESETS, TrainConfig
 from cfcore.data.load import load_dataset
 from cfcore.estimate import estimate_resources
 from cfcore.split import split
-from cfcore.train import TrainingRun
+from cfcore.train import EpochRecord
+from cfcore.worker import Failed, TrainingProcess, TrainRequest
 dataset = load_dataset({source!r})
 parts = split(dataset.ratings, "random", 0.1, 0)
 config = PRESETS[{preset!r}].replace(**{changes!r})
 started = time.perf_counter()
 estimate = estimate_resources(parts.train, parts.val, config).seconds_per_epoch
 estimate_took = time.perf_counter() - started
-run = TrainingRun(parts.train, parts.val, config.replace(epochs=3, early_stopping=None))
-marks = [time.perf_counter()]
-for record in run:
-    if record.kind == "epoch":
+process = TrainingProcess(TrainRequest(dataset, parts, config.replace(epochs=3, early_stopping=None),
+                                       tempfile.mkdtemp()))
+marks = []
+for message in process.messages():
+    if message is None:
+        continue
+    if isinstance(message, Failed):
+        raise SystemExit(message.message)
+    if not marks or isinstance(message, EpochRecord):  # from the first record (the kernels are loaded by then)
         marks.append(time.perf_counter())
 per_epoch = [b - a for a, b in zip(marks, marks[1:])]
 print(json.dumps({{"estimate": estimate, "estimate_took": estimate_took, "epochs": per_epoch}}))
@@ -69,9 +73,7 @@ def estimates() -> None:
     print("|---|---|---|---|---|")
     for name, source, preset, changes in CASES:
         code = ESTIMATE_CASE.format(source=source, preset=preset, changes=changes)
-        env = {**os.environ, "NUMBA_NUM_THREADS": str(dashboard_threads())}  # as app.py sets it
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,
-                             env=env)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
         result = json.loads(out.stdout.strip().splitlines()[-1])
         measured = statistics.mean(result["epochs"])
         error = result["estimate"] / measured - 1

@@ -1,4 +1,5 @@
-"""Background jobs owned by one browser session (training, sweeps, t-SNE): a thread drives a core generator.
+"""Background jobs owned by one browser session (training, sweeps, t-SNE): a thread drives a core generator
+(or, for training, follows the process that trains: ``cfcore.worker``).
 
 The thread never calls Streamlit; pages read the job's plain attributes from a fragment that
 redraws every second. A job whose session stops polling for ``ORPHAN_SECONDS`` stops itself.
@@ -11,19 +12,20 @@ import os
 import secrets
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cfcore import worker
 from cfcore.config import TrainConfig
 from cfcore.data.dataset import Dataset
 from cfcore.errors import CFError
-from cfcore.experiment import Evaluation, Experiment
+from cfcore.experiment import Evaluation
 from cfcore.projection import tsne_stages
 from cfcore.recommender import Recommender
-from cfcore.runs import RunInfo, model_label, save_run
+from cfcore.runs import RunInfo, load_run, model_label, read_run, run_path
 from cfcore.split import Split, SplitSettings
 from cfcore.train import EndRecord, EpochRecord, StepRecord, TrainingRun
+from cfcore.worker import TrainRequest, train_and_save
 
 ORPHAN_SECONDS = 60.0
 RATE_WINDOW_SECONDS = 5.0  # ratings/s is averaged over this much wall-clock time, not one step
@@ -52,6 +54,7 @@ class JobState:
     ranking: dict[str, float] = field(default_factory=dict)  # the model's own ranking metrics
     ladder: dict[str, dict[str, float]] = field(default_factory=dict)  # kind -> metrics: popularity, mf, ...
     device: str = ""
+    pid: int | None = None  # the process that trains (a child of the server's training helper, or the server)
     notes: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.time)
     finished: float | None = None
@@ -112,7 +115,8 @@ class _BackgroundJob:
 
 
 class TrainingJob(_BackgroundJob):
-    """One training run in a daemon thread; ``stop()`` ends it after the current step."""
+    """One training run: in a process of its own where the platform allows (``cfcore.worker``), else in
+    this job's thread; a thread of the server follows it either way. ``stop()`` ends it after the current step."""
 
     thread_name = "cf-training"
 
@@ -125,13 +129,13 @@ class TrainingJob(_BackgroundJob):
         self.evaluation = evaluation
         self.state = JobState()
         self.steps_per_epoch = config.steps_per_epoch(len(parts.train))
-        self._run: TrainingRun | None = None
+        self._stopper = None  # what stop() calls: the run (in this thread) or the training process
         super().__init__()
 
     def stop(self) -> None:
         super().stop()
-        if self._run is not None:
-            self._run.stop()
+        if self._stopper is not None:
+            self._stopper.stop()
 
     def stop_and_wait(self) -> None:
         """Stop, and return once the training loop has ended (the model may still be saving)."""
@@ -145,46 +149,70 @@ class TrainingJob(_BackgroundJob):
             time.sleep(0.02)
 
     def _work(self) -> None:
-        state = self.state
+        request = TrainRequest(self.dataset, self.parts, self.config, str(self.runs_dir), self.split_settings,
+                               self.dataset_hash, self.evaluation)
         try:
-            experiment = Experiment(self.dataset, self.parts, self.config, self.split_settings,
-                                    dataset_hash=self.dataset_hash or None, evaluation=self.evaluation)
-            run = self._run = experiment.run
-            state.device, state.notes = run.device_name, list(run.notes)
-            state.baselines = dict(run.baselines)
+            if worker.available():
+                result = self._train_in_process(request)
+            else:
+                result = train_and_save(request, self._take, self._started_run)
+            if result is not None:
+                self.state.ranking = self.state.ladder.get(result.kind, {})
+            self.state.result = result
+        except Exception as exc:  # never let a thread die silently: the page shows this
+            self._take(worker.failure(exc))
+        finally:
+            self.state.finished = time.time()
+
+    def _train_in_process(self, request: TrainRequest) -> Recommender | None:
+        process = worker.TrainingProcess(request)
+        self._stopper = process
+        if self._stop.is_set():  # Stop was clicked while the process started
+            process.stop()
+        for message in process.messages():
+            if self.orphaned:
+                process.stop()  # the browser session is gone
+            if message is not None:
+                self._take(message)
+        if self.state.run_info is None:
+            return None
+        return load_run(self.runs_dir, self.state.run_info.run_id)  # saved by the process; the page needs the model
+
+    def _started_run(self, run) -> None:  # training in this thread: stop() stops the run itself
+        self._stopper = run
+        if self._stop.is_set():
+            run.stop()
+
+    def _take(self, message: worker.Message) -> None:
+        """Record one message of the run in ``state``, which the page reads."""
+        state = self.state
+        if isinstance(message, StepRecord):
+            state.steps.append(message)
+            state.step_times.append(time.time())
+        elif isinstance(message, EpochRecord):
+            state.epochs.append(message)
+        elif isinstance(message, EndRecord):
+            state.end = message
+            state.status = "finishing"  # the loop is over; keeping the best model and saving it
+            state.message = message.message
+        elif isinstance(message, worker.Started):
+            state.device, state.notes, state.pid = message.device, list(message.notes), message.pid
+            state.baselines = dict(message.baselines)
             if self.dataset.noise_floor is not None:  # synthetic data: the best any model can reach
                 state.baselines["noise_floor"] = self.dataset.noise_floor
             state.status = "running"
-            if self._stop.is_set():
-                run.stop()
-            for record in experiment:
-                if isinstance(record, StepRecord):
-                    state.steps.append(record)
-                    state.step_times.append(time.time())
-                elif isinstance(record, EpochRecord):
-                    state.epochs.append(record)
-                else:
-                    state.end = record
-                    state.status = "finishing"  # the loop is over; keeping the best model and saving it
-                    state.message = record.message
-                if self.orphaned:
-                    run.stop()  # the browser session is gone
-            state.result = experiment.finish()
-            end = run.end
-            if state.result is not None:
-                state.ladder = experiment.ladder
-                state.ranking = state.ladder[state.result.kind]
-                state.run_info = save_run(self.runs_dir, state.result)
-            state.status = {"completed": "done", "early_stopping": "done"}.get(end.reason, end.reason)
-            state.message = end.message
-        except CFError as exc:
-            state.status, state.message = "failed", str(exc)
-        except Exception as exc:  # never let a thread die silently: the page shows this
-            state.status = "failed"
-            state.message = f"training failed: {type(exc).__name__}: {exc}"
-            state.notes.append(traceback.format_exc(limit=3))
-        finally:
-            state.finished = time.time()
+        elif isinstance(message, worker.Finished):
+            if message.run_id is not None:
+                state.ladder = message.ladder
+                state.run_info = read_run(run_path(self.runs_dir, message.run_id))
+            state.status = {"completed": "done", "early_stopping": "done"}.get(message.reason, message.reason)
+            state.message = message.message
+        elif isinstance(message, worker.Failed):
+            state.status, state.message = "failed", message.message
+            if message.detail:
+                state.notes.append(message.detail)
+        if self.orphaned and isinstance(self._stopper, TrainingRun):
+            self._stopper.stop()  # the browser session is gone
 
     # -- derived numbers for the progress bar -----------------------------------------------
 

@@ -1,0 +1,87 @@
+"""Training in a process of its own (cfcore/worker.py) and the job that follows it (ui/jobs.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from cfcore import worker
+from cfcore.config import TrainConfig
+from cfcore.runs import list_runs
+from cfcore.split import split
+from ui import jobs
+
+pytestmark = pytest.mark.skipif(not worker.available(), reason="runs train in a forked child on Linux only")
+
+
+@pytest.fixture(scope="module")
+def parts(small_synthetic):
+    return split(small_synthetic.dataset.ratings, "random", 0.1, seed=0)
+
+
+def _train(small_synthetic, parts, runs_dir, config=TrainConfig(epochs=3, embedding_dim=8)):
+    job = jobs.TrainingJob(small_synthetic.dataset, parts, config, runs_dir)
+    job.heartbeat()
+    job.start()
+    job.join(timeout=120)
+    assert not job.running
+    return job
+
+
+def test_a_run_in_the_training_process_equals_the_same_run_in_this_thread(small_synthetic, parts, tmp_path,
+                                                                          monkeypatch):
+    in_process = _train(small_synthetic, parts, tmp_path / "a")
+    monkeypatch.setattr(worker, "available", lambda: False)  # as on a platform without fork
+    in_thread = _train(small_synthetic, parts, tmp_path / "b")
+    assert in_process.state.status == in_thread.state.status == "done"
+    assert in_process.state.pid != os.getpid() and in_thread.state.pid == os.getpid()
+    a, b = in_process.state.result, in_thread.state.result
+    # the compiled step gives the same numbers on any number of threads, so the models are identical
+    np.testing.assert_array_equal(a.item_factors_, b.item_factors_)
+    assert a.metrics["val_rmse"] == b.metrics["val_rmse"] < in_process.state.baselines["bias_rmse"]
+    assert in_process.state.ladder == in_thread.state.ladder and in_process.state.ranking
+    assert len(in_process.state.epochs) == len(in_thread.state.epochs) == 3 and in_process.state.steps
+    assert in_process.state.baselines["noise_floor"] == small_synthetic.dataset.noise_floor
+    assert [r.run_id for r in list_runs(tmp_path / "a")] == [in_process.state.run_info.run_id]
+
+
+def test_a_killed_training_process_is_reported_and_the_next_run_still_trains(small_synthetic, parts, tmp_path):
+    job = jobs.TrainingJob(small_synthetic.dataset, parts, TrainConfig(epochs=10_000, embedding_dim=4,
+                                                                        early_stopping=None), tmp_path)
+    job.heartbeat()
+    job.start()
+    deadline = time.time() + 60
+    while not job.state.epochs and time.time() < deadline:
+        time.sleep(0.05)
+    os.kill(job.state.pid, signal.SIGKILL)  # the kernel's out-of-memory killer, say
+    job.join(timeout=30)
+    assert job.state.status == "failed" and "ended unexpectedly" in job.state.message
+    assert job.state.result is None and list_runs(tmp_path) == []
+    assert _train(small_synthetic, parts, tmp_path).state.status == "done"
+
+
+def test_a_dead_helper_is_started_again(small_synthetic, parts, tmp_path):
+    helper = worker._helper()
+    helper.process.kill()
+    helper.process.wait(10)
+    job = _train(small_synthetic, parts, tmp_path)
+    assert job.state.status == "done" and worker._helper() is not helper
+
+
+def test_stop_before_the_first_epoch_ends_keeps_a_partial_run(small_synthetic, parts, tmp_path):
+    config = TrainConfig(epochs=3, embedding_dim=4, batch_size=32, log_every=1)  # ~850 steps an epoch
+    job = jobs.TrainingJob(small_synthetic.dataset, parts, config, tmp_path)
+    job.heartbeat()
+    job.start()
+    deadline = time.time() + 60
+    while len(job.state.steps) < 3 and time.time() < deadline:
+        time.sleep(0.01)
+    job.stop_and_wait()
+    job.join(timeout=60)
+    assert job.state.status == "stopped" and not job.state.epochs[-1].completed >= 1.0
+    assert job.state.result is not None and "partial" in job.state.message
+    assert list_runs(tmp_path)[0].run_id == job.state.run_info.run_id
