@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import streamlit as st
+from ui.cores import leave_a_core_for_the_page
 
-from ui import state
-from ui.sidebar import sidebar_status
+leave_a_core_for_the_page()  # before anything imports cfcore (and so numba)
+
+import streamlit as st  # noqa: E402
+
+from ui import state  # noqa: E402
+from ui.sidebar import sidebar_status  # noqa: E402
 
 st.set_page_config(page_title="CF Studio", page_icon=":material/movie_filter:", layout="wide")
 

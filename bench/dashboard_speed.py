@@ -12,10 +12,11 @@ dashboard, CLI, ...) since this machine's speed drifts by up to 2x within minute
 median per-epoch ratings/s, and each dashboard run against the CLI runs around it (the issue's bar: the dashboard
 reaches at least 85% of the CLI).
 
-Part 2: for each case, a fresh process (so the first run after start is what is measured) computes
-the Train page's estimate as the server does, then trains 3 epochs as the dashboard does (in a child
-of the training helper, ``cfcore.worker``); prints estimate, measured seconds per epoch (wall clock
-between the epochs' records as they arrive, validation included) and the error.
+Part 2: for each case, a fresh process (so the first run after start is what is measured; with the
+dashboard's thread count, see app.py) computes the Train page's estimate as the server does, then trains
+3 epochs as the dashboard does (in a child of the training helper, ``cfcore.worker``); prints estimate,
+measured seconds per epoch (wall clock between the epochs' records as they arrive, validation included)
+and the error.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from ui.cores import dashboard_threads
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,7 +76,9 @@ def estimates() -> None:
     print("|---|---|---|---|---|")
     for name, source, preset, changes in CASES:
         code = ESTIMATE_CASE.format(source=source, preset=preset, changes=changes)
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+        env = {**os.environ, "NUMBA_NUM_THREADS": str(dashboard_threads())}  # as app.py sets it for the server
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,
+                             env=env)
         result = json.loads(out.stdout.strip().splitlines()[-1])
         measured = statistics.mean(result["epochs"])
         error = result["estimate"] / measured - 1

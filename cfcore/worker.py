@@ -1,11 +1,13 @@
-"""Training in a process of its own: a run uses every core and never waits on its caller's GIL.
+"""Training in a process of its own: a run never waits on its caller's GIL, and outlives its caller.
 
-The dashboard's server draws pages in Python while a run trains; in one process the two share the GIL
-and the compiled step's threads wait on each other's cores (bench/dashboard_speed.py). So a helper
-process (``python -m cfcore.worker``, one per caller, started on first use) imports the heavy modules
-once and forks a child per run. The child receives a ``TrainRequest``, trains it through
-``train_and_save`` and streams every record back over a Unix socket; "stop" (or the caller going
-away) stops it after the current step, and it still evaluates and saves what it has.
+The dashboard's server draws pages in Python while a run trains; in one process a page that computes for
+a second holds the training loop up. So a helper process (``python -m cfcore.worker``, one per caller,
+started on first use) imports the heavy modules once and forks a child per run. The child receives a
+``TrainRequest``, trains it through ``train_and_save`` and streams every record back over a Unix socket;
+"stop" (or the caller going away) stops it after the current step, and it still evaluates and saves what
+it has. The helper inherits its caller's environment, so the run gets the caller's ``NUMBA_NUM_THREADS``
+(the dashboard leaves a core to the page: ``ui/cores.py``), the same count the Train page's estimate is
+timed with.
 
 ``train_and_save`` is the work itself, the same in a child or in a caller's thread (where fork is
 not available, e.g. Windows and macOS). The socket carries pickles between this package's own
@@ -24,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -41,6 +44,7 @@ from cfcore.split import Split, SplitSettings
 from cfcore.train import EndRecord, EpochRecord, StepRecord, TrainingRun
 
 CHILD_NICE = 10  # a run yields the CPU to the page being drawn; its compiled-step threads inherit this
+SEND_EVERY_SECONDS = 0.25  # step records go to the caller in bunches: each message wakes its server up
 READY_SECONDS = 120.0  # the helper's first start imports torch: seconds on a cold disk
 
 
@@ -68,6 +72,14 @@ class Started:
 
 
 @dataclass(frozen=True)
+class Steps:
+    """Step records of the last ``SEND_EVERY_SECONDS``, with the wall-clock time each was made at."""
+
+    records: list[StepRecord]
+    times: list[float]
+
+
+@dataclass(frozen=True)
 class Finished:
     """The run ended and, when an epoch (or part of one) was kept, was saved as ``run_id``."""
 
@@ -85,7 +97,7 @@ class Failed:
     detail: str = ""
 
 
-Message = Started | StepRecord | EpochRecord | EndRecord | Finished | Failed
+Message = Started | StepRecord | Steps | EpochRecord | EndRecord | Finished | Failed
 
 
 def train_and_save(request: TrainRequest, emit: Callable[[Message], None],
@@ -223,6 +235,8 @@ def _helper() -> _Helper:
 def _serve(address: str) -> None:
     """The helper: accept a connection per run and fork a child for it, until stdin closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in the terminal is for the server; it closes stdin
+    # torch's optimizers import torch._dynamo on first use (~2.5 s): once here rather than in every child
+    import torch._dynamo  # noqa: F401
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # finished children are reaped by the kernel
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(address)
@@ -270,11 +284,29 @@ def _train_child(conn: Connection) -> None:
         if stop.is_set():
             run.stop()
 
-    def emit(message: Message) -> None:
+    bunch = Steps([], [])
+    sent = [0.0]  # the first step record goes at once: the page stops saying "starting"
+
+    def send(message: Message) -> None:
         try:
             conn.send(message)
         except OSError:  # the caller is gone: the run still ends and is saved
             pass
+
+    def emit(message: Message) -> None:
+        now = time.time()
+        if isinstance(message, StepRecord):
+            bunch.records.append(message)
+            bunch.times.append(now)
+            if now - sent[0] < SEND_EVERY_SECONDS:
+                return
+        if bunch.records:  # before any other message, so the caller sees them in order
+            send(Steps(list(bunch.records), list(bunch.times)))
+            bunch.records.clear()
+            bunch.times.clear()
+            sent[0] = now
+        if not isinstance(message, StepRecord):
+            send(message)
 
     threading.Thread(target=listen, daemon=True).start()
     try:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+# cfcore.kernels: numba loads with every core before any AppTest runs app.py (which would otherwise lower
+# NUMBA_NUM_THREADS for this process and the servers and CLIs the tests start)
+import cfcore.kernels  # noqa: F401
 from cfcore.ids import IdMap
 from cfcore.ratings import Ratings
 

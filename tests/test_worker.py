@@ -44,7 +44,12 @@ def test_a_run_in_the_training_process_equals_the_same_run_in_this_thread(small_
     np.testing.assert_array_equal(a.item_factors_, b.item_factors_)
     assert a.metrics["val_rmse"] == b.metrics["val_rmse"] < in_process.state.baselines["bias_rmse"]
     assert in_process.state.ladder == in_thread.state.ladder and in_process.state.ranking
-    assert len(in_process.state.epochs) == len(in_thread.state.epochs) == 3 and in_process.state.steps
+    assert len(in_process.state.epochs) == len(in_thread.state.epochs) == 3
+    # step records come over in bunches, each stamped with the time it was made: all of them, in order
+    assert [s.step for s in in_process.state.steps] == [s.step for s in in_thread.state.steps]
+    times = in_process.state.step_times
+    assert len(times) == len(in_process.state.steps) and times == sorted(times)
+    assert in_process.state.started <= times[0] and times[-1] <= in_process.state.finished
     assert in_process.state.baselines["noise_floor"] == small_synthetic.dataset.noise_floor
     assert [r.run_id for r in list_runs(tmp_path / "a")] == [in_process.state.run_info.run_id]
 
@@ -72,14 +77,17 @@ def test_a_dead_helper_is_started_again(small_synthetic, parts, tmp_path):
     assert job.state.status == "done" and worker._helper() is not helper
 
 
-def test_stop_before_the_first_epoch_ends_keeps_a_partial_run(small_synthetic, parts, tmp_path):
-    config = TrainConfig(epochs=3, embedding_dim=4, batch_size=32, log_every=1)  # ~850 steps an epoch
-    job = jobs.TrainingJob(small_synthetic.dataset, parts, config, tmp_path)
+def test_stop_before_the_first_epoch_ends_keeps_a_partial_run(tmp_path):
+    from cfcore.synthetic import SyntheticSpec, generate
+
+    dataset = generate(SyntheticSpec(n_ratings=400_000, n_users=2000, n_items=1000, seed=3)).dataset
+    config = TrainConfig(epochs=3, embedding_dim=32, batch_size=32, log_every=1)  # 11,250 steps an epoch
+    job = jobs.TrainingJob(dataset, split(dataset.ratings, "random", 0.1, seed=0), config, tmp_path)
     job.heartbeat()
     job.start()
     deadline = time.time() + 60
-    while len(job.state.steps) < 3 and time.time() < deadline:
-        time.sleep(0.01)
+    while not job.state.steps and time.time() < deadline:  # the first step record comes at once
+        time.sleep(0.005)
     job.stop_and_wait()
     job.join(timeout=60)
     assert job.state.status == "stopped" and not job.state.epochs[-1].completed >= 1.0

@@ -189,6 +189,9 @@ class TrainingJob(_BackgroundJob):
         if isinstance(message, StepRecord):
             state.steps.append(message)
             state.step_times.append(time.time())
+        elif isinstance(message, worker.Steps):
+            state.steps.extend(message.records)
+            state.step_times.extend(message.times)
         elif isinstance(message, EpochRecord):
             state.epochs.append(message)
         elif isinstance(message, EndRecord):
