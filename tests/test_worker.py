@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -93,3 +95,36 @@ def test_stop_before_the_first_epoch_ends_keeps_a_partial_run(tmp_path):
     assert job.state.status == "stopped" and not job.state.epochs[-1].completed >= 1.0
     assert job.state.result is not None and "partial" in job.state.message
     assert list_runs(tmp_path)[0].run_id == job.state.run_info.run_id
+
+
+CALLER = """
+import sys, time
+from cfcore.config import TrainConfig
+from cfcore.split import split
+from cfcore.synthetic import SyntheticSpec, generate
+from ui import jobs
+data = generate(SyntheticSpec(n_ratings=30_000, n_users=400, n_items=300, seed=7)).dataset
+job = jobs.TrainingJob(data, split(data.ratings, "random", 0.1, 0),
+                       TrainConfig(epochs=10_000, embedding_dim=4, early_stopping=None), sys.argv[1])
+job.heartbeat()
+job.start()
+while len(job.state.epochs) < 2:
+    time.sleep(0.02)
+print("training", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_run_whose_server_is_killed_still_stops_and_is_saved(tmp_path):
+    caller = subprocess.Popen([sys.executable, "-c", CALLER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert caller.stdout.readline().strip() == "training"
+    finally:
+        caller.kill()  # SIGKILL: no clean-up of its own runs
+        caller.wait()
+    deadline = time.time() + 60
+    while not list_runs(tmp_path) and time.time() < deadline:
+        time.sleep(0.1)
+    runs = list_runs(tmp_path)
+    # the training process saw its caller go, stopped after the current step and saved what it had
+    assert len(runs) == 1 and runs[0].readable and 2 <= len(runs[0].history) < 10_000
