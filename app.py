@@ -21,6 +21,7 @@ navigation = st.navigation([
     st.Page("views/recommend.py", title="Recommend", icon=":material/recommend:"),
     st.Page("views/embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
 ])
+state.start_training_process()
 state.restore_from_url()  # a reload, a restart or a shared link reopens the same data, run and job
 navigation.run()
 sidebar_status()  # after the page, so it shows what the page just changed

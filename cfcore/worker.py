@@ -135,6 +135,19 @@ def available() -> bool:
     return sys.platform.startswith("linux") and hasattr(os, "fork") and hasattr(socket, "AF_UNIX")
 
 
+def start_in_background() -> None:
+    """Start the helper now, off the caller's thread, so the first run does not wait for its imports."""
+    if available():
+        threading.Thread(target=_start_quietly, name="cf-worker-start", daemon=True).start()
+
+
+def _start_quietly() -> None:
+    try:
+        _helper()
+    except CFError:  # the first run tries again and shows the message
+        pass
+
+
 class TrainingProcess:
     """One run in a child of the helper: iterate ``messages()`` for its records; ``stop()`` asks it to stop."""
 

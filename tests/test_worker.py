@@ -128,3 +128,12 @@ def test_a_run_whose_server_is_killed_still_stops_and_is_saved(tmp_path):
     runs = list_runs(tmp_path)
     # the training process saw its caller go, stopped after the current step and saved what it had
     assert len(runs) == 1 and runs[0].readable and 2 <= len(runs[0].history) < 10_000
+
+
+def test_the_helper_starts_in_the_background_before_the_first_run(monkeypatch):
+    monkeypatch.setattr(worker, "_HELPER", None)  # as in a server that has not trained yet
+    worker.start_in_background()  # what app.py does once per server
+    deadline = time.time() + 120
+    while worker._HELPER is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert worker._HELPER is not None and worker._HELPER.alive()

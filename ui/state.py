@@ -12,6 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from cfcore import worker
 from cfcore.data.dataset import Dataset
 from cfcore.datastore import content_hash, find_saved, load_saved, save_dataset
 from cfcore.errors import CFError
@@ -228,6 +229,13 @@ def url_choice(key: str) -> str | None:
 def ask(key: str, raw_id) -> None:
     """Ask a Recommend widget (REC_USER, SIM_MOVIE) for a raw user or item id on its next run, as a URL does."""
     st.session_state[f"{key}_from_url"] = str(raw_id)
+
+
+@st.cache_resource(show_spinner=False)
+def start_training_process() -> bool:
+    """Once per server: start the training helper while the first page draws (its imports take seconds)."""
+    worker.start_in_background()
+    return True
 
 
 def start_training(config, evaluation: Evaluation = Evaluation()) -> TrainingJob:
