@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+import statistics
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -81,6 +82,11 @@ class _Best:
     epoch: int | None = None
     val_rmse: float = math.inf
     state: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def _typical(seconds: list[float]) -> float:
+    """The median of whole epochs' seconds, leaving out the first (it pays one-off costs) when there are more."""
+    return statistics.median(seconds[1:] if len(seconds) > 1 else seconds)
 
 
 class TrainingRun:
@@ -279,14 +285,15 @@ class TrainingRun:
         Runs ``records()`` as training would (the epoch's shuffle, the same step path, the same
         records), stops after ``budget_seconds`` of steps or ``max_steps``, and extrapolates: shuffle
         and first records + the remaining steps at the measured pace + one validation pass (timed on
-        the stopped epoch's evaluation). An epoch that fits in the budget is simply run, twice when
-        there is time, and the second one is the answer (the first pays one-off costs). The caller
-        should warm up compiled kernels first.
+        the stopped epoch's evaluation). Epochs that fit in the budget are simply run, for half of it,
+        and the median of all but the first is the answer (the first pays one-off costs; one epoch
+        of 0.05 s can be 25% off by chance). The caller should warm up compiled kernels first.
         """
         steps_per_epoch = self.config.steps_per_epoch(len(self.train))
         started = epoch_started = time.perf_counter()
         first = last = None  # (time, step) of the first and the last step record
         eval_seconds = 0.0
+        whole: list[float] = []  # seconds of each whole epoch run, when epochs are small
         for record in self.records():
             now = time.perf_counter()
             if record.kind == "step":
@@ -299,11 +306,14 @@ class TrainingRun:
                     self.stop()
             elif record.kind == "epoch":
                 eval_seconds = now - last[0] if last else 0.0
-                if record.completed >= 1.0:  # a whole (small) epoch ran: that is the measurement
-                    if record.epoch >= 2 or now - started > budget_seconds / 2 or self.config.epochs == 1:
-                        self.stop()
-                        return now - epoch_started
+                if record.completed >= 1.0:  # a whole (small) epoch ran: epochs are the measurement
+                    whole.append(now - epoch_started)
                     epoch_started = now
+                    if now - started > budget_seconds / 2 or self.config.epochs == 1:
+                        self.stop()
+                        return _typical(whole)
+        if whole:  # the run ended (all its epochs, or early stopping) inside the budget
+            return _typical(whole)
         if first is None or last is None:
             return time.perf_counter() - started
         pace = (last[0] - first[0]) / max(1, last[1] - first[1])  # seconds per step
