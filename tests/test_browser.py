@@ -169,6 +169,8 @@ def test_live_training_stop_and_runs_survive_restart(browser, tmp_path):
         page.mouse.click(grid["x"] + 18, grid["y"] + 35 + 17)
         wait_idle(page)
         expect(page.get_by_role("button", name="Make active model")).to_be_visible(timeout=30_000)
+        table.scroll_into_view_if_needed()  # the first selection's panel may have moved the table
+        grid = table.bounding_box()
         page.mouse.click(grid["x"] + 18, grid["y"] + 35 + 35 + 17)
         wait_idle(page)
         expect(page.get_by_text("Top-10 lists in common")).to_be_visible(timeout=60_000)
