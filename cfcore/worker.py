@@ -11,7 +11,7 @@ timed with.
 
 ``train_and_save`` is the work itself, the same in a child or in a caller's thread (where fork is
 not available, e.g. Windows and macOS). The socket carries pickles between this package's own
-processes only: a private folder, a fresh socket per run; nothing a user uploaded is unpickled.
+processes only: a socket in a private folder, one connection per run; nothing a user uploaded is unpickled.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from cfcore.errors import CFError
 from cfcore.estimate import warm_up
 from cfcore.experiment import Evaluation, Experiment
 from cfcore.recommender import Recommender
-from cfcore.runs import save_run
+from cfcore.runs import RunInfo, save_run
 from cfcore.split import Split, SplitSettings
 from cfcore.train import EndRecord, EpochRecord, StepRecord, TrainingRun
 
@@ -81,11 +81,11 @@ class Steps:
 
 @dataclass(frozen=True)
 class Finished:
-    """The run ended and, when an epoch (or part of one) was kept, was saved as ``run_id``."""
+    """The run ended and, when an epoch (or part of one) was kept, was saved as ``run``."""
 
     reason: str  # EndRecord.reason: completed | early_stopping | stopped | diverged
     message: str
-    run_id: str | None
+    run: RunInfo | None
     ladder: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
@@ -115,8 +115,8 @@ def train_and_save(request: TrainRequest, emit: Callable[[Message], None],
     for record in experiment:
         emit(record)
     result = experiment.finish()
-    run_id = save_run(request.runs_dir, result).run_id if result is not None else None
-    emit(Finished(run.end.reason, run.end.message, run_id, experiment.ladder if result is not None else {}))
+    saved = save_run(request.runs_dir, result) if result is not None else None
+    emit(Finished(run.end.reason, run.end.message, saved, experiment.ladder if result is not None else {}))
     return result
 
 
@@ -198,7 +198,7 @@ class _Helper:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
         # stdin is the helper's lifeline: it exits when this process does and the pipe closes
         self.process = subprocess.Popen([sys.executable, "-m", "cfcore.worker", self.address], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, env=env, start_new_session=False)
+                                        stdout=subprocess.PIPE, env=env)
         ready, _, _ = select.select([self.process.stdout], [], [], READY_SECONDS)
         line = self.process.stdout.readline() if ready else b""
         if line.strip() != b"ready":

@@ -22,9 +22,9 @@ from cfcore.errors import CFError
 from cfcore.experiment import Evaluation
 from cfcore.projection import tsne_stages
 from cfcore.recommender import Recommender
-from cfcore.runs import RunInfo, load_run, model_label, read_run, run_path
+from cfcore.runs import RunInfo, load_run, model_label
 from cfcore.split import Split, SplitSettings
-from cfcore.train import EndRecord, EpochRecord, StepRecord, TrainingRun
+from cfcore.train import EndRecord, EpochRecord, StepRecord
 from cfcore.worker import TrainRequest, train_and_save
 
 ORPHAN_SECONDS = 60.0
@@ -155,7 +155,7 @@ class TrainingJob(_BackgroundJob):
             if worker.available():
                 result = self._train_in_process(request)
             else:
-                result = train_and_save(request, self._take, self._started_run)
+                result = train_and_save(request, self._follow, self._started_run)
             if result is not None:
                 self.state.ranking = self.state.ladder.get(result.kind, {})
             self.state.result = result
@@ -170,10 +170,7 @@ class TrainingJob(_BackgroundJob):
         if self._stop.is_set():  # Stop was clicked while the process started
             process.stop()
         for message in process.messages():
-            if self.orphaned:
-                process.stop()  # the browser session is gone
-            if message is not None:
-                self._take(message)
+            self._follow(message)
         if self.state.run_info is None:
             return None
         return load_run(self.runs_dir, self.state.run_info.run_id)  # saved by the process; the page needs the model
@@ -182,6 +179,13 @@ class TrainingJob(_BackgroundJob):
         self._stopper = run
         if self._stop.is_set():
             run.stop()
+
+    def _follow(self, message: worker.Message | None) -> None:
+        """Take a message of the run (None: none came this poll), and stop the run once nobody watches it."""
+        if message is not None:
+            self._take(message)
+        if self.orphaned and not self._stop.is_set():
+            self.stop()  # the browser session is gone
 
     def _take(self, message: worker.Message) -> None:
         """Record one message of the run in ``state``, which the page reads."""
@@ -205,17 +209,14 @@ class TrainingJob(_BackgroundJob):
                 state.baselines["noise_floor"] = self.dataset.noise_floor
             state.status = "running"
         elif isinstance(message, worker.Finished):
-            if message.run_id is not None:
-                state.ladder = message.ladder
-                state.run_info = read_run(run_path(self.runs_dir, message.run_id))
+            if message.run is not None:
+                state.ladder, state.run_info = message.ladder, message.run
             state.status = {"completed": "done", "early_stopping": "done"}.get(message.reason, message.reason)
             state.message = message.message
         elif isinstance(message, worker.Failed):
             state.status, state.message = "failed", message.message
             if message.detail:
                 state.notes.append(message.detail)
-        if self.orphaned and isinstance(self._stopper, TrainingRun):
-            self._stopper.stop()  # the browser session is gone
 
     # -- derived numbers for the progress bar -----------------------------------------------
 
