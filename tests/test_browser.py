@@ -305,7 +305,8 @@ def upload_and_use(page, ratings: Path, items: Path | None = None) -> None:
     if items is not None:
         inputs.nth(1).set_input_files(str(items))
         wait_idle(page)
-        expect(page.get_by_text("Validation report")).to_be_visible(timeout=30_000)
+        # the validation report shows for the ratings alone; this line only once the titles are joined
+        expect(page.get_by_text(f"Item metadata {items.name}: titles for").first).to_be_visible(timeout=30_000)
     page.get_by_role("button", name="Use this dataset").click()
     wait_idle(page)
     expect(sidebar(page)).to_contain_text(ratings.name)

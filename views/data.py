@@ -52,7 +52,10 @@ elif source == "upload":
             st.caption(f"The active dataset is still **{md(active.name)}**.")
         else:
             report = candidate.report
-            st.success(f"Read {len(candidate.ratings):,} ratings as {report.format}.")
+            # the metadata line says whether the titles were joined (an item file is read after the ratings)
+            titles = next((w for w in report.warnings if w.startswith("item metadata ")), None)
+            st.success(f"Read {len(candidate.ratings):,} ratings as {report.format}."
+                       + (f" {md(titles[0].upper() + titles[1:])}." if titles else ""))
             with st.container(border=True):
                 st.markdown("**Column mapping** (change it if the detection was wrong)")
                 cols = st.columns(4)
