@@ -13,10 +13,11 @@ from ui.sidebar import sidebar_status  # noqa: E402
 
 st.set_page_config(page_title="CF Studio", page_icon=":material/movie_filter:", layout="wide")
 
+TRAIN = st.Page("views/train.py", title="Train", icon=":material/model_training:")
 navigation = st.navigation([
     st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("views/data.py", title="Data", icon=":material/table_chart:"),
-    st.Page("views/train.py", title="Train", icon=":material/model_training:"),
+    TRAIN,
     st.Page("views/runs.py", title="Runs", icon=":material/history:"),
     st.Page("views/recommend.py", title="Recommend", icon=":material/recommend:"),
     st.Page("views/embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
@@ -24,5 +25,5 @@ navigation = st.navigation([
 state.start_training_process()
 state.restore_from_url()  # a reload, a restart or a shared link reopens the same data, run and job
 navigation.run()
-sidebar_status()  # after the page, so it shows what the page just changed
+sidebar_status(page_shows_job=navigation.url_path == TRAIN.url_path)  # after the page: it shows what the page changed
 state.sync_url()

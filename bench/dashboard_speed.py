@@ -28,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from ui.cores import dashboard_threads
@@ -127,15 +128,40 @@ def dashboard_rate(tmp: Path) -> float:
                 page.get_by_label(label, exact=True).press("Enter")
                 wait_idle(page)
             expect(page.get_by_text("Expected:")).to_be_visible(timeout=120_000)
+            before, started = page_cpu_seconds(server.pid), time.perf_counter()
             page.get_by_role("button", name="Train", exact=True).click()
             expect(page.get_by_text("Saved as run")).to_be_visible(timeout=600_000)
+            after, took = page_cpu_seconds(server.pid), time.perf_counter() - started
             browser.close()
     finally:
         stop_server(server)
     run = next(p for p in runs.iterdir() if not p.name.startswith("."))
     history = json.loads((run / "run.json").read_text())["history"]
     print("dashboard epochs (ratings/s):", ", ".join(f"{h['ratings_per_second'] / 1e6:.2f}M" for h in history))
+    print(f"while it trained ({took:.0f} s, click to 'Saved as run'): the server used "
+          f"{after['server'] - before['server']:.1f} CPU-s, the browser {after['browser'] - before['browser']:.1f} CPU-s")
     return statistics.median(h["ratings_per_second"] for h in history)
+
+
+def page_cpu_seconds(server_group: int) -> dict[str, float]:
+    """CPU seconds used so far by the dashboard's server (its process group, less the training helper and
+    its children) and by headless Chromium: what the page costs while a run trains beside it."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {"server": 0.0, "browser": 0.0}
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):  # not a process, or it ended meanwhile
+            continue
+        seconds = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+        if "cfcore.worker" in cmdline:
+            continue
+        if int(fields[2]) == server_group:
+            used["server"] += seconds
+        elif "chrom" in cmdline:
+            used["browser"] += seconds
+    return used
 
 
 def main() -> None:

@@ -426,6 +426,11 @@ def test_a_reloaded_tab_reattaches_to_its_running_job(tmp_path, small_synthetic)
         at.switch_page("views/train.py").run()
         assert at.session_state[state.JOB] is job and job.running
         assert at.button(key="train_stop").disabled is False
+        # the Train page draws the progress; the sidebar says so instead of drawing a second copy
+        assert at.main.get("progress") and not at.sidebar.get("progress")
+        assert "training: progress on this page" in [c.value for c in at.sidebar.caption]
+        at.switch_page("views/data.py").run()
+        assert len(at.sidebar.get("progress")) == 1
     finally:
         job.stop()
         job.join(30)

@@ -9,8 +9,9 @@ from ui.jobs import absorb_finished
 from ui.text import md
 
 
-def _model_and_job() -> None:
-    """Redrawn every 2 s while a job runs, so its end shows (and activates its model) on any page."""
+def _model_and_job(page_shows_job: bool = False) -> None:
+    """Redrawn every 3 s while a job runs, so its end shows (and activates its model) on any page; not on a
+    page that draws the job itself (the Train page reruns as a whole when the job ends)."""
     job = st.session_state.get(state.JOB)
     if job is not None:
         job.heartbeat()
@@ -19,18 +20,24 @@ def _model_and_job() -> None:
     st.markdown("**Model**")
     model = state.active_model()
     st.caption(md(model.label) if model else "none yet: train one on the Train page")
-    if job is not None and job.running:
+    if job is not None and job.running and page_shows_job:
+        st.caption("training: progress on this page")
+    elif job is not None and job.running:
         done, text = job.progress()
         st.progress(done, text=f"training: {text}")
 
 
-def sidebar_status() -> None:
+def sidebar_status(page_shows_job: bool = False) -> None:
+    """The sidebar; ``page_shows_job``: the page draws the running job's progress (the Train page), so the
+    sidebar does not draw a second copy on its own clock (two figures a second apart, and the browser
+    redrawing twice: CPU that training on a small machine would otherwise use)."""
     with st.sidebar:
         data = state.dataset()
         st.markdown("**Dataset**")
         st.caption(f"{md(data.name)} · {len(data.ratings):,} ratings · {data.ratings.n_users:,} users · "
                    f"{data.ratings.n_items:,} items")
         job = st.session_state.get(state.JOB)
-        st.fragment(run_every=3.0 if job is not None and job.running else None)(_model_and_job)()
+        live = job is not None and job.running and not page_shows_job
+        st.fragment(run_every=3.0 if live else None)(_model_and_job)(page_shows_job)
         if data.credit:
             st.caption("Data: MovieLens by GroupLens Research")
