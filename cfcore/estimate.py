@@ -25,23 +25,27 @@ class ResourceEstimate:
     n_parameters: int
     weights_bytes: int
     optimizer_bytes: int  # Adam's two moment tensors, gradients and the best-epoch copy
-    data_bytes: int  # ratings held on the device for the run
+    data_bytes: int  # ratings held on the device for the run, with the training process's copy
     total_bytes: int
     available_bytes: int | None  # free RAM (CPU) or free GPU memory
     device: str
     seconds_per_epoch: float | None
     steps_per_epoch: int
+    handoff_bytes: int = 0  # of data_bytes: the copy of the data a training process of its own holds
 
     @property
     def fits(self) -> bool:
         return fits(self.total_bytes, self.available_bytes)
 
 
-def estimate_resources(train: Ratings, val: Ratings, config: TrainConfig, timing_seconds: float = 1.0) -> ResourceEstimate:
+def estimate_resources(train: Ratings, val: Ratings, config: TrainConfig, timing_seconds: float = 1.0, *,
+                       handoff_bytes: int = 0) -> ResourceEstimate:
     """Memory from the sizes; seconds per epoch from about ``timing_seconds`` of the real training
-    loop (0 to skip), after a warm-up that compiles (or loads) the CPU kernels once per process."""
+    loop (0 to skip), after a warm-up that compiles (or loads) the CPU kernels once per process.
+    ``handoff_bytes``: a copy of the data the run's own process will hold (``worker.handoff_bytes``)."""
     device = resolve_device(config.device)
     n_params, weights, optimizer, data = memory_needed(train.n_users, train.n_items, len(train), len(val), config)
+    data += handoff_bytes
     total = weights + optimizer + data
     available = resources.available_memory(device)  # read at call time (tests set it)
     steps = config.steps_per_epoch(len(train))
@@ -50,7 +54,8 @@ def estimate_resources(train: Ratings, val: Ratings, config: TrainConfig, timing
         warm_up(config)
         timed = config.replace(log_every=max(1, min(config.log_every, 8)))  # frequent records: a finer clock
         seconds = TrainingRun(train, val, timed).time_epoch(timing_seconds)
-    return ResourceEstimate(n_params, weights, optimizer, data, total, available, str(device), seconds, steps)
+    return ResourceEstimate(n_params, weights, optimizer, data, total, available, str(device), seconds, steps,
+                            handoff_bytes)
 
 
 _WARM: set[tuple] = set()

@@ -41,6 +41,21 @@ def test_run_that_cannot_fit_in_memory_is_refused_with_the_estimate(parts, monke
     TrainingRun(parts.train, parts.val, TrainConfig(embedding_dim=4))  # a small one still fits
 
 
+def test_the_estimate_counts_the_training_process_copy_of_the_data(parts, monkeypatch):
+    from cfcore.estimate import estimate_resources
+
+    plain = estimate_resources(parts.train, parts.val, TrainConfig(embedding_dim=4), timing_seconds=0)
+    copied = estimate_resources(parts.train, parts.val, TrainConfig(embedding_dim=4), timing_seconds=0,
+                                handoff_bytes=5 * 2**20)
+    assert copied.data_bytes - plain.data_bytes == copied.total_bytes - plain.total_bytes == 5 * 2**20
+    assert copied.handoff_bytes == 5 * 2**20 and plain.handoff_bytes == 0
+    # with only the copy's room missing, the run is refused before it starts
+    monkeypatch.setattr(resources, "available_memory", lambda device: int(copied.total_bytes / resources.HEADROOM) - 1)
+    assert estimate_resources(parts.train, parts.val, TrainConfig(embedding_dim=4), timing_seconds=0).fits
+    assert not estimate_resources(parts.train, parts.val, TrainConfig(embedding_dim=4), timing_seconds=0,
+                                  handoff_bytes=5 * 2**20).fits
+
+
 SAVER = """
 import time
 from cfcore import checkpoint

@@ -6,6 +6,7 @@ import time
 
 import streamlit as st
 
+from cfcore import worker
 from cfcore.device import describe_device, resolve_device
 from cfcore.errors import CFError
 from cfcore.estimate import estimate_resources
@@ -60,7 +61,8 @@ with side_col:
         def timed_estimate():
             try:
                 with st.spinner("Timing a few steps..."):
-                    return estimate_resources(parts.train, parts.val, config)
+                    return estimate_resources(parts.train, parts.val, config,
+                                              handoff_bytes=worker.handoff_bytes(data, parts))
             except CFError as exc:
                 return exc
         estimate = state.memo(data, ("estimate", state.split_settings(), config), timed_estimate)
@@ -71,7 +73,8 @@ with side_col:
             e = estimate
             st.markdown(f"**Parameters:** {e.n_parameters:,}  \n"
                         f"**Memory:** {human_bytes(e.weights_bytes)} weights + {human_bytes(e.optimizer_bytes)} "
-                        f"optimizer state and copies + {human_bytes(e.data_bytes)} data = "
+                        f"optimizer state and copies + {human_bytes(e.data_bytes)} data"
+                        + (" (the training process's copy included)" if e.handoff_bytes else "") + " = "
                         f"**{human_bytes(e.total_bytes)}** of {human_bytes(e.available_bytes)} free")
             if e.seconds_per_epoch is not None:
                 total = e.seconds_per_epoch * config.epochs
