@@ -128,43 +128,18 @@ def failure(exc: BaseException) -> Failed:
     return Failed(f"training failed: {type(exc).__name__}: {exc}", traceback.format_exc(limit=3))
 
 
-# -- the request's handoff ------------------------------------------------------------------------------
-# The request carries the data. Pickled whole, the server would first build it as one bytes object
-# (170 MB for 3M ratings, on top of the data it already holds); pickle protocol 5 leaves the arrays'
-# memory out of the pickle, and each goes over the socket straight from the server's array into the
-# buffer the child's array then uses.
-
-
-def _pickled(request: TrainRequest) -> tuple[bytes, list[pickle.PickleBuffer]]:
-    buffers: list[pickle.PickleBuffer] = []
-    head = pickle.dumps(request, protocol=5, buffer_callback=buffers.append)
-    return head, buffers
+# -- the request's size ---------------------------------------------------------------------------------
 
 
 def handoff_bytes(dataset: Dataset, parts: Split) -> int:
     """The memory a training process takes for its copy of a run's data (0 where runs train in a thread
-    of the caller, on the caller's own copy)."""
+    of the caller, on the caller's own copy). Pickle protocol 5 hands the arrays' memory to a callback
+    instead of copying it, so this costs a small pickle, not a copy of the data."""
     if not available():
         return 0
-    head, buffers = _pickled(TrainRequest(dataset, parts, TrainConfig(), ""))  # no copy: buffers point at the arrays
+    buffers: list[pickle.PickleBuffer] = []
+    head = pickle.dumps(TrainRequest(dataset, parts, TrainConfig(), ""), protocol=5, buffer_callback=buffers.append)
     return len(head) + sum(buffer.raw().nbytes for buffer in buffers)
-
-
-def _send_request(conn: Connection, request: TrainRequest) -> None:
-    head, buffers = _pickled(request)
-    conn.send([buffer.raw().nbytes for buffer in buffers])
-    conn.send_bytes(head)
-    for buffer in buffers:
-        conn.send_bytes(buffer.raw())
-
-
-def _receive_request(conn: Connection) -> TrainRequest:
-    sizes = conn.recv()
-    head = conn.recv_bytes()
-    buffers = [bytearray(size) for size in sizes]
-    for buffer in buffers:
-        conn.recv_bytes_into(buffer)
-    return pickle.loads(head, buffers=buffers)
 
 
 # -- the caller's side ------------------------------------------------------------------------------
@@ -195,7 +170,7 @@ class TrainingProcess:
         self._conn = _helper().connect()
         self._lock = threading.Lock()  # stop() comes from another thread than the one reading messages
         try:
-            _send_request(self._conn, request)
+            self._conn.send(request)
         except OSError as exc:
             self._conn.close()
             raise CFError(f"could not hand the run to the training process: {exc}") from None
@@ -319,7 +294,7 @@ def _train_child(conn: Connection) -> None:
         os.setpriority(os.PRIO_PROCESS, 0, CHILD_NICE)
     except OSError:  # not allowed: run at normal priority
         pass
-    request = _receive_request(conn)
+    request: TrainRequest = conn.recv()
     run_box: list[TrainingRun] = []
     stop = threading.Event()
 
