@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cfcore.data.items import read_items
+from cfcore.data.items import items_note, read_items
 from cfcore.data.load import load_dataset
 from cfcore.errors import DataError
 
@@ -185,6 +185,8 @@ def test_movies_csv_metadata(tmp_path):
     assert cat.loc[10, "title"] == "Heat, The" and cat.loc[10, "year"] == 1995 and cat.loc[10, "genres"] == "Action|Crime"
     assert cat.loc[30, "title"] == "30"  # no metadata: the id stands in
     assert any("1 metadata rows match no rated item" in w for w in dataset.report.warnings)
+    assert items_note(dataset.report).startswith("item metadata movies.csv: titles for 2 of 3 items")
+    assert items_note(load_dataset(ratings).report) is None
 
 
 def test_u_item_and_movies_dat_metadata(tmp_path):

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from cfcore.data.formats import SEPARATORS
+from cfcore.data.items import items_note
 from cfcore.datastore import list_saved, load_saved
 from cfcore.errors import CFError
 from cfcore.split import SPLIT_METHODS
@@ -52,8 +53,7 @@ elif source == "upload":
             st.caption(f"The active dataset is still **{md(active.name)}**.")
         else:
             report = candidate.report
-            # the metadata line says whether the titles were joined (an item file is read after the ratings)
-            titles = next((w for w in report.warnings if w.startswith("item metadata ")), None)
+            titles = items_note(report)  # whether the titles were joined (an item file is read after the ratings)
             st.success(f"Read {len(candidate.ratings):,} ratings as {report.format}."
                        + (f" {md(titles[0].upper() + titles[1:])}." if titles else ""))
             with st.container(border=True):

@@ -11,6 +11,14 @@ from cfcore.data.dataset import Dataset, LoadReport
 from cfcore.data.formats import read_items_frame
 from cfcore.errors import DataError
 
+_NOTE = "item metadata "  # how with_items' line in the load report starts
+
+
+def items_note(report: LoadReport) -> str | None:
+    """The load report's line on joined item metadata ("item metadata movies.csv: titles for 20 of 20
+    items"), or None when no metadata was joined."""
+    return next((line for line in report.warnings if line.startswith(_NOTE)), None)
+
 
 def with_items(dataset: Dataset, source: str | Path | bytes, *, name: str | None = None) -> Dataset:
     """The dataset with titles, years and genres read from a metadata file."""
@@ -41,7 +49,7 @@ def with_items(dataset: Dataset, source: str | Path | bytes, *, name: str | None
     empty = catalog["title"].astype(str).str.strip() == ""
     catalog.loc[empty, "title"] = catalog.loc[empty, "item_id"].astype(str)
     report = dataset.report
-    note = f"item metadata {Path(label).name}: titles for {int(hit.sum()):,} of {len(items):,} items"
+    note = f"{_NOTE}{Path(label).name}: titles for {int(hit.sum()):,} of {len(items):,} items"
     if (~meta.index.isin(items.index)).sum():
         note += f" ({int((~meta.index.isin(items.index)).sum()):,} metadata rows match no rated item)"
     report = LoadReport(**{**report.__dict__, "warnings": [*report.warnings, note]})
