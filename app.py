@@ -13,9 +13,10 @@ from ui.sidebar import sidebar_status  # noqa: E402
 
 st.set_page_config(page_title="CF Studio", page_icon=":material/movie_filter:", layout="wide")
 
+HOME = st.Page("views/home.py", title="Home", icon=":material/home:", default=True)
 TRAIN = st.Page("views/train.py", title="Train", icon=":material/model_training:")
 navigation = st.navigation([
-    st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
+    HOME,
     st.Page("views/data.py", title="Data", icon=":material/table_chart:"),
     TRAIN,
     st.Page("views/runs.py", title="Runs", icon=":material/history:"),
@@ -25,5 +26,8 @@ navigation = st.navigation([
 state.start_training_process()
 state.restore_from_url()  # a reload, a restart or a shared link reopens the same data, run and job
 navigation.run()
-sidebar_status(page_shows_job=navigation.url_path == TRAIN.url_path)  # after the page: it shows what the page changed
+# after the page: it shows what the page changed; the Train page, and the Home page while its demo trains,
+# draw the job's progress themselves
+sidebar_status(page_shows_job=navigation.url_path == TRAIN.url_path
+               or (navigation.url_path == HOME.url_path and bool(st.session_state.get(state.DEMO))))
 state.sync_url()

@@ -449,6 +449,10 @@ def test_demo_from_the_home_page_lands_on_recommend(browser, tmp_path):
     with streamlit_server(env={"CF_STUDIO_RUNS_DIR": str(tmp_path / "runs")}) as url:
         page = open_app(browser, url)
         page.get_by_role("button", name="Run the demo").click()
+        expect(page.get_by_test_id("stMain").get_by_test_id("stProgress")).to_contain_text("epoch", timeout=60_000)
+        expect(sidebar(page)).to_contain_text("training: progress on this page")  # one progress bar, not two
+        expect(sidebar(page).get_by_test_id("stProgress")).to_have_count(0)
+        screenshot(page, "demo-training")
         expect(page.locator("h1", has_text="Recommend")).to_be_visible(timeout=120_000)
         wait_idle(page)
         expect(sidebar(page)).to_contain_text("EASE (item-item) lists")

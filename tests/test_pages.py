@@ -446,6 +446,9 @@ def test_home_page_explains_and_its_demo_lands_on_recommend(tmp_path):
     at.button(key="home_demo").click().run()
     job = at.session_state[state.JOB]
     assert job.config == TrainConfig() and at.session_state[state.DATASET].name == "MovieLens sample"
+    # the page draws the demo's progress; the sidebar says so instead of drawing a second copy on its own clock
+    assert job.running and at.main.get("progress") and not at.sidebar.get("progress")
+    assert "training: progress on this page" in [c.value for c in at.sidebar.caption]
     job.join(timeout=120)
     assert job.state.status == "done", job.state.message
     at.run()
@@ -453,6 +456,41 @@ def test_home_page_explains_and_its_demo_lands_on_recommend(tmp_path):
     assert at.session_state[state.ACTIVE_MODEL].recommender is job.state.result
     assert at.title[0].value == "Recommend"
 
+
+
+def finished_demo_job(tmp_path, small_synthetic, message: str):
+    """A demo job that has ended with ``message`` and no model (never started: its thread is not alive)."""
+    from ui.jobs import TrainingJob
+
+    parts = split(small_synthetic.dataset.ratings, "random", 0.1, seed=0)
+    job = TrainingJob(small_synthetic.dataset, parts, TrainConfig(embedding_dim=4), tmp_path)
+    job.state.status, job.state.message = "failed", message
+    return job
+
+
+def test_a_demo_that_fails_says_why_on_the_home_page_and_the_sidebar_stops_pointing_at_it(tmp_path, small_synthetic):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.session_state[state.RUNS_DIR] = str(tmp_path)
+    at.session_state[state.JOB] = finished_demo_job(tmp_path, small_synthetic, "Disk full_while *saving*")
+    at.session_state[state.DEMO] = True
+    at.run()
+    assert not at.exception and at.title[0].value == "CF Studio"  # stayed on Home
+    assert [e.value for e in at.error] == [r"The demo could not train: Disk full\_while \*saving\*"]
+    assert state.DEMO not in at.session_state
+    assert "training: progress on this page" not in [c.value for c in at.sidebar.caption]
+    at.run()
+    assert not at.error  # said once
+
+
+def test_a_demo_that_ended_while_another_page_was_open_does_not_jump_on_coming_home(tmp_path, small_synthetic):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.session_state[state.RUNS_DIR] = str(tmp_path)
+    at.session_state[state.JOB] = finished_demo_job(tmp_path, small_synthetic, "stopped")
+    at.session_state[state.JOB_ABSORBED] = True  # the other page's sidebar already took its result
+    at.session_state[state.DEMO] = True
+    at.run()
+    assert not at.exception and at.title[0].value == "CF Studio" and not at.error
+    assert state.DEMO not in at.session_state
 
 def test_the_session_memo_never_hands_one_model_another_models_results():
     """Keyed by the model object (weakly), not by id(): CPython reuses a freed object's id at once, so

@@ -8,6 +8,7 @@ from cfcore.config import TrainConfig
 from ui import state
 from ui.data import builtin_dataset
 from ui.jobs import absorb_finished
+from ui.text import md
 
 st.title("CF Studio")
 state.show_flash()
@@ -30,7 +31,8 @@ with st.container(border=True):
 
 
 def demo_progress() -> None:
-    """Redrawn every second while the demo trains; opens Recommend when the model is ready."""
+    """Redrawn every second while the demo trains; opens Recommend when the model is ready. The sidebar does not
+    draw this progress a second time (app.py), so the end reruns the whole page: the sidebar shows the new model."""
     job = st.session_state.get(state.JOB)
     if job is None:
         return
@@ -39,11 +41,14 @@ def demo_progress() -> None:
         done, text = job.progress()
         st.progress(done, text=f"training: {text}")
         return
-    absorb_finished(job, st.session_state, state.JOB_ABSORBED, state.set_active_model)
+    watched = absorb_finished(job, st.session_state, state.JOB_ABSORBED, state.set_active_model)
     st.session_state.pop(state.DEMO, None)
+    if not watched:  # it ended while another page was open, which showed it: no jump on coming back
+        st.rerun()
     if job.state.result is not None:
         st.switch_page("views/recommend.py")
-    st.error(f"The demo could not train: {job.state.message}")
+    state.flash(f"The demo could not train: {md(job.state.message)}", "error")
+    st.rerun()
 
 
 if st.session_state.get(state.DEMO):
