@@ -145,3 +145,23 @@ def test_ratings_per_second_is_a_wall_clock_average_over_seconds_not_one_step(pa
     assert job.ratings_per_second() == pytest.approx(10_000, rel=0.03)  # 1000 ratings / 0.1 s, over 5 s
     remaining = 2 * 27 - 100  # more steps recorded than two epochs: the ETA never goes negative
     assert "10K ratings/s" in job.progress()[1] and "0 s left" in job.progress()[1] and remaining < 0
+
+
+@pytest.mark.parametrize("reason, fraction, words", [
+    ("early_stopping", 1.0, "finished early: validation stopped improving"),
+    ("completed", 1.0, "finished"),
+    ("stopped", 8 / 30, "stopped"),
+    ("diverged", 8 / 30, "diverged"),
+])
+def test_the_bar_of_a_run_that_ended_says_why_and_fills_only_if_it_finished(parts, small_synthetic, tmp_path, reason,
+                                                                             fraction, words):
+    from cfcore.train import EndRecord, StepRecord
+    from ui import jobs
+
+    job = jobs.TrainingJob(small_synthetic.dataset, parts, TrainConfig(epochs=30), tmp_path)  # records planted
+    per_epoch = job.steps_per_epoch
+    job.state.steps.append(StepRecord(8 * per_epoch, 8, 1.0, 1.0, 1e6))
+    job.state.end = EndRecord(reason, "", 5, 0.9)
+    done, text = job.progress()
+    assert done == pytest.approx(fraction)
+    assert text == f"epoch 8/30 · {words} · saving the run…"

@@ -229,8 +229,12 @@ class TrainingJob(_BackgroundJob):
         total_steps = cfg.epochs * self.steps_per_epoch
         done = min(1.0, last.step / total_steps)
         if state.end is not None:  # the loop is over; a rate and ETA from its last, cut-short window would mislead
-            ended = {"stopped": "stopped", "diverged": "diverged"}.get(state.end.reason, "finished")
-            return done, f"epoch {last.epoch}/{cfg.epochs} · {ended} · saving the run…"
+            reason = state.end.reason
+            if reason in ("stopped", "diverged"):
+                return done, f"epoch {last.epoch}/{cfg.epochs} · {reason} · saving the run…"
+            # an early stop is a finished run: a bar left at 8/30 next to "finished" reads as a stall
+            ended = "finished early: validation stopped improving" if reason == "early_stopping" else "finished"
+            return 1.0, f"epoch {last.epoch}/{cfg.epochs} · {ended} · saving the run…"
         rate = self.ratings_per_second()
         if rate is None:
             return done, f"epoch {last.epoch}/{cfg.epochs} · measuring speed…"
