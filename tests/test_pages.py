@@ -449,6 +449,7 @@ def test_home_page_explains_and_its_demo_lands_on_recommend(tmp_path):
     # the page draws the demo's progress; the sidebar says so instead of drawing a second copy on its own clock
     assert job.running and at.main.get("progress") and not at.sidebar.get("progress")
     assert "training: progress on this page" in [c.value for c in at.sidebar.caption]
+    assert "none yet" in [c.value for c in at.sidebar.caption]  # not "train one on the Train page": one is training
     job.join(timeout=120)
     assert job.state.status == "done", job.state.message
     at.run()

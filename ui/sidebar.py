@@ -19,10 +19,11 @@ def _model_and_job(page_shows_job: bool = False) -> None:
         st.rerun()
     st.markdown("**Model**")
     model = state.active_model()
-    st.caption(md(model.label) if model else "none yet: train one on the Train page")
-    if job is not None and job.running and page_shows_job:
+    training = job is not None and job.running
+    st.caption(md(model.label) if model else "none yet" if training else "none yet: train one on the Train page")
+    if training and page_shows_job:
         st.caption("training: progress on this page")
-    elif job is not None and job.running:
+    elif training:
         done, text = job.progress()
         st.progress(done, text=f"training: {text}")
 
