@@ -350,8 +350,127 @@ def _row_adam_step(tables, work, settings, users, items, ratings, step, step_key
     return squared / n
 
 
-row_adam_step = _jit(_row_adam_step)  # one thread: prange runs as range
 row_adam_step_parallel = _jit(_row_adam_step, parallel=True)
+
+
+def _row_adam_step_serial(tables, work, settings, users, items, ratings, step, step_key):
+    """``_row_adam_step`` on one thread: the same math, the same per-row sums in batch order, but each rating adds
+    its share straight into its two rows' gradients as the forward pass computes it.
+
+    The threaded step keeps every rating's share in (B, D) buffers and groups the ratings by row, so that
+    no thread reads a row another thread is updating; one thread needs neither, and skipping them trains
+    about 28% faster (3M ratings, dim 50: 2.6-3.1M vs 3.3-4.0M ratings/s). The dashboard trains on one
+    thread (ui/cores.py). Float sums may round differently from the threaded step (fastmath).
+    """
+    user_vec, item_vec, user_bias, item_bias, global_bias, user_moments, item_moments, global_moments = tables
+    (grad_user_vec, grad_item_vec, grad_user_bias, grad_item_bias, contrib_user, contrib_item, dpred, err,
+     mark_user, mark_item, slot_user, slot_item, touched_user, touched_item, start_user, start_item,
+     order_user, order_item, cursor) = work
+    low, high, sigmoid, weight_decay, lr, beta1, beta2, eps, grad_clip, keep_from, keep_scale = settings
+    f32 = np.float32
+    n = users.shape[0]
+    dim = user_vec.shape[1]
+    scale = f32(2.0 / n)
+    decay = f32(2.0 * weight_decay / n)
+    low = f32(low)
+    high = f32(high)
+    n_users_touched = _assign_slots(users, mark_user, slot_user, touched_user, step)
+    n_items_touched = _assign_slots(items, mark_item, slot_item, touched_item, step)
+    grad_user_vec[:n_users_touched] = 0.0  # (K_u, D): sums start at zero, then add in batch order
+    grad_item_vec[:n_items_touched] = 0.0
+    grad_user_bias[:n_users_touched] = 0.0
+    grad_item_bias[:n_items_touched] = 0.0
+
+    g = global_bias[0]
+    dropping = keep_from > 0
+    keep_scale = f32(keep_scale)
+    key = np.int64(step_key)
+    squared = 0.0
+    grad_global = f32(0.0)
+    for b in range(n):
+        if b + PREFETCH_AHEAD < n:
+            _prefetch_row(user_vec, users[b + PREFETCH_AHEAD])
+            _prefetch_row(item_vec, items[b + PREFETCH_AHEAD])
+        u = users[b]
+        i = items[b]
+        raw = user_bias[u, 0] + item_bias[i, 0] + g
+        if dropping:  # contrib_*[b] hold d(score)/d(row) until d(loss)/d(score) is known
+            for d in range(dim):
+                position = np.int64(b) * dim + d + key
+                mu = keep_scale if _mix(position & MASK32) >= keep_from else f32(0.0)
+                mi = keep_scale if _mix((position + ITEM_SIDE) & MASK32) >= keep_from else f32(0.0)
+                kept_user = user_vec[u, d] * mu
+                kept_item = item_vec[i, d] * mi
+                raw += kept_user * kept_item
+                contrib_user[b, d] = kept_item * mu
+                contrib_item[b, d] = kept_user * mi
+        else:
+            for d in range(dim):
+                raw += user_vec[u, d] * item_vec[i, d]
+        if sigmoid:
+            s = f32(1.0) / (f32(1.0) + math.exp(-raw))
+            pred = low + (high - low) * s
+            slope = (high - low) * s * (1.0 - s)
+        else:
+            pred = min(max(raw, low), high)
+            slope = f32(1.0) if low <= raw <= high else f32(0.0)  # clamp passes no gradient outside the range
+        e = pred - ratings[b]
+        dp = scale * e * slope
+        squared += e * e
+        grad_global += dp
+        ku = slot_user[u]
+        ki = slot_item[i]
+        if dropping:
+            for d in range(dim):
+                grad_user_vec[ku, d] += contrib_user[b, d] * dp + decay * user_vec[u, d]
+                grad_item_vec[ki, d] += contrib_item[b, d] * dp + decay * item_vec[i, d]
+        else:
+            for d in range(dim):
+                grad_user_vec[ku, d] += dp * item_vec[i, d] + decay * user_vec[u, d]
+                grad_item_vec[ki, d] += dp * user_vec[u, d] + decay * item_vec[i, d]
+        grad_user_bias[ku, 0] += dp + decay * user_bias[u, 0]
+        grad_item_bias[ki, 0] += dp + decay * item_bias[i, 0]
+
+    c2 = f32(1.0 - beta2 ** step)
+    step_size = f32(lr / (1.0 - beta1 ** step))
+    inv_c2 = f32(1.0) / c2
+    b1 = f32(beta1)
+    b2 = f32(beta2)
+    one_b1 = f32(1.0 - beta1)
+    one_b2 = f32(1.0 - beta2)
+    eps = f32(eps)
+    coef = f32(1.0)
+    if grad_clip > 0.0:
+        total = grad_global * grad_global
+        for k in range(n_users_touched):
+            total += grad_user_bias[k, 0] ** 2
+            for d in range(dim):
+                total += grad_user_vec[k, d] ** 2
+        for k in range(n_items_touched):
+            total += grad_item_bias[k, 0] ** 2
+            for d in range(dim):
+                total += grad_item_vec[k, d] ** 2
+        coef = f32(min(1.0, grad_clip / (math.sqrt(total) + 1e-6)))
+    for k in range(n_users_touched):
+        if k + PREFETCH_AHEAD < n_users_touched:
+            _prefetch_row(user_moments, touched_user[k + PREFETCH_AHEAD])
+        _adam_row(user_vec, user_bias, user_moments, grad_user_vec, grad_user_bias, k, touched_user[k], coef, b1, b2,
+                  one_b1, one_b2, step_size, inv_c2, eps)
+    for k in range(n_items_touched):
+        if k + PREFETCH_AHEAD < n_items_touched:
+            _prefetch_row(item_moments, touched_item[k + PREFETCH_AHEAD])
+        _adam_row(item_vec, item_bias, item_moments, grad_item_vec, grad_item_bias, k, touched_item[k], coef, b1, b2,
+                  one_b1, one_b2, step_size, inv_c2, eps)
+    gr = grad_global * coef
+    m = b1 * global_moments[0] + one_b1 * gr
+    v = b2 * global_moments[1] + one_b2 * gr * gr
+    global_moments[0] = m
+    global_moments[1] = v
+    global_bias[0] -= step_size * m / (math.sqrt(v * inv_c2) + eps)
+    return squared / n
+
+
+row_adam_step_serial = _jit(_row_adam_step_serial)
 
 
 def _row_adam_steps_py(parallel, tables, work, settings, users, items, ratings, batch_size, first_step, step_keys,
@@ -366,8 +485,8 @@ def _row_adam_steps_py(parallel, tables, work, settings, users, items, ratings, 
             losses[k] = row_adam_step_parallel(tables, work, settings, users[start:end], items[start:end],
                                                ratings[start:end], first_step + k, step_keys[k], n_parts)
         else:
-            losses[k] = row_adam_step(tables, work, settings, users[start:end], items[start:end], ratings[start:end],
-                                      first_step + k, step_keys[k], 1)
+            losses[k] = row_adam_step_serial(tables, work, settings, users[start:end], items[start:end],
+                                             ratings[start:end], first_step + k, step_keys[k])
         k += 1
     return k
 
@@ -484,7 +603,7 @@ def huge_page_array(values: np.ndarray) -> np.ndarray:
 
 
 class CompiledRowAdam(torch.optim.Optimizer):
-    """State for ``row_adam_step`` over a model's CPU tables (numpy views sharing the tensors' memory).
+    """State for the compiled row-Adam steps over a model's CPU tables (numpy views sharing the tensors' memory).
 
     A torch Optimizer only so that learning-rate schedulers can adjust ``param_groups[0]["lr"]``.
     """
