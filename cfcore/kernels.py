@@ -196,11 +196,73 @@ def _adam_row_py(vec, bias, moments, grad_vec, grad_bias, k, row, coef, b1, b2, 
     bias[row, 0] -= step_size * m / (math.sqrt(v * inv_c2) + eps)
 
 
+def _dropped_dot_py(raw, b, u, i, user_vec, item_vec, contrib_user, contrib_item, key, keep_from, keep_scale):
+    """``raw`` plus rating b's dot product under its dropout masks; writes d(score)/d(row) into ``contrib_*[b]``."""
+    dim = user_vec.shape[1]
+    for d in range(dim):
+        position = np.int64(b) * dim + d + key
+        mu = keep_scale if _mix(position & MASK32) >= keep_from else np.float32(0.0)
+        mi = keep_scale if _mix((position + ITEM_SIDE) & MASK32) >= keep_from else np.float32(0.0)
+        kept_user = user_vec[u, d] * mu
+        kept_item = item_vec[i, d] * mi
+        raw += kept_user * kept_item
+        contrib_user[b, d] = kept_item * mu
+        contrib_item[b, d] = kept_user * mi
+    return raw
+
+
+def _output_py(raw, low, high, sigmoid):
+    """(prediction, d(prediction)/d(raw score)) under the clamp or the scaled sigmoid."""
+    if sigmoid:
+        s = np.float32(1.0) / (np.float32(1.0) + math.exp(-raw))
+        return low + (high - low) * s, (high - low) * s * (1.0 - s)
+    # the clamp passes no gradient outside the range
+    return min(max(raw, low), high), np.float32(1.0) if low <= raw <= high else np.float32(0.0)
+
+
+def _adam_scalars_py(lr, beta1, beta2, eps, step):
+    """This step's Adam constants as float32 (float64 ones would promote every element operation):
+    (step size with the first moment's bias correction, 1 / the second's, b1, b2, 1 - b1, 1 - b2, eps)."""
+    f32 = np.float32
+    return (f32(lr / (1.0 - beta1 ** step)), f32(1.0) / f32(1.0 - beta2 ** step), f32(beta1), f32(beta2),
+            f32(1.0 - beta1), f32(1.0 - beta2), f32(eps))
+
+
+def _clip_coef_py(grad_clip, grad_global, grad_user_vec, grad_user_bias, n_users, grad_item_vec, grad_item_bias,
+                  n_items):
+    """What the whole gradient is scaled by so that its norm is at most ``grad_clip`` (1 if it already is)."""
+    dim = grad_user_vec.shape[1]
+    total = grad_global * grad_global
+    for k in range(n_users):
+        total += grad_user_bias[k, 0] ** 2
+        for d in range(dim):
+            total += grad_user_vec[k, d] ** 2
+    for k in range(n_items):
+        total += grad_item_bias[k, 0] ** 2
+        for d in range(dim):
+            total += grad_item_vec[k, d] ** 2
+    return np.float32(min(1.0, grad_clip / (math.sqrt(total) + 1e-6)))
+
+
+def _adam_global_py(global_bias, global_moments, gr, b1, b2, one_b1, one_b2, step_size, inv_c2, eps):
+    """Adam on the global bias (its moments are ``global_moments[0]`` and ``[1]``)."""
+    m = b1 * global_moments[0] + one_b1 * gr
+    v = b2 * global_moments[1] + one_b2 * gr * gr
+    global_moments[0] = m
+    global_moments[1] = v
+    global_bias[0] -= step_size * m / (math.sqrt(v * inv_c2) + eps)
+
+
 _mix = _jit(dropout_module.mix)  # the same hash the torch steps use, compiled
 _assign_slots = _jit(_assign_slots_py)
 _group = _jit(_group_py)
 _row_gradient = _jit(_row_gradient_py)
 _adam_row = _jit(_adam_row_py)
+_dropped_dot = _jit(_dropped_dot_py)
+_output = _jit(_output_py)
+_adam_scalars = _jit(_adam_scalars_py)
+_clip_coef = _jit(_clip_coef_py)
+_adam_global = _jit(_adam_global_py)
 
 
 def _row_adam_step(tables, work, settings, users, items, ratings, step, step_key, n_parts):
@@ -249,25 +311,12 @@ def _row_adam_step(tables, work, settings, users, items, ratings, step, step_key
             i = items[b]
             raw = user_bias[u, 0] + item_bias[i, 0] + g
             if dropping:  # contrib_* hold d(score)/d(row) for now; scaled by dp below
-                for d in range(dim):
-                    position = np.int64(b) * dim + d + key
-                    mu = keep_scale if _mix(position & MASK32) >= keep_from else f32(0.0)
-                    mi = keep_scale if _mix((position + ITEM_SIDE) & MASK32) >= keep_from else f32(0.0)
-                    kept_user = user_vec[u, d] * mu
-                    kept_item = item_vec[i, d] * mi
-                    raw += kept_user * kept_item
-                    contrib_user[b, d] = kept_item * mu
-                    contrib_item[b, d] = kept_user * mi
+                raw = _dropped_dot(raw, b, u, i, user_vec, item_vec, contrib_user, contrib_item, key, keep_from,
+                                   keep_scale)
             else:
                 for d in range(dim):
                     raw += user_vec[u, d] * item_vec[i, d]
-            if sigmoid:
-                s = f32(1.0) / (f32(1.0) + math.exp(-raw))
-                pred = low + (high - low) * s
-                slope = (high - low) * s * (1.0 - s)
-            else:
-                pred = min(max(raw, low), high)
-                slope = f32(1.0) if low <= raw <= high else f32(0.0)  # clamp passes no gradient outside the range
+            pred, slope = _output(raw, low, high, sigmoid)
             err[b] = pred - ratings[b]
             dp = scale * err[b] * slope
             dpred[b] = dp
@@ -285,14 +334,7 @@ def _row_adam_step(tables, work, settings, users, items, ratings, step, step_key
     for b in range(n):
         squared += err[b] * err[b]
         grad_global += dpred[b]
-    c2 = f32(1.0 - beta2 ** step)
-    step_size = f32(lr / (1.0 - beta1 ** step))
-    inv_c2 = f32(1.0) / c2
-    b1 = f32(beta1)
-    b2 = f32(beta2)
-    one_b1 = f32(1.0 - beta1)
-    one_b2 = f32(1.0 - beta2)
-    eps = f32(eps)
+    step_size, inv_c2, b1, b2, one_b1, one_b2, eps = _adam_scalars(lr, beta1, beta2, eps, step)
     clip = grad_clip > 0.0  # clipping needs every gradient before any update: two passes instead of one
     coef = f32(1.0)
 
@@ -322,16 +364,8 @@ def _row_adam_step(tables, work, settings, users, items, ratings, step, step_key
                               coef, b1, b2, one_b1, one_b2, step_size, inv_c2, eps)
 
     if clip:
-        total = grad_global * grad_global
-        for k in range(n_users_touched):
-            total += grad_user_bias[k, 0] ** 2
-            for d in range(dim):
-                total += grad_user_vec[k, d] ** 2
-        for k in range(n_items_touched):
-            total += grad_item_bias[k, 0] ** 2
-            for d in range(dim):
-                total += grad_item_vec[k, d] ** 2
-        coef = f32(min(1.0, grad_clip / (math.sqrt(total) + 1e-6)))
+        coef = _clip_coef(grad_clip, grad_global, grad_user_vec, grad_user_bias, n_users_touched, grad_item_vec,
+                          grad_item_bias, n_items_touched)
         for part in prange(n_parts):
             for q in range(part * per, min(n_rows, (part + 1) * per)):
                 if q < n_users_touched:
@@ -341,12 +375,7 @@ def _row_adam_step(tables, work, settings, users, items, ratings, step, step_key
                     k = q - n_users_touched
                     _adam_row(item_vec, item_bias, item_moments, grad_item_vec, grad_item_bias, k, touched_item[k],
                               coef, b1, b2, one_b1, one_b2, step_size, inv_c2, eps)
-    gr = grad_global * coef
-    m = b1 * global_moments[0] + one_b1 * gr
-    v = b2 * global_moments[1] + one_b2 * gr * gr
-    global_moments[0] = m
-    global_moments[1] = v
-    global_bias[0] -= step_size * m / (math.sqrt(v * inv_c2) + eps)
+    _adam_global(global_bias, global_moments, grad_global * coef, b1, b2, one_b1, one_b2, step_size, inv_c2, eps)
     return squared / n
 
 
@@ -395,25 +424,12 @@ def _row_adam_step_serial(tables, work, settings, users, items, ratings, step, s
         i = items[b]
         raw = user_bias[u, 0] + item_bias[i, 0] + g
         if dropping:  # contrib_*[b] hold d(score)/d(row) until d(loss)/d(score) is known
-            for d in range(dim):
-                position = np.int64(b) * dim + d + key
-                mu = keep_scale if _mix(position & MASK32) >= keep_from else f32(0.0)
-                mi = keep_scale if _mix((position + ITEM_SIDE) & MASK32) >= keep_from else f32(0.0)
-                kept_user = user_vec[u, d] * mu
-                kept_item = item_vec[i, d] * mi
-                raw += kept_user * kept_item
-                contrib_user[b, d] = kept_item * mu
-                contrib_item[b, d] = kept_user * mi
+            raw = _dropped_dot(raw, b, u, i, user_vec, item_vec, contrib_user, contrib_item, key, keep_from,
+                               keep_scale)
         else:
             for d in range(dim):
                 raw += user_vec[u, d] * item_vec[i, d]
-        if sigmoid:
-            s = f32(1.0) / (f32(1.0) + math.exp(-raw))
-            pred = low + (high - low) * s
-            slope = (high - low) * s * (1.0 - s)
-        else:
-            pred = min(max(raw, low), high)
-            slope = f32(1.0) if low <= raw <= high else f32(0.0)  # clamp passes no gradient outside the range
+        pred, slope = _output(raw, low, high, sigmoid)
         e = pred - ratings[b]
         dp = scale * e * slope
         squared += e * e
@@ -431,26 +447,11 @@ def _row_adam_step_serial(tables, work, settings, users, items, ratings, step, s
         grad_user_bias[ku, 0] += dp + decay * user_bias[u, 0]
         grad_item_bias[ki, 0] += dp + decay * item_bias[i, 0]
 
-    c2 = f32(1.0 - beta2 ** step)
-    step_size = f32(lr / (1.0 - beta1 ** step))
-    inv_c2 = f32(1.0) / c2
-    b1 = f32(beta1)
-    b2 = f32(beta2)
-    one_b1 = f32(1.0 - beta1)
-    one_b2 = f32(1.0 - beta2)
-    eps = f32(eps)
+    step_size, inv_c2, b1, b2, one_b1, one_b2, eps = _adam_scalars(lr, beta1, beta2, eps, step)
     coef = f32(1.0)
     if grad_clip > 0.0:
-        total = grad_global * grad_global
-        for k in range(n_users_touched):
-            total += grad_user_bias[k, 0] ** 2
-            for d in range(dim):
-                total += grad_user_vec[k, d] ** 2
-        for k in range(n_items_touched):
-            total += grad_item_bias[k, 0] ** 2
-            for d in range(dim):
-                total += grad_item_vec[k, d] ** 2
-        coef = f32(min(1.0, grad_clip / (math.sqrt(total) + 1e-6)))
+        coef = _clip_coef(grad_clip, grad_global, grad_user_vec, grad_user_bias, n_users_touched, grad_item_vec,
+                          grad_item_bias, n_items_touched)
     for k in range(n_users_touched):
         if k + PREFETCH_AHEAD < n_users_touched:
             _prefetch_row(user_moments, touched_user[k + PREFETCH_AHEAD])
@@ -461,12 +462,7 @@ def _row_adam_step_serial(tables, work, settings, users, items, ratings, step, s
             _prefetch_row(item_moments, touched_item[k + PREFETCH_AHEAD])
         _adam_row(item_vec, item_bias, item_moments, grad_item_vec, grad_item_bias, k, touched_item[k], coef, b1, b2,
                   one_b1, one_b2, step_size, inv_c2, eps)
-    gr = grad_global * coef
-    m = b1 * global_moments[0] + one_b1 * gr
-    v = b2 * global_moments[1] + one_b2 * gr * gr
-    global_moments[0] = m
-    global_moments[1] = v
-    global_bias[0] -= step_size * m / (math.sqrt(v * inv_c2) + eps)
+    _adam_global(global_bias, global_moments, grad_global * coef, b1, b2, one_b1, one_b2, step_size, inv_c2, eps)
     return squared / n
 
 
