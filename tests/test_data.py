@@ -305,3 +305,22 @@ def test_a_zip_bomb_is_refused_before_anything_is_unpacked(monkeypatch):
     monkeypatch.setattr(archive, "MAX_TOTAL_BYTES", 50 << 20)
     with pytest.raises(DataError, match="would unpack to"):
         load_dataset(bomb, name="bomb.zip")
+
+
+def test_ids_and_timestamps_past_int64_are_kept_as_text_and_read_as_missing_not_wrapped():
+    """A user id of 20 digits is a name, not a number to wrap around (the CSV parser reads that column as
+    floats, so it keeps the float's digits); a timestamp of 1e300 seconds is no date."""
+    import warnings
+
+    csv = (b"userId,movieId,rating,timestamp\n"
+           b"99999999999999999999,10,4.0,1e300\n"
+           b"1,10,3.0,964982703\n"
+           b"1,11,5.0,964982224\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the casts used to warn "invalid value encountered in cast"
+        dataset = load_dataset(csv, name="big.csv")
+    ratings = dataset.ratings
+    assert sorted(ratings.users.index) == ["1", "100000000000000000000"]
+    assert ratings.users.index[ratings.user_idx[0]] == "100000000000000000000"
+    assert ratings.timestamp[0] == np.iinfo(np.int64).min  # missing
+    assert list(ratings.timestamp[1:]) == [964982703, 964982224]

@@ -120,11 +120,16 @@ def _ids(series: pd.Series) -> np.ndarray:
         return series.to_numpy(np.int64)
     if pd.api.types.is_float_dtype(series.dtype):
         values = series.to_numpy(np.float64)
-        if np.all(values == np.round(values)) and np.abs(values).max() < 2**62:
-            return values.astype(np.int64)
+        if np.all(values == np.round(values)):
+            if np.abs(values).max() < 2**62:
+                return values.astype(np.int64)
+            # whole numbers past int64 (the parser read the column as floats): text ids written as whole
+            # numbers, not "1e+20" and "1.0", and never wrapped around into other users' ids
+            return np.array([np.format_float_positional(v, trim="-") for v in values], dtype=object)
     text = series.astype(str).str.strip()
     as_int = pd.to_numeric(text, errors="coerce")
-    if as_int.notna().all() and (as_int == as_int.round()).all() and not text.str.startswith("0").any():
+    if (as_int.notna().all() and (as_int == as_int.round()).all() and (as_int.abs() < 2**62).all()
+            and not text.str.startswith("0").any()):  # ids past int64 stay text rather than wrap around
         return as_int.to_numpy(np.int64)
     return text.to_numpy(dtype=object)
 
@@ -134,8 +139,9 @@ def _timestamps(series: pd.Series, label: str, name: str, warnings: list[str]) -
     missing_value = np.iinfo(np.int64).min
     if pd.api.types.is_numeric_dtype(series.dtype):
         values = series.to_numpy(np.float64, na_value=np.nan)
-        out = np.where(np.isfinite(values), values, 0).astype(np.int64)
-        out[~np.isfinite(values)] = missing_value
+        usable = np.isfinite(values) & (np.abs(values) < 2**62)  # beyond int64 a cast gives garbage: missing
+        out = np.where(usable, values, 0).astype(np.int64)
+        out[~usable] = missing_value
         return out
     parsed = pd.to_datetime(series, errors="coerce", utc=True)
     if parsed.notna().mean() < 0.5:
