@@ -564,3 +564,27 @@ def test_the_cli_and_the_dashboard_record_the_same_metrics(tmp_path, small_synth
         assert from_job[key] == from_cli[key], key
     assert from_job["relevance_threshold"] == 3.5
     assert from_job["val_rmse"] == pytest.approx(from_cli["val_rmse"], rel=1e-4)  # same data, split, config
+
+
+def test_the_estimate_says_the_run_ends_by_fitting_ease_and_how_long_that_took_for_the_active_model(
+        tmp_path, saved_model, small_synthetic):
+    from cfcore.datastore import content_hash
+
+    def expected_line(at):
+        return next(m.value for m in at.markdown if m.value.startswith("**Expected:**"))
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.session_state[state.RUNS_DIR] = str(tmp_path)
+    at.session_state[state.DATASET] = small_synthetic.dataset
+    at.run()
+    at.switch_page("views/train.py").run()
+    assert not at.exception
+    assert expected_line(at).endswith(" epochs, then fitting the EASE (item-item) ranking model")  # no figure yet
+    saved_model.metrics.update(dataset_hash=content_hash(small_synthetic.dataset.ratings), ranking_model="ease",
+                               ranking_seconds=4.2)
+    at.session_state[state.ACTIVE_MODEL] = state.ActiveModel(saved_model, None, "trained here")
+    at.run()
+    assert expected_line(at).endswith(", then fitting the EASE (item-item) ranking model (4.2 s for the active model)")
+    saved_model.metrics["dataset_hash"] = "another dataset"  # its time says nothing about this data
+    at.run()
+    assert expected_line(at).endswith(" epochs, then fitting the EASE (item-item) ranking model")
