@@ -23,7 +23,7 @@ navigation = st.navigation([
     st.Page("views/recommend.py", title="Recommend", icon=":material/recommend:"),
     st.Page("views/embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
 ])
-state.start_training_process()
+state.prepare_launcher()
 state.restore_from_url()  # a reload, a restart or a shared link reopens the same data, run and job
 navigation.run()
 # after the page: it shows what the page changed; the Train page, and the Home page while its demo trains,

@@ -14,7 +14,7 @@ reaches at least 85% of the CLI).
 
 Part 2: for each case, a fresh process (so the first run after start is what is measured; with the
 dashboard's thread count, see app.py) computes the Train page's estimate as the server does, then trains
-3 epochs as the dashboard does (in a child of the training helper, ``cfcore.worker``); prints estimate,
+3 epochs as the dashboard does (in a child of the training helper, ``cfcore.launch.process``); prints estimate,
 measured seconds per epoch (wall clock between the epochs' records as they arrive, validation included)
 and the error.
 """
@@ -44,18 +44,18 @@ from cfcore.config import PRESETS, TrainConfig
 from cfcore.data.load import load_dataset
 from cfcore.estimate import estimate_resources
 from cfcore.split import split
-from cfcore.train import EpochRecord
-from cfcore.worker import Failed, TrainingProcess, TrainRequest
+from cfcore.launch.base import Failed, LaunchRequest
+from cfcore.launch.process import ProcessLauncher
+from cfcore.progress import EpochRecord
 dataset = load_dataset({source!r})
 parts = split(dataset.ratings, "random", 0.1, 0)
 config = PRESETS[{preset!r}].replace(**{changes!r})
 started = time.perf_counter()
 estimate = estimate_resources(parts.train, parts.val, config).seconds_per_epoch
 estimate_took = time.perf_counter() - started
-process = TrainingProcess(TrainRequest(dataset, parts, config.replace(epochs=3, early_stopping=None),
-                                       tempfile.mkdtemp()))
+process = ProcessLauncher().launch(LaunchRequest(dataset, parts, config.replace(epochs=3, early_stopping=None)))
 marks = []
-for message in process.messages():
+for message in process.records():
     if message is None:
         continue
     if isinstance(message, Failed):
@@ -155,7 +155,7 @@ def page_cpu_seconds(server_group: int) -> dict[str, float]:
         except (OSError, IndexError):  # not a process, or it ended meanwhile
             continue
         seconds = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
-        if "cfcore.worker" in cmdline:
+        if "cfcore.launch.process" in cmdline:
             continue
         if int(fields[2]) == server_group:
             used["server"] += seconds

@@ -23,10 +23,10 @@ import torch
 from cfcore.config import TrainConfig
 from cfcore.data.load import load_dataset
 from cfcore.experiment import Experiment
+from cfcore.figures.maps import training_animation
 from cfcore.projection import has_genre
 from cfcore.runs import save_run
 from cfcore.split import SplitSettings
-from ui.mapcharts import training_animation
 
 
 def main() -> None:
@@ -44,7 +44,7 @@ def main() -> None:
     frames = rec.map_frames
     buffer = io.BytesIO()
     torch.save({k: torch.as_tensor(v) for k, v in frames.to_arrays().items()}, buffer)
-    movies = rec.catalog.iloc[frames.item_idx].reset_index(drop=True)
+    movies = rec.catalog.rows(frames.item_idx)
     built = time.perf_counter()
     fig = training_animation(frames.aligned, frames.epochs.tolist(), movies, has_genre(movies["genres"], "Horror"),
                              "Horror", zoom=True)

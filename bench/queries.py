@@ -14,24 +14,22 @@ import time
 
 import numpy as np
 import pandas as pd
-import torch
 
-from cfcore.config import TrainConfig
 from cfcore.ids import IdMap
-from cfcore.model import BiasedMF
 from cfcore.projection import axis_title, most_distinct_genre, project
+from cfcore.queries import Recommender
+from cfcore.rankers.mf import RatingModelRanker
+from cfcore.rating_model import RatingModel
 from cfcore.ratings import Ratings
-from cfcore.recommender import Recommender
+from cfcore.records import RunRecord
 
 
 def build(n_users: int, n_items: int, dim: int, per_user: int, seed: int = 0) -> Recommender:
+    """Random rating-model weights (lists by the rating model) over Zipf-distributed training ratings."""
     rng = np.random.default_rng(seed)
-    model = BiasedMF(n_users, n_items, dim, (0.5, 5.0))
-    with torch.no_grad():
-        model.user_embeddings.weight.normal_(0, 0.3)
-        model.item_embeddings.weight.normal_(0, 0.3)
-        model.item_biases.weight.normal_(0, 0.3)
-        model.global_bias.fill_(3.5)
+    rating = RatingModel(rng.normal(0, 0.3, (n_users, dim)).astype(np.float32),
+                         rng.normal(0, 0.3, (n_items, dim)).astype(np.float32), np.zeros(n_users, np.float32),
+                         rng.normal(0, 0.3, n_items).astype(np.float32), 3.5, (0.5, 5.0))
     popularity = 1.0 / np.arange(1, n_items + 1)
     popularity /= popularity.sum()
     user_idx = np.repeat(np.arange(n_users), per_user)
@@ -42,7 +40,9 @@ def build(n_users: int, n_items: int, dim: int, per_user: int, seed: int = 0) ->
     catalog = pd.DataFrame({"item_id": np.arange(n_items), "title": [f"Movie {i}" for i in range(n_items)],
                             "year": rng.integers(1920, 2024, n_items).astype(float),
                             "genres": rng.choice(["Drama", "Comedy|Romance", "Action|Sci-Fi", "Horror"], n_items)})
-    return Recommender.from_training(model, train, TrainConfig(embedding_dim=dim), catalog=catalog)
+    record = RunRecord.from_legacy({"embedding_dim": dim, "ranking_model": RatingModelRanker.kind},
+                                   {"best_epoch": 1, "val_rmse": float("nan")}, [], dataset="random weights")
+    return Recommender.build(rating, RatingModelRanker(rating), train, catalog).with_record(record)
 
 
 def timed(fn, repeat: int) -> tuple[float, float]:
@@ -69,18 +69,18 @@ def main() -> None:
     counter = iter(range(10**9))
     pairs = [(int(i), 4.0) for i in rng.integers(0, 2000, 5)]
     print(f"model: {args.items:,} movies x {args.dim} dims, {args.users:,} users, "
-          f"{len(rec.seen_items):,} training ratings; torch threads {torch.get_num_threads()}")
+          f"{len(rec.seen.items):,} training ratings")
     rows = [
         ("top-10 for a user", timed(lambda: rec.recommend(int(users[next(counter) % 1000]), 10), args.repeat)),
         ("10 similar movies", timed(lambda: rec.similar_items(int(items[next(counter) % 1000]), 10), args.repeat)),
         ("fold-in (5 ratings) + top-10", timed(lambda: rec.recommend_new_user(pairs, 10), args.repeat)),
     ]
 
-    from ui.mapcharts import embedding_map  # plotly; imported here so the core timings above stay pure
+    from cfcore.figures.maps import embedding_map  # plotly; imported here so the core timings above stay pure
 
     def map_all():  # as the Embeddings page draws it: one genre in colour, axes named by their end titles
         proj = project(rec.item_factors_, 2)
-        frame = proj.frame(rec.catalog.assign(bias=rec.item_bias_))
+        frame = proj.frame(rec.catalog.frame.assign(bias=rec.item_bias_))
         frame.index = proj.rows
         titles = [axis_title(frame, f"pc{i + 1}", f"PC{i + 1}") for i in range(2)]
         genre = most_distinct_genre(frame[["pc1", "pc2"]].to_numpy(), frame["genres"]) or "Drama"

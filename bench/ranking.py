@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,20 +30,22 @@ import scipy.sparse as sp
 from cfcore import checkpoint
 from cfcore.config import TrainConfig
 from cfcore.data.load import load_dataset
-from cfcore.ease import EaseWeights, fit_ease, interaction_weight
 from cfcore.metrics import ranking_metrics
-from cfcore.scorers import EaseScorer, PopularityScorer, Scorer, _profiles
+from cfcore.rankers.base import Ranker
+from cfcore.rankers.ease import EaseParams, EaseRanker, EaseWeights, _profiles, fit_ease, interaction_weight
+from cfcore.rankers.mf import RatingModelRanker
+from cfcore.rankers.popularity import PopularityRanker
 from cfcore.split import split
 from cfcore.train import TrainingRun
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-class _Ease(EaseScorer):
+class _Ease(EaseRanker):
     """EASE with chosen interaction weights (0/1, or by rating) and pruning, for the comparison only."""
 
     @classmethod
-    def build(cls, train, l2: float, keep: int, binary: bool) -> EaseScorer:
+    def build(cls, train, l2: float, keep: int, binary: bool) -> EaseRanker:
         scale = (train.scale.min, train.scale.max)
         weight = np.ones(len(train)) if binary else interaction_weight(train.rating, *scale)
         fitted = fit_ease(train.user_idx, train.item_idx, weight, train.n_users, train.n_items, l2, 10_000, keep)
@@ -51,7 +54,7 @@ class _Ease(EaseScorer):
                    np.bincount(train.item_idx, minlength=train.n_items), profiles)
 
 
-def evaluate(scorer: Scorer, train, val, threshold: float) -> dict[str, float]:
+def evaluate(scorer: Ranker, train, val, threshold: float) -> dict[str, float]:
     users = np.unique(val.user_idx[val.rating >= threshold])
     order = np.argsort(val.user_idx, kind="stable")
     relevant = [val.item_idx[order][(val.user_idx[order] == u) & (val.rating[order] >= threshold)] for u in users]
@@ -72,26 +75,26 @@ def quality(source: str, seed: int, threshold: float | None) -> None:
     if threshold is None:
         threshold = float(np.quantile(train.rating, 0.75))
     started = time.perf_counter()
-    run = TrainingRun(train, val, TrainConfig(ranking_model="mf"))
+    run = TrainingRun(train, val, TrainConfig())
     for _ in run:
         pass
     mf_seconds = time.perf_counter() - started
-    rec = run.finish(dataset.catalog, dataset.name)
-    candidates = [("most popular", lambda: PopularityScorer(np.bincount(train.item_idx, minlength=train.n_items))),
-                  ("rating model (MF, unclipped)", lambda: rec.rating_scorer),
+    by_rating = RatingModelRanker(run.finish())
+    candidates = [("most popular", lambda: PopularityRanker(np.bincount(train.item_idx, minlength=train.n_items))),
+                  ("rating model (MF, unclipped)", lambda: by_rating),
                   ("EASE 0/1, lambda 300", lambda: _Ease.build(train, 300.0, 10**9, binary=True)),
                   ("EASE by rating, lambda 100, unpruned", lambda: _Ease.build(train, 100.0, 10**9, binary=False)),
                   ("EASE by rating, lambda 100, 128/item (default)",
                    lambda: _Ease.build(train, 100.0, 128, binary=False))]
     print(f"\n{dataset.name}: {len(train):,} train / {len(val):,} validation ratings, {train.n_users:,} users x "
           f"{train.n_items:,} items; split seed {seed}; relevant = rating >= {threshold:g}; "
-          f"rating model val RMSE {rec.metrics['val_rmse']:.4f}")
+          f"rating model val RMSE {run.best_val_rmse:.4f}")
     print("| ranking | P@10 | R@10 | NDCG@10 | coverage | fit s |")
     print("|---|---|---|---|---|---|")
     for name, build in candidates:
         started = time.perf_counter()
         scorer = build()
-        seconds = mf_seconds if scorer is rec.rating_scorer else time.perf_counter() - started
+        seconds = mf_seconds if scorer is by_rating else time.perf_counter() - started
         m = evaluate(scorer, train, val, threshold)
         print(f"| {name} | {m['precision']:.4f} | {m['recall']:.4f} | {m['ndcg']:.4f} | {m['coverage']:.1%} | "
               f"{seconds:.1f} |", flush=True)
@@ -104,18 +107,19 @@ def batch_speed(n_users: int, n_items: int, n_ratings: int) -> None:
     started = time.perf_counter()
     from cfcore.ratings import Ratings
 
-    owner = np.repeat(np.arange(rec.n_users), np.diff(rec.seen_indptr))
-    train = Ratings(owner, rec.seen_items.astype(np.int64), rec.seen_ratings, rec.users, rec.items)
-    ease = EaseScorer.fit(train.user_idx, train.item_idx, train.rating, train.n_users, train.n_items,
-                          (0.5, 5.0), 100.0, 10_000, 128)
+    owner = np.repeat(np.arange(rec.n_users), rec.seen.counts())
+    train = Ratings(owner, rec.seen.items.astype(np.int64), rec.seen.ratings, rec.users, rec.items)
+    ease = EaseRanker.fit(train, EaseParams(), rec.rating)
     print(f"model: {rec.n_users:,} users x {rec.n_items:,} items, {len(train):,} training ratings; "
           f"EASE fitted in {time.perf_counter() - started:.1f} s")
     print("| ranking kind | users | seconds (CLI, end to end) | users per minute |")
     print("|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
-        for kind, ranker in (("mf", None), ("ease", ease)):
-            rec.ranker = ranker or rec.rating_scorer
-            path = checkpoint.save(rec, Path(tmp) / f"{kind}.pt")
+        for ranker in (rec.ranker, ease):  # the rating model's own lists, then EASE's
+            kind = ranker.kind
+            ranked = rec.with_record(replace(rec.record, config=rec.record.config.replace(ranking_model=kind)))
+            ranked.ranker = ranker
+            path = checkpoint.save(ranked, Path(tmp) / f"{kind}.pt")
             started = time.perf_counter()
             subprocess.run([sys.executable, "-m", "cfcore", "recommend", "--model", str(path), "--all-users", "-k",
                             "10", "--out", str(Path(tmp) / "recs.csv")], check=True, cwd=ROOT)

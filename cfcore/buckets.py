@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from cfcore.evaluation import ndcg_by_user as measure_ndcg
+from cfcore.queries import Recommender
 from cfcore.ratings import Ratings
-from cfcore.recommender import Recommender
+from cfcore.records import BucketRow
 
 UPPER = (0, 5, 20, 100)  # a bucket's largest training count; above the last: "over 100"
 LABELS = ("0 (new)", "1-5", "6-20", "21-100", "over 100")
@@ -25,20 +27,20 @@ def bucket_of(counts: np.ndarray) -> np.ndarray:
 
 def error_by_bucket(rec: Recommender, held_out: Ratings, k: int = 10, threshold: float = 4.0,
                     max_users: int | None = 5000, seed: int = 0,
-                    ndcg_by_user: tuple[np.ndarray, np.ndarray] | None = None) -> list[dict]:
+                    ndcg_by_user: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[BucketRow, ...]:
     """One row per non-empty bucket and side: side, bucket, ratings, rmse, mae; user buckets also
     users_ranked and ndcg (NDCG@k of the ranking model's lists for users with a relevant held-out
     rating in that bucket; None when there are none).
 
     ``held_out`` uses the model's indices (a validation or test split of the data it was trained on).
     ``ndcg_by_user``: (users, NDCG) already measured on ``held_out`` with the same k and threshold (the
-    ladder keeps them as ``rec.judged_ndcg_``); when None they are measured here.
+    ladder returns them: ``evaluation.Ladder``); when None they are measured here.
     """
-    user_counts = np.diff(rec.seen_indptr)  # (U,) training ratings per user
-    item_counts = np.bincount(rec.seen_items, minlength=rec.n_items)  # (I,) training ratings per movie
+    user_counts = rec.seen.counts()  # (U,) training ratings per user
+    item_counts = rec.catalog.counts()  # (I,) training ratings per movie
     err = rec.predict_idx(held_out.user_idx, held_out.item_idx) - held_out.rating  # (n,)
     users, ndcg = ndcg_by_user if ndcg_by_user is not None else \
-        rec.ndcg_by_user(held_out, k, threshold, max_users, seed)  # (m,), (m,)
+        measure_ndcg(rec, held_out, k, threshold, max_users, seed)  # (m,), (m,)
     ndcg_bucket = bucket_of(user_counts[users])  # (m,)
     rows = []
     for side, counts, idx in (("users", user_counts, held_out.user_idx), ("movies", item_counts, held_out.item_idx)):
@@ -47,12 +49,9 @@ def error_by_bucket(rec: Recommender, held_out: Ratings, k: int = 10, threshold:
             mine = err[bucket == b]
             if not len(mine):
                 continue
-            row = {"side": side, "bucket": label, "ratings": int(len(mine)),
-                   "rmse": float(np.sqrt(np.mean(mine.astype(np.float64) ** 2))),
-                   "mae": float(np.mean(np.abs(mine)))}
-            if side == "users":
-                ranked = ndcg[ndcg_bucket == b]
-                row["users_ranked"] = int(len(ranked))
-                row["ndcg"] = float(ranked.mean()) if len(ranked) else None
-            rows.append(row)
-    return rows
+            ranked = ndcg[ndcg_bucket == b] if side == "users" else None
+            rows.append(BucketRow(side, label, int(len(mine)), float(np.sqrt(np.mean(mine.astype(np.float64) ** 2))),
+                                  float(np.mean(np.abs(mine))),
+                                  int(len(ranked)) if ranked is not None else None,
+                                  float(ranked.mean()) if ranked is not None and len(ranked) else None))
+    return tuple(rows)

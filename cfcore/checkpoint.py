@@ -18,47 +18,52 @@ import numpy as np
 import pandas as pd
 import torch
 
-from cfcore.config import TrainConfig
+from cfcore.catalog import Catalog
 from cfcore.errors import CFError, CheckpointError
 from cfcore.ids import IdMap
 from cfcore.mapframes import MapFrames
 from cfcore.model import BiasedMF
+from cfcore.queries import Interactions, Recommender
+from cfcore.rankers import registry
+from cfcore.rankers.base import Ranker
+from cfcore.rankers.mf import RatingModelRanker
+from cfcore.rating_model import RatingModel
 from cfcore.ratings import RatingScale
-from cfcore.recommender import Recommender
-from cfcore.scorers import RANKING_KINDS, EaseScorer, PopularityScorer, Scorer
+from cfcore.records import RunRecord
 
 FORMAT = "cfstudio-checkpoint"
-FORMAT_VERSION = 2  # 2 added the ranking model ("ranker") and held-out ratings; 1 still loads (ranker: mf)
-READABLE_VERSIONS = (1, 2)
-REQUIRED = ("format", "format_version", "model_args", "state_dict", "config", "user_ids", "item_ids", "scale",
+FORMAT_VERSION = 3  # 3: the run record ("record") replaces config/metrics/history, and every ranking kind
+#                     stores its arrays; 2 added the ranking model ("ranker") and held-out ratings; 1, 2 still load
+READABLE_VERSIONS = (1, 2, 3)
+REQUIRED = ("format", "format_version", "model_args", "state_dict", "user_ids", "item_ids", "scale",
             "catalog", "seen_indptr", "seen_items", "seen_ratings")
 
 
 def to_dict(rec: Recommender) -> dict:
     """The checkpoint's contents: only tensors, numbers, strings, lists and dicts."""
-    catalog = rec.catalog
+    if rec.record is None:
+        raise CFError("a model without the record of the run that made it cannot be saved (finish its run first)")
+    catalog = rec.catalog.frame
+    model = BiasedMF.from_rating_model(rec.rating)
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "model_args": rec.model.model_args(),
-        "state_dict": {k: v.detach().cpu().clone() for k, v in rec.model.state_dict().items()},
-        "config": rec.config.to_dict(),
+        "model_args": model.model_args(),
+        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         "user_ids": rec.users.to_list(),
         "item_ids": rec.items.to_list(),
         "scale": {"min": rec.scale.min, "max": rec.scale.max, "step": rec.scale.step},
         "catalog": {"title": catalog["title"].astype(str).tolist(),
                     "year": torch.tensor(catalog["year"].to_numpy(np.float64, copy=True)),
                     "genres": catalog["genres"].fillna("").astype(str).tolist()},
-        "seen_indptr": torch.tensor(np.array(rec.seen_indptr)),
-        "seen_items": torch.tensor(np.array(rec.seen_items)),
-        "seen_ratings": torch.tensor(np.array(rec.seen_ratings)),
-        "history": [{k: _plain(v) for k, v in row.items()} for row in rec.history],
-        "metrics": {k: _plain(v) for k, v in rec.metrics.items()},
-        "dataset_name": rec.dataset_name,
+        "seen_indptr": torch.tensor(np.array(rec.seen.indptr)),
+        "seen_items": torch.tensor(np.array(rec.seen.items)),
+        "seen_ratings": torch.tensor(np.array(rec.seen.ratings)),
+        "record": rec.record.to_dict(),
         "ranker": {"kind": rec.ranker.kind,
                    "arrays": {k: torch.as_tensor(np.array(v)) for k, v in rec.ranker.to_arrays().items()}},
-        "heldout_indptr": torch.tensor(np.array(rec.heldout_indptr)),
-        "heldout_items": torch.tensor(np.array(rec.heldout_items)),
+        "heldout_indptr": torch.tensor(np.array(rec.heldout.indptr)),
+        "heldout_items": torch.tensor(np.array(rec.heldout.items)),
         **({"map_frames": {k: torch.as_tensor(np.array(v)) for k, v in rec.map_frames.to_arrays().items()}}
            if rec.map_frames is not None else {}),
     }
@@ -129,7 +134,7 @@ def from_dict(data: object, label: str = "checkpoint") -> Recommender:
             f"{label} has checkpoint format version {version!r}; this CF Studio reads versions "
             f"{', '.join(map(str, READABLE_VERSIONS))}. Retrain the model with this version"
         )
-    missing = [key for key in REQUIRED if key not in data]
+    missing = [key for key in REQUIRED + (("record",) if version >= 3 else ("config",)) if key not in data]
     if missing:
         raise CheckpointError(f"{label} is missing {', '.join(missing)}; the file is incomplete")
     try:
@@ -143,54 +148,60 @@ def from_dict(data: object, label: str = "checkpoint") -> Recommender:
                     if expected.get(k) != got.get(k)]
             raise CheckpointError(f"{label}: weights do not match the stored model size ({'; '.join(diff[:3])})")
         model.load_state_dict(data["state_dict"])
+        rating = model.to_rating_model()
         users = IdMap(data["user_ids"], "user")
         items = IdMap(data["item_ids"], "item")
-        catalog = pd.DataFrame({"item_id": items.index.to_numpy(), "title": data["catalog"]["title"],
-                                "year": np.asarray(data["catalog"]["year"], dtype=np.float64),
-                                "genres": data["catalog"]["genres"]})
-        scale = RatingScale(**data["scale"])
-        heldout = _heldout(data, len(users), len(items))
-        rec = Recommender(model, users, items, TrainConfig.from_dict(data["config"]), catalog=catalog,
-                           seen_indptr=np.asarray(data["seen_indptr"], np.int64),
-                           seen_items=np.asarray(data["seen_items"], np.int32),
-                           seen_ratings=np.asarray(data["seen_ratings"], np.float32), scale=scale,
-                           history=list(data.get("history", [])), metrics=dict(data.get("metrics", {})),
-                           dataset_name=str(data.get("dataset_name", "")),
-                           ranker=_ranker(data.get("ranker"), len(users), len(items), label),
-                           heldout_indptr=heldout[0], heldout_items=heldout[1])
-        if "map_frames" in data:  # optional: runs trained before it was recorded have none
-            rec.map_frames = MapFrames.from_arrays(dict(data["map_frames"]), len(items))
-        return rec
+        seen = Interactions(np.asarray(data["seen_indptr"], np.int64), np.asarray(data["seen_items"], np.int32),
+                            np.asarray(data["seen_ratings"], np.float32))
+        catalog = Catalog.build(pd.DataFrame({"item_id": items.index.to_numpy(), "title": data["catalog"]["title"],
+                                              "year": np.asarray(data["catalog"]["year"], dtype=np.float64),
+                                              "genres": data["catalog"]["genres"]}),
+                                items, seen.items, seen.ratings)
+        ranker = _ranker(data.get("ranker"), version, rating, len(users), len(items), label)
+        record = _record(data)
+        if ranker.kind != record.ranking_kind:
+            raise CheckpointError(f"{label}: its lists are ordered by {ranker.kind!r} but its record says "
+                                  f"{record.ranking_kind!r}")
+        frames = MapFrames.from_arrays(dict(data["map_frames"]), len(items)) if "map_frames" in data else None
+        return Recommender(rating, ranker, users, items, catalog, seen=seen, heldout=_heldout(data, len(users), len(items)),
+                           scale=RatingScale(**data["scale"]), record=record, map_frames=frames)
     except CFError as exc:
         if isinstance(exc, CheckpointError):
             raise
         raise CheckpointError(f"{label}: inconsistent checkpoint ({exc})") from None
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
         raise CheckpointError(f"{label}: damaged checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
-def _ranker(stored: object, n_users: int, n_items: int, label: str) -> Scorer | None:
-    """The stored ranking model; None (the rating model ranks) for version-1 files and kind ``mf``."""
-    if stored is None:
-        return None
-    if not isinstance(stored, dict) or stored.get("kind") not in RANKING_KINDS:
+def _record(data: dict) -> RunRecord:
+    """The run's record; checkpoints of versions 1-2 kept loose config/metrics/history dicts instead."""
+    if data.get("format_version", 0) >= 3:
+        return RunRecord.from_dict(dict(data["record"]))
+    return RunRecord.from_legacy(dict(data.get("config", {})), dict(data.get("metrics", {})),
+                                 list(data.get("history", [])), dataset=str(data.get("dataset_name", "")))
+
+
+def _ranker(stored: object, version: int, rating: RatingModel, n_users: int, n_items: int, label: str) -> Ranker:
+    """The stored ranking model. Versions 1-2 stored nothing (1) or no arrays (2) when the rating model ordered
+    the lists: that ranker is rebuilt from the rating model's vectors."""
+    if version < 3 and (stored is None or (isinstance(stored, dict) and not stored.get("arrays"))):
+        return RatingModelRanker(rating)
+    if not isinstance(stored, dict) or stored.get("kind") not in registry.kinds():
         kind = stored.get("kind") if isinstance(stored, dict) else stored
         raise CheckpointError(f"{label}: unknown ranking model kind {kind!r}; this CF Studio knows "
-                              f"{', '.join(RANKING_KINDS)}")
+                              f"{', '.join(registry.names())} (a kind of your own: name its folder in "
+                              f"${registry.PLUGIN_PATH})")
     arrays = {k: np.asarray(v) for k, v in dict(stored.get("arrays", {})).items()}
-    if stored["kind"] == "ease":
-        return EaseScorer.from_arrays(arrays, n_users, n_items)
-    if stored["kind"] == "popularity":
-        return PopularityScorer.from_arrays(arrays, n_items)
-    return None
+    return registry.get(stored["kind"]).from_arrays(arrays, n_users, n_items)
 
 
-def _heldout(data: dict, n_users: int, n_items: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+def _heldout(data: dict, n_users: int, n_items: int) -> Interactions:
+    """The held-out ratings' items per user (none in files saved before they were kept)."""
     if "heldout_indptr" not in data:
-        return None, None
+        return Interactions.of(None, n_users)
     indptr = np.asarray(data["heldout_indptr"], np.int64)
     items = np.asarray(data["heldout_items"], np.int32)
     if (indptr.shape != (n_users + 1,) or indptr[0] != 0 or np.any(np.diff(indptr) < 0) or indptr[-1] != len(items)
             or (len(items) and (items.min() < 0 or items.max() >= n_items))):
         raise CheckpointError("held-out ratings do not match the stored users and items")
-    return indptr, items
+    return Interactions(indptr, items)

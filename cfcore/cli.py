@@ -6,20 +6,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from cfcore import checkpoint, jsonio
+from cfcore import checkpoint, dashboard, jsonio
 from cfcore.config import DEVICES, OPTIMIZERS, OUTPUTS, PRESETS, TrainConfig
 from cfcore.data.dataset import BUILTIN_MOVIELENS
 from cfcore.data.load import load_dataset
 from cfcore.errors import CFError
-from cfcore.experiment import Evaluation, Experiment
-from cfcore.scorers import KIND_LABELS, RANKING_KINDS
+from cfcore.experiment import Experiment
+from cfcore.rankers import registry
+from cfcore.records import Evaluation, RunRecord
 from cfcore.split import SPLIT_METHODS, SplitSettings, split, with_test_set
 
 
@@ -32,6 +33,9 @@ class _Parser(argparse.ArgumentParser):
 
 class _UsageError(Exception):
     pass
+
+
+RANKER_FLAG = "ranker:"  # argparse dest prefix of a ranking kind's settings: "ranker:<kind>:<setting>"
 
 
 def build_parser(prog: str = "cfstudio") -> argparse.ArgumentParser:
@@ -65,11 +69,15 @@ def build_parser(prog: str = "cfstudio") -> argparse.ArgumentParser:
     train.add_argument("--output", choices=OUTPUTS)
     train.add_argument("--seed", type=int)
     train.add_argument("--device", choices=DEVICES)
-    train.add_argument("--ranking-model", choices=RANKING_KINDS, dest="ranking_model",
-                       help="what orders recommendation lists: ease (default), mf (the rating model) or popularity")
-    train.add_argument("--ranking-l2", type=float, dest="ranking_l2", help="EASE's L2 strength (default 100)")
-    train.add_argument("--ranking-max-items", type=int, dest="ranking_max_items",
-                       help="EASE models at most this many of the most-rated items (default 10,000)")
+    kinds = registry.kinds()
+    train.add_argument("--ranking-model", choices=list(kinds), dest="ranking_model",
+                       help="what orders recommendation lists (default ease): "
+                            + "; ".join(f"{name}: {kind.label}" for name, kind in kinds.items()))
+    for name, kind in kinds.items():  # each kind's own settings: --<kind>-<setting>
+        for setting in kind.Params.settings():
+            train.add_argument(f"--{name}-{setting.name.replace('_', '-')}", dest=f"{RANKER_FLAG}{name}:{setting.name}",
+                               type=int if setting.integer else float, metavar=setting.name.upper(),
+                               help=f"{setting.help} (default {setting.default:g}; for --ranking-model {name})")
     train.add_argument("--relevance-threshold", type=float, default=4.0,
                        help="ratings at or above this count as relevant in the ranking metrics (default 4.0)")
     train.add_argument("--out", help="where to save the model checkpoint (.pt)")
@@ -97,21 +105,10 @@ def build_parser(prog: str = "cfstudio") -> argparse.ArgumentParser:
     return parser
 
 
-APP = Path(__file__).resolve().parents[1] / "app.py"  # the dashboard, beside this package in the checkout
-
-
 def _app(args: argparse.Namespace, streamlit_args: list[str]) -> int:
-    """Replace this process by the Streamlit server running the dashboard (cfcore never imports Streamlit)."""
-    if not APP.is_file():
-        raise CFError(f"the dashboard's app.py was not found at {APP}; `cfstudio app` runs the dashboard from a "
-                      "source checkout installed with `pip install -e .` (bash scripts/start.sh does this)")
-    if not str(args.port).isdigit() or not 0 < int(args.port) < 65536:
-        raise CFError(f"--port {args.port!r} is not a port number (1 to 65535)")
-    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", args.address,
-               "--server.port", str(args.port), *streamlit_args]
-    os.chdir(APP.parent)  # Streamlit reads .streamlit/config.toml from the working directory
-    os.execv(sys.executable, command)
-    return 0  # not reached
+    """Replace this process by the Streamlit server running the dashboard (cfcore/dashboard.py finds it)."""
+    dashboard.run(args.address, args.port, streamlit_args)
+    return 0  # not reached: the server replaced this process
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,11 +146,20 @@ def main(argv: list[str] | None = None) -> int:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     overrides = {key: getattr(args, key) for key in ("embedding_dim", "learning_rate", "batch_size", "epochs",
                                                      "weight_decay", "dropout", "optimizer", "grad_clip",
-                                                     "early_stopping",
-                                                     "output", "seed", "device", "ranking_model", "ranking_l2",
-                                                     "ranking_max_items")
+                                                     "early_stopping", "output", "seed", "device", "ranking_model")
                  if getattr(args, key, None) is not None}
-    return PRESETS[args.preset].replace(**overrides)
+    config = PRESETS[args.preset].replace(**overrides)
+    given = [(*dest.removeprefix(RANKER_FLAG).split(":"), value) for dest, value in vars(args).items()
+             if dest.startswith(RANKER_FLAG) and value is not None]  # (kind, setting, value) of each flag given
+    other = [f"--{kind}-{name.replace('_', '-')}" for kind, name, _ in given if kind != config.ranking_model]
+    if other:
+        raise CFError(f"{', '.join(other)} set{'s' if len(other) == 1 else ''} a ranking model the lists are not "
+                      f"ordered by ({config.ranking_model}); add --ranking-model {given[0][0]} or leave "
+                      f"{'it' if len(other) == 1 else 'them'} out")
+    if given:
+        params = config.ranking_params.to_dict() | {name: value for _, name, value in given}
+        config = config.replace(ranking_params=params)
+    return config
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -200,14 +206,12 @@ def _train(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     end = run.end
-    rec = experiment.finish()
-    if rec is None:
+    record = experiment.finish()
+    if record is None:
         raise CFError(end.message if end else "training stopped before the first epoch finished; nothing to save")
     say(f"stopped: {end.message}" if end.reason != "completed" else f"done: {end.message}")
 
-    base = experiment.baselines
-    results = {"val_rmse": rec.metrics["val_rmse"], "val_mae": rec.metrics["val_mae"],
-               "test_rmse": rec.metrics.get("test_rmse"), "test_mae": rec.metrics.get("test_mae")}
+    base = record.baselines
     if test is not None:
         seen_users = np.bincount(train.user_idx, minlength=train.n_users) > 0
         seen_items = np.bincount(train.item_idx, minlength=train.n_items) > 0
@@ -215,40 +219,47 @@ def _train(args: argparse.Namespace) -> int:
         say(f"test: {len(test):,} ratings, {int(unseen.sum()):,} of them with a user or item unseen in training "
             "(predicted from biases and the mean)")
     where = "test" if test is not None else "validation"
-    say(f"best epoch {rec.metrics['best_epoch']}: validation RMSE {results['val_rmse']:.4f}, MAE {results['val_mae']:.4f}")
+    say(f"best epoch {record.best_epoch}: validation RMSE {record.val_rmse:.4f}, MAE {record.val_mae:.4f}")
     if test is not None:
-        say(f"test RMSE {results['test_rmse']:.4f}, MAE {results['test_mae']:.4f}")
-    model_rmse = results["test_rmse"] if test is not None else results["val_rmse"]
-    gain = f" ({100 * (1 - model_rmse / base['bias_rmse']):+.1f}% vs bias-only)" if base["bias_rmse"] > 0 else ""
-    say(f"baselines on {where}: global mean RMSE {base['global_mean_rmse']:.4f}, bias-only RMSE {base['bias_rmse']:.4f}; "
+        say(f"test RMSE {record.test_rmse:.4f}, MAE {record.test_mae:.4f}")
+    model_rmse = record.test_rmse if test is not None else record.val_rmse
+    gain = f" ({100 * (1 - model_rmse / base.bias_rmse):+.1f}% vs bias-only)" if base.bias_rmse > 0 else ""
+    say(f"baselines on {where}: global mean RMSE {base.global_mean_rmse:.4f}, bias-only RMSE {base.bias_rmse:.4f}; "
         f"model {model_rmse:.4f}{gain}")
-    ladder = experiment.ladder
-    ranking = ladder[rec.kind]
-    say(f"ranking on {where} (k=10, relevant = rating >= {args.relevance_threshold:g}, {ranking['users']:,} users; "
-        f"lists ordered by {KIND_LABELS[rec.kind]}, fitted in {rec.metrics['ranking_seconds']:.1f} s):")
-    for kind, row in ladder.items():
-        say(f"  {KIND_LABELS[kind] + (' *' if kind == rec.kind else ''):<22} P@10 {row['precision']:.4f}  "
-            f"R@10 {row['recall']:.4f}  NDCG@10 {row['ndcg']:.4f}  coverage {row['coverage']:.1%}")
-    buckets = rec.metrics["error_by_bucket"]
+    kind = record.ranking_kind
+    say(f"ranking on {where} (k=10, relevant = rating >= {args.relevance_threshold:g}, {record.ranking.users:,} users; "
+        f"lists ordered by {registry.label(kind)}, fitted in {record.ranking_seconds:.1f} s):")
+    for name, row in record.ladder.items():
+        say(f"  {registry.label(name) + (' *' if name == kind else ''):<22} P@10 {row.precision:.4f}  "
+            f"R@10 {row.recall:.4f}  NDCG@10 {row.ndcg:.4f}  coverage {row.coverage:.1%}")
     say(f"{where} RMSE by the number of training ratings (held-out ratings in brackets):")
     for side, title in (("users", "of the user: "), ("movies", "of the movie:")):
-        say(f"  {title} " + "  ".join(f"{r['bucket']} {r['rmse']:.3f} ({r['ratings']:,})"
-                                     for r in buckets if r["side"] == side))
+        say(f"  {title} " + "  ".join(f"{r.bucket} {r.rmse:.3f} ({r.ratings:,})" for r in record.buckets if r.side == side))
     if args.out:
-        path = checkpoint.save(rec, args.out)
+        path = checkpoint.save(experiment.model, args.out)
         say(f"saved model to {path}")
     if args.metrics_json:
-        epochs = [{k: r[k] for k in ("epoch", "train_loss", "val_rmse", "val_mae", "seconds", "ratings_per_second")}
-                  for r in rec.history]
-        payload = {**results, "baseline_global_mean_rmse": base["global_mean_rmse"], "baseline_bias_rmse": base["bias_rmse"],
-                   "best_epoch": rec.metrics["best_epoch"], "stop_reason": end.reason, "epochs": epochs,
-                   "train_ratings_per_second": statistics.median(r["ratings_per_second"] for r in rec.history),
-                   "device": run.device_name, "config": config.to_dict(), "data": args.data,
-                   "split": summary, "ranking_model": rec.kind, "ranking": ranking, "ranking_ladder": ladder,
-                   "error_by_bucket": buckets}
-        Path(args.metrics_json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.metrics_json).write_text(jsonio.dumps(payload, indent=2))
+        write_metrics_json(Path(args.metrics_json), record, args.data, summary)
     return 0
+
+
+def write_metrics_json(path: Path, record: RunRecord, data: str, split_summary: dict) -> None:
+    """``--metrics-json``: the documented keys (add, never rename), read from the run's record."""
+    ladder = {kind: asdict(row) for kind, row in record.ladder.items()}
+    payload = {"val_rmse": record.val_rmse, "val_mae": record.val_mae, "test_rmse": record.test_rmse,
+               "test_mae": record.test_mae, "baseline_global_mean_rmse": record.baselines.global_mean_rmse,
+               "baseline_bias_rmse": record.baselines.bias_rmse, "best_epoch": record.best_epoch,
+               "stop_reason": record.stop_reason,
+               "epochs": [{k: getattr(e, k) for k in ("epoch", "train_loss", "val_rmse", "val_mae", "seconds",
+                                                        "ratings_per_second")} for e in record.epochs],
+               "train_ratings_per_second": record.ratings_per_second, "device": record.where.device,
+               "config": record.config.to_dict(), "data": data, "split": split_summary,
+               "ranking_model": record.ranking_kind, "ranking": ladder.get(record.ranking_kind),
+               "ranking_ladder": ladder, "error_by_bucket": [asdict(b) for b in record.buckets],
+               "ranking_params": record.config.ranking_params.to_dict(), "ranking_seconds": record.ranking_seconds,
+               "host": record.where.host, "dataset_hash": record.dataset.content_hash}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(jsonio.dumps(payload, indent=2))
 
 
 def _scale(text: str | None) -> tuple[float, float] | None:
@@ -309,7 +320,7 @@ def _recommend_batch(rec, args: argparse.Namespace) -> int:
         user_idx = np.arange(rec.n_users)
     else:
         user_idx = rec.users.to_idx(_read_user_ids(args.users))
-    titled = not (rec.catalog["title"].astype(str).to_numpy() == rec.catalog["item_id"].astype(str).to_numpy()).all()
+    titled = rec.catalog.titled
     header = ["user_id", "rank", "item_id", "score"] + (["title"] if titled else [])
     chunks = []
     out = open(args.out, "w", newline="", encoding="utf-8") if args.out else None
@@ -345,7 +356,7 @@ def _batch_frame(rec, batch: np.ndarray, top: np.ndarray, scores: np.ndarray, ti
                           "item_id": rec.items.to_id(top.ravel()[keep]),
                           "score": scores.ravel()[keep].astype(np.float64)})
     if titled:
-        frame["title"] = rec.catalog["title"].to_numpy()[top.ravel()[keep]]
+        frame["title"] = rec.catalog.frame["title"].to_numpy()[top.ravel()[keep]]
     return frame
 
 

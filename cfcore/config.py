@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Literal, get_args
 
-from cfcore.errors import ConfigError
-from cfcore.scorers import RANKING_KINDS, RankingKind
+from cfcore.errors import ConfigError, check_range
+from cfcore.rankers import registry
+from cfcore.rankers.base import RankerParams
+from cfcore.rankers.mf import RatingModelRanker
 
 Optimizer = Literal["sparse_adam", "adam"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
@@ -27,8 +29,6 @@ LIMITS: dict[str, tuple[float, float, bool]] = {
     "lr_factor": (0.01, 0.99, False),
     "log_every": (1, 1_000_000, True),
     "seed": (0, 2**32 - 1, True),
-    "ranking_l2": (1e-3, 1e6, False),
-    "ranking_max_items": (1, 1_000_000, True),
     "grad_clip": (1e-6, 1e6, False),  # when set
     "lr_patience": (0, 10_000, True),  # when set
     "early_stopping": (0, 10_000, True),  # when set
@@ -56,12 +56,10 @@ class TrainConfig:
     seed: int = 42  # model init and batch order; same seed + data + CPU = same numbers
     device: Device = "auto"  # auto = CUDA, then Apple MPS, then CPU
     log_every: int = 20  # steps between progress records (each one reads the loss back from the device)
-    ranking_model: RankingKind = "ease"  # what orders the lists: ease (learned from what people chose to
-    #                                     rate; NDCG@10 0.25 vs 0.04 for mf on the built-in data), mf (the
-    #                                     rating model's own scores, as the seed), or popularity
-    ranking_l2: float = 100.0  # EASE's L2 strength: larger = smoother lists leaning to popular items
-    ranking_max_items: int = 10_000  # EASE models at most this many of the most-rated items (memory and
-    #                                  time grow with the square; 10,000 take ~2.4 GiB and ~45 s on 2 cores)
+    ranking_model: str | None = None  # what orders the lists: a kind of cfcore/rankers (registry.names());
+    #                                   None = the registry's default (today EASE: learned from what people chose
+    #                                   to rate; NDCG@10 0.25 vs 0.05 for the rating model on the built-in data)
+    ranking_params: RankerParams | None = None  # that kind's own settings (its Params); None = its defaults
 
     def __post_init__(self) -> None:
         for name, (low, high, integer) in LIMITS.items():
@@ -69,21 +67,32 @@ class TrainConfig:
             if value is not None:  # grad_clip, lr_patience and early_stopping may be off
                 check_range(name, value, low, high, integer=integer)
         for name, value, allowed in (("optimizer", self.optimizer, OPTIMIZERS), ("device", self.device, DEVICES),
-                                     ("output", self.output, OUTPUTS),
-                                     ("ranking_model", self.ranking_model, RANKING_KINDS)):
+                                     ("output", self.output, OUTPUTS)):
             if value not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+        if self.ranking_model is None:
+            object.__setattr__(self, "ranking_model", registry.default())
+        # a dict (from a form, a file) or None becomes the kind's own checked parameters
+        object.__setattr__(self, "ranking_params", registry.params_for(self.ranking_model, self.ranking_params))
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return asdict(self)  # ranking_params as a nested dict of plain values
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
-        """Rebuild from a dict (a checkpoint's), ignoring keys this version does not know."""
+        """Rebuild from a dict (``to_dict``'s, in a checkpoint or a run), ignoring keys this version does not know."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
 
+    def __reduce__(self):
+        # pickled as plain values (to a training process): a kind's parameters may come from a plugin
+        # module that the receiving process imports through the registry, not by its pickled name
+        return (TrainConfig.from_dict, (self.to_dict(),))
+
     def replace(self, **changes) -> TrainConfig:
+        """A copy with ``changes``; a new ranking kind without parameters gets its own defaults."""
+        if "ranking_model" in changes and changes["ranking_model"] != self.ranking_model:
+            changes.setdefault("ranking_params", None)
         return replace(self, **changes)
 
     def batch_for(self, n_ratings: int) -> int:
@@ -95,18 +104,9 @@ class TrainConfig:
         return max(1, -(-n_ratings // self.batch_for(n_ratings)))
 
 
-def check_range(name: str, value, low: float, high: float, integer: bool = False) -> None:
-    """Raise ConfigError naming ``value`` unless low <= value <= high (and an int when asked)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not float(value).is_integer()):
-        kind = "a whole number" if integer else "a number"
-        raise ConfigError(f"{name} must be {kind}; got {value!r}")
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low:g} and {high:g}; got {value!r}")
-
-
 # The seed design document's exact values, for comparison with the recommended defaults.
 SEED_PRESET = TrainConfig(
     embedding_dim=50, learning_rate=0.001, batch_size=1024, epochs=10, weight_decay=0.01, optimizer="adam",
-    grad_clip=None, lr_patience=None, early_stopping=None, output="clip", ranking_model="mf",
+    grad_clip=None, lr_patience=None, early_stopping=None, output="clip", ranking_model=RatingModelRanker.kind,
 )
 PRESETS: dict[str, TrainConfig] = {"recommended": TrainConfig(), "seed": SEED_PRESET}

@@ -27,3 +27,12 @@ class UnknownIdError(CFError, KeyError):
 
     def __str__(self) -> str:  # KeyError would repr() the message; keep it readable
         return str(self.args[0]) if self.args else ""
+
+
+def check_range(name: str, value, low: float, high: float, integer: bool = False) -> None:
+    """Raise ConfigError naming ``value`` unless low <= value <= high (and an int when asked)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not float(value).is_integer()):
+        kind = "a whole number" if integer else "a number"
+        raise ConfigError(f"{name} must be {kind}; got {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low:g} and {high:g}; got {value!r}")

@@ -12,7 +12,8 @@ from cfcore import resources
 from cfcore.config import TrainConfig
 from cfcore.device import resolve_device
 from cfcore.ratings import Ratings
-from cfcore.resources import fits, memory_needed
+from cfcore.resources import memory_needed
+from cfcore.sizes import fits
 from cfcore.split import split
 from cfcore.synthetic import SyntheticSpec, generate
 from cfcore.train import TrainingRun
@@ -69,8 +70,7 @@ def warm_up(config: TrainConfig) -> None:
         return
     data = generate(SyntheticSpec(n_ratings=4000, n_users=100, n_items=100, seed=0)).dataset.ratings
     parts = split(data, "random", 0.2, 0)
-    run = TrainingRun(parts.train, parts.val, config.replace(epochs=1, embedding_dim=4, batch_size=256,
-                                                               ranking_model="mf"))
+    run = TrainingRun(parts.train, parts.val, config.replace(epochs=1, embedding_dim=4, batch_size=256))
     for _ in run:
         pass
     _WARM.add(key)

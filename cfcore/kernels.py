@@ -1,6 +1,6 @@
 """The CPU row-wise training step as compiled loops (numba): forward, gradient and lazy Adam together.
 
-It computes exactly what ``TrainingRun._row_step`` computes with torch ops (the model's formula from
+It computes exactly what ``steps.RowStep.step`` computes with torch ops (the model's formula from
 ``BiasedMF.score_from_rows``, MSE plus the per-rating L2 on touched rows, then row-wise Adam), but
 without a dispatch per small tensor operation, so a step of 1,024 ratings costs microseconds rather
 than milliseconds. A test checks both paths give the same updates.

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import nn
+
+from cfcore.rating_model import RatingModel, output_range
 
 OutputMode = Literal["clip", "sigmoid"]
 
@@ -93,16 +96,31 @@ class BiasedMF(nn.Module):
 
     def output_range(self) -> tuple[float, float]:
         """(low, high) of the output: the rating scale, widened by 5% each side for the sigmoid."""
-        low, high = self.y_range
-        if self.output != "sigmoid":
-            return low, high
-        margin = 0.05 * (high - low) or 0.5
-        return low - margin, high + margin
+        return output_range(self.y_range, self.output)
 
     def model_args(self) -> dict:
         """What rebuilds this architecture (stored in checkpoints)."""
         return {"n_users": self.n_users, "n_items": self.n_items, "embedding_dim": self.embedding_dim,
                 "y_range": list(self.y_range), "output": self.output}
+
+    def to_rating_model(self) -> RatingModel:
+        """The learned arrays in numpy (a copy: training may go on changing this module)."""
+        def rows(table: nn.Embedding) -> np.ndarray:
+            return table.weight.detach().cpu().numpy().copy()
+        return RatingModel(rows(self.user_embeddings), rows(self.item_embeddings), rows(self.user_biases)[:, 0],
+                           rows(self.item_biases)[:, 0], float(self.global_bias.detach()[0]), self.y_range, self.output)
+
+    @classmethod
+    def from_rating_model(cls, fitted: RatingModel) -> BiasedMF:
+        """The module holding ``fitted``'s arrays (to save them with the state_dict layout checkpoints use)."""
+        model = cls(fitted.n_users, fitted.n_items, fitted.dim, fitted.y_range, fitted.output)
+        with torch.no_grad():
+            model.user_embeddings.weight.copy_(torch.as_tensor(fitted.user_factors))
+            model.item_embeddings.weight.copy_(torch.as_tensor(fitted.item_factors))
+            model.user_biases.weight.copy_(torch.as_tensor(fitted.user_bias)[:, None])
+            model.item_biases.weight.copy_(torch.as_tensor(fitted.item_bias)[:, None])
+            model.global_bias.fill_(fitted.global_bias)
+        return model.eval()
 
 
 def count_parameters(n_users: int, n_items: int, embedding_dim: int) -> int:

@@ -1,4 +1,4 @@
-"""Memory: how much a run needs (from the sizes alone), how much the device has free, and the share a run may plan on."""
+"""Memory: how much a run needs (from the sizes alone) and how much the device has free (``sizes.py``: whether it fits)."""
 
 from __future__ import annotations
 
@@ -7,27 +7,9 @@ import os
 import torch
 
 from cfcore.config import TrainConfig
-from cfcore.ease import memory_needed as ease_memory_needed
-from cfcore.errors import ConfigError
 from cfcore.model import count_parameters
 
 FLOAT_BYTES = 4
-HEADROOM = 0.8  # a run plans on at most this share of the free memory (the rest: Python, the page, the OS)
-
-
-def fits(need: int, available: int | None) -> bool:
-    """Whether ``need`` bytes fit in ``available`` (unknown: assume they do) with the headroom kept."""
-    return available is None or need < HEADROOM * available
-
-
-def human_bytes(n: int | None) -> str:
-    if n is None:
-        return "?"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
 
 
 def available_memory(device: torch.device) -> int | None:
@@ -59,14 +41,3 @@ def memory_needed(n_users: int, n_items: int, n_train: int, n_val: int, config: 
     # shuffled copy (int32 ids on the CPU path, int64 on a GPU: budget the larger)
     data = (n_train + n_val) * (8 + 8 + 4) + n_train * (8 + 8 + 8 + 4)
     return n_params, weights, optimizer, data
-
-
-def check_ease_fits(n_users: int, n_items: int, max_items: int, available_bytes: int | None) -> None:
-    """Refuse an EASE fit that would not fit in memory, saying how to make it fit."""
-    need = ease_memory_needed(n_users, n_items, max_items)
-    if not fits(need, available_bytes):
-        side = min(n_users, n_items, max_items)
-        raise ConfigError(
-            f"the EASE ranking model needs about {human_bytes(need)} for {side:,} x {side:,} work matrices, more than the "
-            f"{human_bytes(available_bytes)} free; lower ranking_max_items (now {max_items:,}) or choose the rating model "
-            "(mf) as the ranking model")

@@ -14,7 +14,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from cfcore.errors import DataError
-from cfcore.recommender import Recommender
+from cfcore.queries import Recommender
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def diff_runs(a: Recommender, b: Recommender, k: int = 10, max_users: int | None
     bias_a = a.item_bias_[a.items.to_idx(common_items)].astype(np.float64)  # (I,)
     bias_b = b.item_bias_[b.items.to_idx(common_items)].astype(np.float64)  # (I,)
     correlation = float(spearmanr(bias_a, bias_b).statistic) if np.ptp(bias_a) and np.ptp(bias_b) else float("nan")
-    titles = a.catalog.set_index("item_id")["title"]
+    titles = a.catalog.frame.set_index("item_id")["title"]
     bias_movers = pd.DataFrame({"item_id": common_items, "title": titles.reindex(common_items).to_numpy(),
                                 "bias_a": bias_a, "bias_b": bias_b, "change": bias_b - bias_a})
     bias_movers = bias_movers.reindex(bias_movers["change"].abs().sort_values(ascending=False, kind="stable").index)

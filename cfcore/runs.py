@@ -8,6 +8,7 @@ renaming a run never rewrites or moves its model or record.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -16,15 +17,16 @@ import secrets
 import shutil
 import time
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from cfcore import checkpoint, jsonio
 from cfcore.errors import CFError, CheckpointError
-from cfcore.recommender import Recommender
-from cfcore.scorers import KIND_LABELS
+from cfcore.queries import Recommender
+from cfcore.rankers import registry
+from cfcore.records import RECORD_VERSION, RunRecord
 
-RUN_FORMAT_VERSION = 1
+# run.json is the run's RunRecord (format version 2) and its id; version 1 (loose config/metrics/history) still reads
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}$")
 LABEL_FILE = "label.json"  # {"name": ..., "note": ...}: the only file of a run that is ever rewritten
 NAME_MAX = 80  # characters in a run's name: it heads the runs table and chart legends
@@ -35,21 +37,23 @@ _BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 @dataclass(frozen=True)
 class RunInfo:
-    """What the Runs page lists about one run folder."""
+    """One run folder as the Runs page lists it: its record (None when unreadable) and where it lives."""
 
     run_id: str
     path: Path
     readable: bool
     error: str = ""
-    created: float = 0.0  # seconds since 1970
-    dataset: str = ""
-    source: str = ""  # "trained" or "uploaded <file name>"
-    config: dict = field(default_factory=dict)
-    metrics: dict = field(default_factory=dict)
-    history: list[dict] = field(default_factory=list)
-    name: str = ""  # the person's name for the run (user text, shown literally), "" when unnamed
-    note: str = ""  # the person's note (user text)
+    record: RunRecord | None = None
     label_error: str = ""  # why label.json was ignored, when it was damaged
+
+    @property
+    def name(self) -> str:
+        """The person's name for the run (user text, shown literally), "" when unnamed."""
+        return self.record.name if self.record is not None else ""
+
+    @property
+    def note(self) -> str:
+        return self.record.note if self.record is not None else ""
 
     @property
     def title(self) -> str:
@@ -58,22 +62,18 @@ class RunInfo:
 
     @property
     def label(self) -> str:
-        return _label(self.run_id, self.config, self.metrics, self.name)
+        return run_label(self.run_id, self.record)
 
 
-def model_label(run_id: str, rec: Recommender, name: str = "") -> str:
-    """The one way a model is named in the sidebar and pickers: name, run, ranking kind, dim, RMSE."""
-    return _label(run_id, rec.config.to_dict(), rec.metrics | {"ranking_model": rec.kind}, name)
-
-
-def _label(run_id: str, config: dict, metrics: dict, name: str = "") -> str:
-    rmse = metrics.get("val_rmse")
-    rmse_text = f"RMSE {rmse:.4f}" if isinstance(rmse, (int, float)) and math.isfinite(rmse) else "RMSE ?"
-    kind = metrics.get("ranking_model") or config.get("ranking_model") or "mf"
-    partial = " · partial (stopped in epoch 1)" if metrics.get("partial") else ""
-    named = f"{name} · " if name else ""
-    return (f"{named}{run_id} · {KIND_LABELS.get(kind, kind)} lists · dim {config.get('embedding_dim', '?')} · "
-            f"{rmse_text}{partial}")
+def run_label(run_id: str, record: RunRecord | None) -> str:
+    """The one way a run is named in the sidebar and pickers: name, run, ranking kind, dim, RMSE."""
+    if record is None:
+        return f"{run_id} · unreadable"
+    rmse = f"RMSE {record.val_rmse:.4f}" if math.isfinite(record.val_rmse) else "RMSE ?"
+    partial = " · partial (stopped in epoch 1)" if record.partial else ""
+    named = f"{record.name} · " if record.name else ""
+    return (f"{named}{run_id} · {registry.label(record.ranking_kind)} lists · dim {record.config.embedding_dim} · "
+            f"{rmse}{partial}")
 
 
 def check_run_id(run_id: str) -> str:
@@ -87,8 +87,10 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
 
 
-def save_run(runs_dir: str | Path, rec: Recommender, *, source: str = "trained", run_id: str | None = None) -> RunInfo:
-    """Write ``rec`` as a new run folder atomically and return its listing."""
+def save_run(runs_dir: str | Path, rec: Recommender, *, run_id: str | None = None) -> RunInfo:
+    """Write ``rec`` (its checkpoint, and its record as run.json) as a new run folder atomically; its listing."""
+    if rec.record is None:
+        raise CFError("a model without the record of its run cannot be saved as a run")
     runs_dir = Path(runs_dir)
     runs_dir.mkdir(parents=True, exist_ok=True)
     run_id = check_run_id(run_id or new_run_id())
@@ -99,9 +101,7 @@ def save_run(runs_dir: str | Path, rec: Recommender, *, source: str = "trained",
     tmp.mkdir()
     try:
         checkpoint.save(rec, tmp / "model.pt")
-        meta = {"format_version": RUN_FORMAT_VERSION, "run_id": run_id, "created": time.time(),
-                "dataset": rec.dataset_name, "source": source, "config": rec.config.to_dict(),
-                "metrics": rec.metrics, "history": rec.history}
+        meta = {"run_id": run_id, **rec.record.to_dict()}
         with open(tmp / "run.json", "w") as fh:
             fh.write(jsonio.dumps(meta, indent=2))
             fh.flush()
@@ -117,17 +117,27 @@ def read_run(path: Path) -> RunInfo:
     """The listing of one run folder; problems make it unreadable, never raise."""
     try:
         meta = json.loads((path / "run.json").read_text())
-        if not isinstance(meta, dict) or meta.get("format_version") != RUN_FORMAT_VERSION:
-            raise ValueError(f"run.json format version {meta.get('format_version') if isinstance(meta, dict) else '?'}")
+        if not isinstance(meta, dict):
+            raise ValueError("run.json does not hold an object")
         if not (path / "model.pt").is_file():
             raise ValueError("model.pt is missing")
-        name, note, label_error = _read_label(path)
-        return RunInfo(path.name, path, True, created=float(meta.get("created", 0)), dataset=str(meta.get("dataset", "")),
-                       source=str(meta.get("source", "")), config=dict(meta.get("config", {})),
-                       metrics=dict(meta.get("metrics", {})), history=list(meta.get("history", [])),
-                       name=name, note=note, label_error=label_error)
-    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        record = _record(meta)
+    except (OSError, ValueError, TypeError, AttributeError, KeyError) as exc:
         return RunInfo(path.name, path, False, error=f"{type(exc).__name__}: {exc}"[:200])
+    name, note, label_error = _read_label(path)
+    return RunInfo(path.name, path, True, record=record.labelled(name, note), label_error=label_error)
+
+
+def _record(meta: dict) -> RunRecord:
+    """run.json's record: version 2 is a RunRecord; version 1 kept loose dicts (read by ``from_legacy``)."""
+    version = meta.get("format_version")
+    if version == RECORD_VERSION:
+        return RunRecord.from_dict(meta)
+    if version == 1 and "metrics" in meta:
+        return RunRecord.from_legacy(dict(meta.get("config", {})), dict(meta["metrics"]), list(meta.get("history", [])),
+                                     dataset=str(meta.get("dataset", "")), created=float(meta.get("created", 0)),
+                                     source=str(meta.get("source", "trained")))
+    raise ValueError(f"run.json format version {version!r}")
 
 
 def _read_label(path: Path) -> tuple[str, str, str]:
@@ -198,7 +208,7 @@ def list_runs(runs_dir: str | Path) -> list[RunInfo]:
     if not runs_dir.is_dir():
         return []
     infos = [read_run(p) for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
-    return sorted(infos, key=lambda r: (r.created, r.run_id), reverse=True)
+    return sorted(infos, key=lambda r: (r.record.created if r.record else 0.0, r.run_id), reverse=True)
 
 
 def run_path(runs_dir: str | Path, run_id: str) -> Path:
@@ -211,14 +221,16 @@ def run_path(runs_dir: str | Path, run_id: str) -> Path:
 
 
 def load_run(runs_dir: str | Path, run_id: str) -> Recommender:
-    """The fitted model of a run."""
+    """The fitted model of a run, its record carrying the run's current name and note."""
     path = run_path(runs_dir, run_id)
     try:
-        return checkpoint.load(path / "model.pt", label=f"run {run_id}")
+        rec = checkpoint.load(path / "model.pt", label=f"run {run_id}")
     except CheckpointError:
         raise
     except OSError as exc:
         raise CheckpointError(f"run {run_id}: cannot read its model ({exc.strerror})") from None
+    name, note, _ = _read_label(path)
+    return rec.with_record(rec.record.labelled(name, note))
 
 
 def delete_run(runs_dir: str | Path, run_id: str) -> None:
@@ -239,5 +251,7 @@ def import_checkpoint(runs_dir: str | Path, source: bytes | Path, file_name: str
     """
     label = file_name if isinstance(source, Path) else (Path(file_name).name or "uploaded file")
     rec = checkpoint.load(source, label=label)
-    info = save_run(runs_dir, rec, source=f"{how} {Path(file_name).name}"[:200])
+    rec = rec.with_record(dataclasses.replace(rec.record, source=f"{how} {Path(file_name).name}"[:200], name="",
+                                              note=""))
+    info = save_run(runs_dir, rec)
     return info, rec

@@ -1,9 +1,11 @@
-"""The training loop: a generator of progress records that the caller drives, stops and reads.
+"""The training loop of the rating model: a generator of progress records that the caller drives, stops and reads.
 
     run = TrainingRun(split.train, split.val, TrainConfig())
     for record in run:           # StepRecord every config.log_every steps, EpochRecord each epoch,
         ...                      # then one EndRecord; ``break`` (or run.stop()) ends training
-    fitted = run.finish(dataset) # the best-validation-epoch weights as a Recommender
+    fitted = run.finish()        # the best-validation-epoch weights as a RatingModel (numpy), or None
+
+It trains the rating model and nothing else; ``experiment.py`` fits the ranking model and evaluates.
 """
 
 from __future__ import annotations
@@ -24,57 +26,14 @@ from cfcore.config import TrainConfig
 from cfcore.device import describe_device, resolve_device
 from cfcore.errors import ConfigError
 from cfcore.model import BiasedMF
+from cfcore.progress import EndRecord, EpochRecord, Record, StepRecord
+from cfcore.rating_model import RatingModel
 from cfcore.ratings import Ratings
-from cfcore.recommender import Recommender
-from cfcore.resources import check_ease_fits, fits, human_bytes, memory_needed
-from cfcore.scorers import fit_ranker
+from cfcore.resources import memory_needed
+from cfcore.sizes import fits, human_bytes
 from cfcore.steps import make_step
 
 EVAL_BATCH = 1 << 16  # ratings per prediction batch: large, since evaluation needs no gradients
-
-
-@dataclass(frozen=True)
-class StepRecord:
-    """Progress inside an epoch."""
-
-    step: int  # optimiser steps so far, over all epochs
-    epoch: int  # 1-based epoch this step belongs to
-    epoch_progress: float  # 0..1 through the epoch
-    train_loss: float  # mean squared error over the steps since the last record
-    ratings_per_second: float
-    kind: str = "step"
-
-
-@dataclass(frozen=True)
-class EpochRecord:
-    """One finished epoch."""
-
-    epoch: int
-    train_loss: float  # mean batch MSE over the epoch (data term, without regularisation)
-    train_rmse: float
-    val_rmse: float
-    val_mae: float
-    learning_rate: float
-    seconds: float
-    ratings_per_second: float
-    is_best: bool
-    step: int = 0
-    completed: float = 1.0  # share of the epoch trained: below 1 when Stop cut the first epoch short
-    kind: str = "epoch"
-
-
-@dataclass(frozen=True)
-class EndRecord:
-    """Training is over; ``reason`` says why."""
-
-    reason: str  # "completed" | "early_stopping" | "diverged" | "stopped"
-    message: str
-    best_epoch: int | None
-    best_val_rmse: float | None
-    kind: str = "end"
-
-
-Record = StepRecord | EpochRecord | EndRecord
 
 
 @dataclass
@@ -146,9 +105,6 @@ class TrainingRun:
                 f"only {human_bytes(free)} is free on {self.device_name}; lower the embedding dimension "
                 f"({self.config.embedding_dim}) or use a smaller dataset"
             )
-        if self.config.ranking_model == "ease":  # fitted on the CPU after training: refuse now, not then
-            check_ease_fits(self.train.n_users, self.train.n_items, self.config.ranking_max_items,
-                            resources.available_memory(torch.device("cpu")))
 
     @functools.cached_property
     def baselines(self) -> dict[str, float]:
@@ -375,24 +331,14 @@ class TrainingRun:
         model.load_state_dict({k: v.cpu() for k, v in self._best.state.items()})
         return model.eval()
 
-    def finish(self, catalog=None, dataset_name: str = ""):
-        """The best model as a Recommender (None when no epoch finished)."""
+    @property
+    def best_record(self) -> EpochRecord | None:
+        """The kept epoch's record (None before any epoch finished)."""
+        return next((r for r in self.history if r.epoch == self.best_epoch), None)
+
+    def finish(self) -> RatingModel | None:
+        """The best epoch's rating model in numpy (None when no epoch finished)."""
         if self.end is None:  # the caller broke out of the loop
             self.end = EndRecord("stopped", "stopped by the caller", self.best_epoch, self.best_val_rmse)
         model = self.best_model()
-        if model is None:
-            return None
-        best = next(r for r in self.history if r.epoch == self.best_epoch)
-        started = time.perf_counter()
-        ranker = fit_ranker(self.config.ranking_model, self.train, self.config.ranking_l2,
-                            self.config.ranking_max_items)
-        metrics = {"val_rmse": best.val_rmse, "val_mae": best.val_mae, "best_epoch": best.epoch,
-                   **{f"baseline_{k}": v for k, v in self.baselines.items()},
-                   "stop_reason": self.end.reason, "device": self.device_name,
-                   "seconds": sum(r.seconds for r in self.history),
-                   "ranking_model": self.config.ranking_model,
-                   "partial": best.completed < 1.0,  # stopped inside the first epoch: weights of part of it
-                   "ranking_seconds": time.perf_counter() - started}
-        return Recommender.from_training(model, self.train, self.config, catalog=catalog,
-                                         history=[r.__dict__ for r in self.history], metrics=metrics,
-                                         dataset_name=dataset_name, heldout=self.val, ranker=ranker)
+        return model.to_rating_model() if model is not None else None

@@ -27,18 +27,33 @@ def small_synthetic():
     return generate(SyntheticSpec(n_ratings=30_000, n_users=400, n_items=300, rank=4, noise=0.3, seed=7))
 
 
+def dataset_of(ratings, name: str = "planted"):
+    """A Dataset around bare ratings (no metadata: each item's id is its title)."""
+    from cfcore.data.dataset import Dataset, LoadReport, default_catalog
+
+    report = LoadReport(name, "test", None, True, {}, [], len(ratings), {}, 0, ratings.scale)
+    return Dataset(name, ratings, default_catalog(ratings.items), report)
+
+
+def fit(dataset, config, split=None, **experiment):
+    """Train ``config`` on ``dataset`` (or bare ratings) as every surface does (``cfcore.fit``: one
+    ``Experiment``); the fitted model, with its record."""
+    from cfcore.experiment import fit as fit_model
+    from cfcore.ratings import Ratings
+    from cfcore.split import SplitSettings
+
+    if isinstance(dataset, Ratings):
+        dataset = dataset_of(dataset)
+    return fit_model(dataset, config, split=split or SplitSettings("random", 0.1, 0), **experiment)
+
+
 @pytest.fixture(scope="module")
 def saved_model(small_synthetic):
     """A small fitted model (dim 8, 2 epochs) on ``small_synthetic``; one per test module, since tests may
-    change its metrics."""
+    replace its record."""
     from cfcore.config import TrainConfig
-    from cfcore.split import split
-    from cfcore.train import TrainingRun
 
-    parts = split(small_synthetic.dataset.ratings, "random", 0.1, seed=0)
-    run = TrainingRun(parts.train, parts.val, TrainConfig(embedding_dim=8, epochs=2))
-    list(run)
-    return run.finish(small_synthetic.dataset.catalog, "synthetic")
+    return fit(small_synthetic.dataset, TrainConfig(embedding_dim=8, epochs=2))
 
 
 @pytest.fixture

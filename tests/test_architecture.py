@@ -102,11 +102,13 @@ def test_colours_live_in_one_palette():
     import re
 
     colour = re.compile(r"#[0-9A-Fa-f]{6}\b|#[0-9A-Fa-f]{3}\b")
-    for path in [ROOT / "app.py", *(ROOT / "views").glob("*.py"), *(ROOT / "ui").glob("*.py")]:
-        if path.name != "charts.py":
-            assert not colour.search(path.read_text()), f"{path.name} spells a colour; use ui/charts.py's palette"
+    palette = ROOT / "cfcore" / "figures" / "style.py"
+    for path in [ROOT / "app.py", *(ROOT / "views").glob("*.py"), *(ROOT / "ui").glob("*.py"),
+                 *(ROOT / "cfcore").rglob("*.py")]:
+        if path != palette:
+            assert not colour.search(path.read_text()), f"{path.name} spells a colour; use {palette.name}'s palette"
     theme = (ROOT / ".streamlit" / "config.toml").read_text()
-    from ui.charts import ACCENT
+    from cfcore.figures.style import ACCENT
 
     assert f'primaryColor = "{ACCENT}"' in theme
 
@@ -124,3 +126,41 @@ def test_every_format_is_one_registered_reader():
     assert [r.name for r in READERS][-1] == "text"  # the catch-all stays last
     for reader in READERS:
         assert callable(reader.ratings) and callable(reader.items), reader.name
+
+
+def _kind_names_used_as_code(tree: ast.AST, names: set[str]) -> list[tuple[int, str]]:
+    """(line, name) where a kind's name is compared with, looked up by, or passed as a value: ``x == "ease"``,
+    ``kind in ("ease", ...)``, ``labels["ease"]``, ``get("ease")``, ``ranking_model="ease"``."""
+    def named(node) -> list[str]:
+        parts = node.elts if isinstance(node, (ast.Tuple, ast.List, ast.Set)) else [node]
+        return [p.value for p in parts if isinstance(p, ast.Constant) and p.value in names]
+
+    found = []
+    for node in ast.walk(tree):
+        operands = []
+        if isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+        elif isinstance(node, ast.Subscript):
+            operands = [node.slice]
+        elif isinstance(node, ast.Call):
+            operands = [*node.args, *(k.value for k in node.keywords)]
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            operands = [node.value]
+        found += [(node.lineno, name) for operand in operands for name in named(operand)]
+    return found
+
+
+def test_ranking_kinds_are_named_only_by_their_own_modules():
+    """A kind is a plug-in: no page, job, chart or loop branches on a kind's name (an if-chain on "ease" in
+    five files was how adding a kind used to touch nine). Its name appears in its own module and in
+    user-facing text, never as a value the code compares with or looks up."""
+    from cfcore.rankers import registry
+
+    names = set(registry.names())
+    assert _kind_names_used_as_code(ast.parse('if kind == "ease": labels["mf"]'), names) == [(1, "ease"), (1, "mf")]
+    files = [ROOT / "app.py", *(ROOT / "views").glob("*.py"), *(ROOT / "ui").glob("*.py"),
+             *(p for p in (ROOT / "cfcore").rglob("*.py") if p.parent.name != "rankers")]
+    assert len(names) >= 3 and len(files) > 30
+    for path in files:
+        for line, name in _kind_names_used_as_code(ast.parse(path.read_text()), names):
+            raise AssertionError(f"{path.relative_to(ROOT)}:{line} uses the ranking kind {name!r} as a value")

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from cfcore.buckets import LABELS, bucket_of, error_by_bucket
+from cfcore.evaluation import ranking_ladder
 from cfcore.ids import IdMap
 from cfcore.ratings import Ratings
 from tests.test_recommender import _planted
@@ -47,32 +48,32 @@ def test_buckets_are_the_documented_ranges():
 def test_light_users_show_their_planted_noise(planted):
     rec, held_out, noise = planted
     rows = error_by_bucket(rec, held_out)
-    by_user = {r["bucket"]: r for r in rows if r["side"] == "users"}
+    by_user = {r.bucket: r for r in rows if r.side == "users"}
     assert set(by_user) == {"1-5", "21-100"}  # 3 and 30 training ratings
     light = noise[held_out.user_idx < LIGHT]
     heavy = noise[held_out.user_idx >= LIGHT]
-    assert by_user["1-5"]["ratings"] == len(light) == 500
-    assert by_user["1-5"]["rmse"] == pytest.approx(np.sqrt(np.mean(light ** 2)), rel=1e-3)
-    assert by_user["21-100"]["rmse"] == pytest.approx(np.sqrt(np.mean(heavy ** 2)), rel=1e-3)
-    assert by_user["1-5"]["mae"] == pytest.approx(np.mean(np.abs(light)), rel=1e-3)
-    assert by_user["1-5"]["rmse"] > 5 * by_user["21-100"]["rmse"]
+    assert by_user["1-5"].ratings == len(light) == 500
+    assert by_user["1-5"].rmse == pytest.approx(np.sqrt(np.mean(light ** 2)), rel=1e-3)
+    assert by_user["21-100"].rmse == pytest.approx(np.sqrt(np.mean(heavy ** 2)), rel=1e-3)
+    assert by_user["1-5"].mae == pytest.approx(np.mean(np.abs(light)), rel=1e-3)
+    assert by_user["1-5"].rmse > 5 * by_user["21-100"].rmse
 
 
 def test_every_held_out_rating_and_ranked_user_is_counted_once(planted):
     rec, held_out, _ = planted
     rows = error_by_bucket(rec, held_out, k=5)
     for side in ("users", "movies"):
-        assert sum(r["ratings"] for r in rows if r["side"] == side) == len(held_out)
-    counts = np.bincount(rec.seen_items, minlength=rec.n_items)[held_out.item_idx]
-    movies = {r["bucket"]: r["ratings"] for r in rows if r["side"] == "movies"}
+        assert sum(r.ratings for r in rows if r.side == side) == len(held_out)
+    counts = np.bincount(rec.seen.items, minlength=rec.n_items)[held_out.item_idx]
+    movies = {r.bucket: r.ratings for r in rows if r.side == "movies"}
     assert movies == {LABELS[b]: int(n) for b, n in enumerate(np.bincount(bucket_of(counts))) if n}
     users_with_relevant = len(np.unique(held_out.user_idx[held_out.rating >= 4.0]))
-    assert sum(r["users_ranked"] for r in rows if r["side"] == "users") == users_with_relevant
+    assert sum(r.users_ranked for r in rows if r.side == "users") == users_with_relevant
     for r in rows:
-        if r["side"] == "users" and r["users_ranked"]:
-            assert 0.0 <= r["ndcg"] <= 1.0
-        if r["side"] == "movies":
-            assert "ndcg" not in r
+        if r.side == "users" and r.users_ranked:
+            assert 0.0 <= r.ndcg <= 1.0
+        if r.side == "movies":
+            assert r.ndcg is None and r.users_ranked is None
 
 
 def test_a_model_judged_on_its_own_predictions_has_no_error(planted):
@@ -80,13 +81,13 @@ def test_a_model_judged_on_its_own_predictions_has_no_error(planted):
     exact = Ratings(held_out.user_idx, held_out.item_idx, rec.predict_idx(held_out.user_idx, held_out.item_idx),
                     held_out.users, held_out.items)
     for row in error_by_bucket(rec, exact):
-        assert row["rmse"] == pytest.approx(0.0, abs=1e-6)
+        assert row.rmse == pytest.approx(0.0, abs=1e-6)
 
 
 def test_the_ladders_per_user_ndcg_gives_the_same_buckets_without_ranking_again(planted):
     rec, held_out, _ = planted
-    rec.ranking_ladder(held_out, k=10, threshold=3.0)
-    users, ndcg = rec.judged_ndcg_
+    ladder = ranking_ladder(rec, held_out, k=10, threshold=3.0)
+    users, ndcg = ladder.users, ladder.ndcg
     assert len(users) > 0 and ndcg.shape == users.shape
-    reused = error_by_bucket(rec, held_out, k=10, threshold=3.0, ndcg_by_user=rec.judged_ndcg_)
+    reused = error_by_bucket(rec, held_out, k=10, threshold=3.0, ndcg_by_user=(users, ndcg))
     assert reused == error_by_bucket(rec, held_out, k=10, threshold=3.0)

@@ -14,15 +14,13 @@ from cfcore import checkpoint
 from cfcore.config import TrainConfig
 from cfcore.errors import CheckpointError
 from cfcore.split import split
-from cfcore.train import TrainingRun
+from tests.conftest import fit
 
 
 @pytest.fixture(scope="module")
 def fitted(small_synthetic):
     parts = split(small_synthetic.dataset.ratings, "random", 0.1, seed=0)
-    run = TrainingRun(parts.train, parts.val, TrainConfig(embedding_dim=12, epochs=3))
-    list(run)
-    return run.finish(small_synthetic.dataset.catalog, "synthetic"), parts
+    return fit(small_synthetic.dataset, TrainConfig(embedding_dim=12, epochs=3)), parts
 
 
 def test_round_trip_gives_identical_predictions(fitted, tmp_path):
@@ -31,11 +29,11 @@ def test_round_trip_gives_identical_predictions(fitted, tmp_path):
     loaded = checkpoint.load(path)
     val = parts.val
     assert np.array_equal(rec.predict_idx(val.user_idx, val.item_idx), loaded.predict_idx(val.user_idx, val.item_idx))
-    assert loaded.config == rec.config and loaded.model.embedding_dim == 12
+    assert loaded.record.config == rec.record.config and loaded.rating.dim == 12
     assert loaded.recommend(1, 10).equals(rec.recommend(1, 10))
     assert loaded.similar_items(5, 5).equals(rec.similar_items(5, 5))
-    assert loaded.history == rec.history and loaded.metrics == rec.metrics
-    assert loaded.catalog.equals(rec.catalog)
+    assert loaded.record == rec.record
+    assert loaded.catalog.frame.equals(rec.catalog.frame)
     assert checkpoint.load(checkpoint.to_bytes(rec)).predict([1], [1]) == rec.predict([1], [1])
     # plain data: loads with the restricted unpickler by itself
     data = torch.load(path, weights_only=True)
@@ -73,7 +71,7 @@ def test_other_format_version_and_shapes(fitted, tmp_path):
     data = checkpoint.to_dict(rec)
     path = tmp_path / "v.pt"
     torch.save({**data, "format_version": 99}, path)
-    with pytest.raises(CheckpointError, match="format version 99; this CF Studio reads versions 1, 2"):
+    with pytest.raises(CheckpointError, match="format version 99; this CF Studio reads versions 1, 2, 3"):
         checkpoint.load(path)
     state = dict(data["state_dict"])
     state["item_embeddings.weight"] = torch.zeros(3, 12)
@@ -103,22 +101,58 @@ def test_run_json_is_strict_json_with_undefined_metrics(fitted, tmp_path):
     """A saved run whose ranking metrics are undefined (NaN in memory, nested two levels deep) writes
     null, and reads back with the defined numbers intact."""
     import json
+    from dataclasses import replace
 
+    from cfcore.records import RankingRow
     from cfcore.runs import read_run, save_run
 
     rec, _ = fitted
-    rec.metrics["ranking"] = {"precision": float("nan"), "ndcg": float("nan"), "coverage": 0.25, "users": 0}
-    rec.metrics["ranking_ladder"] = {"popularity": {"ndcg": float("nan")}, rec.kind: rec.metrics["ranking"]}
-    try:
-        run = save_run(tmp_path, rec)
-    finally:
-        del rec.metrics["ranking"], rec.metrics["ranking_ladder"]
+    nan = float("nan")
+    own = RankingRow(nan, nan, nan, 0.25, 0)
+    rec = rec.with_record(replace(rec.record, ladder={"popularity": replace(own, coverage=nan), rec.kind: own}))
+    run = save_run(tmp_path, rec)
 
     def refuse(constant):
         raise AssertionError(f"bare {constant} in run.json")
 
     meta = json.loads((run.path / "run.json").read_text(), parse_constant=refuse)
-    assert meta["metrics"]["ranking"] == {"precision": None, "ndcg": None, "coverage": 0.25, "users": 0}
-    assert meta["metrics"]["ranking_ladder"]["popularity"]["ndcg"] is None
+    assert meta["ladder"][rec.kind] == {"precision": None, "recall": None, "ndcg": None, "coverage": 0.25, "users": 0,
+                                        "k": 10, "threshold": 4.0}
+    assert meta["ladder"]["popularity"]["ndcg"] is None
     again = read_run(run.path)
-    assert again.readable and again.metrics["val_rmse"] == pytest.approx(rec.metrics["val_rmse"])
+    assert again.readable and again.record.val_rmse == pytest.approx(rec.record.val_rmse)
+    assert again.record.ranking.coverage == 0.25 and np.isnan(again.record.ranking.ndcg)
+
+
+FIXTURE_RUN = pathlib.Path(__file__).parent / "fixtures" / "run_v1"  # saved by CF Studio 0.13.0 (before records)
+
+
+def test_a_run_saved_before_run_records_still_lists_and_loads(tmp_path):
+    """run.json version 1 (loose config/metrics/history) and checkpoint version 2, as written by the code before
+    the record, read into the same typed record: every number as it was saved."""
+    import json
+    import shutil
+
+    from cfcore.runs import list_runs, load_run
+
+    old = json.loads((FIXTURE_RUN / "run.json").read_text())
+    shutil.copytree(FIXTURE_RUN, tmp_path / old["run_id"])
+    [info] = list_runs(tmp_path)
+    record = info.record
+    assert info.readable and info.run_id == "20261205-120000-abc123"
+    assert record.dataset.name == old["dataset"] == "synthetic 3,000"
+    assert record.dataset.content_hash == old["metrics"]["dataset_hash"]
+    assert record.val_rmse == old["metrics"]["val_rmse"] and record.best_epoch == old["metrics"]["best_epoch"] == 3
+    assert record.baselines.bias_rmse == old["metrics"]["baseline_bias_rmse"]
+    assert record.ranking_kind == "ease" and record.config.ranking_params.l2 == old["config"]["ranking_l2"]
+    assert record.config.embedding_dim == 4 and record.split.fraction == 0.1
+    assert record.ranking.ndcg == old["metrics"]["ranking"]["ndcg"]
+    assert set(record.ladder) == set(old["metrics"]["ranking_ladder"]) == {"popularity", "mf", "ease"}
+    assert [b.rmse for b in record.buckets] == [b["rmse"] for b in old["metrics"]["error_by_bucket"]]
+    assert [e.val_rmse for e in record.epochs] == [h["val_rmse"] for h in old["history"]]
+    assert list(record.step_loss.train_loss) == old["metrics"]["step_loss"]["train_loss"]
+    model = load_run(tmp_path, info.run_id)  # the version-2 checkpoint beside it
+    assert model.kind == "ease" and model.record.val_rmse == record.val_rmse
+    assert len(model.recommend(model.users.index[0], 5)) == 5
+    old_model = torch.load(FIXTURE_RUN / "model.pt", weights_only=True)
+    assert old_model["format_version"] == 2  # the fixture really is the older format

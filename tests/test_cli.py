@@ -160,7 +160,20 @@ def test_ease_too_large_for_memory_is_one_error_line(monkeypatch, capsys):
     code = cli_module.main(["train", "--data", SYNTH, "--dim", "2", "--epochs", "1", "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
-    assert err[0].startswith("error: ") and "EASE ranking model needs about" in err[0] and "ranking_max_items" in err[0]
+    assert err[0].startswith("error: ") and "EASE ranking model needs about" in err[0] and "--ease-max-items" in err[0]
+
+
+def test_each_ranking_kind_has_its_own_flags_from_the_registry(tmp_path):
+    help_text = cli("train", "--help").stdout
+    assert "--ease-l2" in help_text and "--ease-max-items" in help_text and "--ranking-l2" not in help_text
+    result = cli("train", "--data", SYNTH, "--epochs", "1", "--dim", "4", "--ease-l2", "50", "--ease-max-items", "200",
+                 "--quiet", "--metrics-json", str(tmp_path / "m.json"))
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["config"]["ranking_params"] == {"l2": 50.0, "max_items": 200} == metrics["ranking_params"]
+    assert_one_line_error(cli("train", "--data", SYNTH, "--ranking-model", "popularity", "--ease-l2", "5"),
+                          "--ease-l2 sets a ranking model the lists are not ordered by (popularity)")
+    assert_one_line_error(cli("train", "--data", SYNTH, "--ease-l2", "-1"), "l2 must be between 0.001 and 1e+06; got -1.0")
 
 
 def _strict(text: str):
@@ -191,7 +204,7 @@ def test_dropout_flag_reaches_the_config_and_the_checkpoint(tmp_path):
     assert json.loads((tmp_path / "m.json").read_text())["config"]["dropout"] == 0.25
     from cfcore import checkpoint
 
-    assert checkpoint.load(tmp_path / "m.pt").config.dropout == 0.25
+    assert checkpoint.load(tmp_path / "m.pt").record.config.dropout == 0.25
     assert_one_line_error(cli("train", "--data", SYNTH, "--dropout", "1.5"), "dropout must be between 0 and 0.9; got 1.5")
 
 

@@ -14,7 +14,7 @@ from tests.test_recommender import _planted
 def test_bias_extremes_order_and_filter():
     rec, train = _planted()
     liked, disliked = rec.bias_extremes(n=3, min_ratings=1)
-    rated = np.flatnonzero(rec.catalog["n_ratings"].to_numpy() >= 1)
+    rated = np.flatnonzero(rec.catalog.frame["n_ratings"].to_numpy() >= 1)
     order = rated[np.argsort(-rec.item_bias_[rated])]
     assert liked["item_id"].tolist() == rec.items.to_id(order[:3]).tolist()
     assert disliked["item_id"].tolist() == rec.items.to_id(order[::-1][:3]).tolist()

@@ -7,8 +7,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from cfcore.train import EpochRecord, StepRecord
-from ui.livechart import MAX_POINTS, training_svg
+from cfcore.figures.live import MAX_POINTS, training_svg
+from cfcore.progress import EpochRecord, StepRecord
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -15,11 +15,11 @@ from cfcore import checkpoint
 from cfcore.config import TrainConfig
 from cfcore.errors import CheckpointError
 from cfcore.experiment import MAX_STEP_POINTS, Experiment
+from cfcore.figures.maps import count_colorbar, embedding_map, training_animation
 from cfcore.mapframes import MapFrames, Snapshots, sample_items
 from cfcore.projection import axis_title, most_distinct_genre, tsne_stages
 from cfcore.split import SplitSettings, split
 from ui import state
-from ui.mapcharts import count_colorbar, embedding_map, training_animation
 from ui.models import selected_items
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +33,8 @@ def trained(small_synthetic):
     experiment = Experiment(dataset, parts, TrainConfig(embedding_dim=8, epochs=4, early_stopping=None),
                             SplitSettings())
     list(experiment)
-    return experiment.finish()
+    experiment.finish()
+    return experiment.model
 
 
 def random_rotation(d: int, seed: int) -> np.ndarray:
@@ -78,16 +79,16 @@ def test_training_records_frames_and_step_losses_and_the_checkpoint_keeps_them(t
     frames = trained.map_frames
     epochs = frames.epochs.tolist()
     assert epochs[0] == 0 and epochs == sorted(epochs)
-    assert [e for e in epochs if e >= 1] == list(range(1, trained.metrics["best_epoch"] + 1))
+    assert [e for e in epochs if e >= 1] == list(range(1, trained.record.best_epoch + 1))
     inside = [e for e in epochs if 0 < e < 1]  # where the first epoch's quarters were passed (records every 20 steps)
     assert inside and all(0.25 <= e < 1 for e in inside)
     assert frames.aligned.shape == (len(frames.epochs), 300, 2)
     # the vectors grow from their random start (std 0.01) as training learns the rank-4 structure
     spread = frames.aligned.std(axis=(1, 2))
     assert spread[-1] > 5 * spread[0]
-    steps = trained.metrics["step_loss"]
-    assert 0 < len(steps["step"]) <= MAX_STEP_POINTS and steps["step"] == sorted(steps["step"])
-    assert steps["train_loss"][-1] < steps["train_loss"][0]
+    steps = trained.record.step_loss
+    assert 0 < len(steps.step) <= MAX_STEP_POINTS and list(steps.step) == sorted(steps.step)
+    assert steps.train_loss[-1] < steps.train_loss[0]
     again = checkpoint.load(checkpoint.to_bytes(trained))
     np.testing.assert_array_equal(again.map_frames.aligned, frames.aligned)
     np.testing.assert_array_equal(again.map_frames.item_idx, frames.item_idx)
@@ -163,7 +164,7 @@ def test_tsne_separates_planted_clusters_in_stages():
 
 def test_the_animation_has_one_frame_per_epoch_and_a_fixed_frame(trained):
     frames = trained.map_frames
-    movies = trained.catalog.iloc[frames.item_idx].reset_index(drop=True)
+    movies = trained.catalog.rows(frames.item_idx)
     member = movies["genres"].str.contains("Horror").to_numpy()
     fig = training_animation(frames.aligned, frames.epochs.tolist(), movies, member, "Horror", zoom=True)
     assert [f.name for f in fig.frames] == ["start"] + [f"epoch {e:g}" for e in frames.epochs[1:]]
@@ -215,7 +216,7 @@ def test_embeddings_page_genre_neighbours_and_tsne(tmp_path, trained):
     genre = at.selectbox(key="emb_genre").value
     assert f"{genre} (" in spec and "other movies" in spec
     assert "↔" in json.loads(spec)["layout"]["xaxis"]["title"]["text"]  # axes named by the titles at their ends
-    title = trained.catalog["title"].iloc[0]
+    title = trained.catalog.frame["title"].iloc[0]
     at.text_input(key="emb_search").set_value(title).run()
     assert not at.exception
     neighbours = at.dataframe[0].value
@@ -251,7 +252,7 @@ def test_a_stopped_tsne_resumes_when_the_page_comes_back_to_it():
 
 def test_a_catalogue_without_genres_or_years_maps_and_plays_without_them(tmp_path, trained):
     rec = checkpoint.load(checkpoint.to_bytes(trained))
-    rec.catalog["genres"], rec.catalog["year"] = "", np.nan  # as a plain ratings upload without a movies file
+    rec.catalog.frame["genres"], rec.catalog.frame["year"] = "", np.nan  # as a plain ratings upload without a movies file
     at = page(tmp_path, rec)
     assert not at.exception, at.exception
     assert at.selectbox(key="emb_color").options == ["popularity", "bias"]

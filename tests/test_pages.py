@@ -6,6 +6,7 @@ import io
 import json
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from cfcore import checkpoint
 from cfcore.config import TrainConfig
 from cfcore.runs import list_runs, load_run, save_run
-from cfcore.split import split
+from cfcore.split import SplitSettings, split
 from ui import state
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -134,20 +135,20 @@ def test_train_page_trains_and_activates_model(tmp_path):
     assert len(list_runs(tmp_path)) == 1
     assert "dim 50" in at.session_state[state.ACTIVE_MODEL].label
     # where the model errs: by user activity and movie popularity, from the run's own metrics
-    rows = job.state.result.metrics["error_by_bucket"]
-    assert {r["side"] for r in rows} == {"users", "movies"}
+    rows = job.state.result.record.buckets
+    assert {r.side for r in rows} == {"users", "movies"}
     spec = next(p.proto.spec for p in at.get("plotly_chart") if "By user activity" in p.proto.spec)
-    assert all(r["bucket"] in spec for r in rows)
-    assert list_runs(tmp_path)[0].metrics["error_by_bucket"] == rows  # kept with the run for the Runs page
+    assert all(r.bucket in spec for r in rows)
+    assert list_runs(tmp_path)[0].record.buckets == rows  # kept with the run for the Runs page
     assert "EASE (item-item) lists" in at.session_state[state.ACTIVE_MODEL].label
     # the ladder: the model's lists beside most popular and the rating model, same split
-    ladder = job.state.ladder
-    assert set(ladder) == {"popularity", "mf", "ease"} and ladder["ease"]["ndcg"] > ladder["popularity"]["ndcg"]
+    ladder = job.state.result.record.ladder
+    assert set(ladder) == {"popularity", "mf", "ease"} and ladder["ease"].ndcg > ladder["popularity"].ndcg
     table = next(d.value for d in at.dataframe if "NDCG@10" in d.value.columns)
     assert table["ranking"].iloc[0] == "EASE (item-item) ★"  # this model's row, best NDCG first
-    assert table["NDCG@10"].tolist() == sorted((m["ndcg"] for m in ladder.values()), reverse=True)
+    assert table["NDCG@10"].tolist() == sorted((m.ndcg for m in ladder.values()), reverse=True)
     assert any("Ranking ladder" in p.proto.spec for p in at.get("plotly_chart"))
-    assert list_runs(tmp_path)[0].metrics["ranking_ladder"]["ease"]["ndcg"] == pytest.approx(ladder["ease"]["ndcg"])
+    assert list_runs(tmp_path)[0].record.ladder["ease"].ndcg == pytest.approx(ladder["ease"].ndcg)
 
 
 def test_seed_preset_fills_the_form(tmp_path):
@@ -167,9 +168,14 @@ def test_the_forms_bounds_are_the_configs_limits(tmp_path):
     at = app(tmp_path)
     at.switch_page("views/train.py").run()
     for name in ("embedding_dim", "epochs", "weight_decay", "dropout", "grad_clip", "lr_factor", "lr_patience",
-                 "early_stopping", "seed", "ranking_l2"):
+                 "early_stopping", "seed"):
         widget = at.number_input(key=f"train_{name}")
         assert (widget.min, widget.max) == (LIMITS[name][0], LIMITS[name][1]), name
+    from cfcore.rankers.ease import EaseParams  # the default ranking kind's own settings: its Params' limits
+
+    for setting in EaseParams.settings():
+        widget = at.number_input(key=f"train_ease_{setting.name}")
+        assert (widget.min, widget.max) == (setting.low, setting.high), setting.name
 
 
 def test_embedding_dropout_flows_from_the_form_to_the_saved_run(tmp_path):
@@ -183,9 +189,9 @@ def test_embedding_dropout_flows_from_the_form_to_the_saved_run(tmp_path):
     job = at.session_state[state.JOB]
     job.join(timeout=120)
     assert job.state.status == "done", job.state.message
-    assert job.state.result.config.dropout == 0.3
+    assert job.state.result.record.config.dropout == 0.3
     saved = load_run(tmp_path, list_runs(tmp_path)[0].run_id)  # through the checkpoint on disk
-    assert saved.config.dropout == 0.3
+    assert saved.record.config.dropout == 0.3
 
 
 def test_runs_page_lists_runs_and_flags_unreadable(tmp_path, saved_model):
@@ -215,7 +221,7 @@ def test_runs_page_checkpoint_upload(tmp_path, saved_model):
     at.button(key="runs_load_upload").click().run()
     assert not at.exception
     assert at.session_state[state.ACTIVE_MODEL].recommender.n_items == saved_model.n_items
-    assert [r.source for r in list_runs(tmp_path)] == ["uploaded good.pt"]
+    assert [r.record.source for r in list_runs(tmp_path)] == ["uploaded good.pt"]
 
 
 def test_sweep_runs_the_grid(tmp_path):
@@ -269,7 +275,7 @@ def test_recommend_page_for_user_new_user_and_quality(tmp_path, saved_model, sma
     assert any(p.proto.spec and "waterfall" in p.proto.spec for p in at.get("plotly_chart"))
     # cold start: nothing rated yet
     assert any("not rated anything yet" in i.value for i in at.info)
-    items = saved_model.catalog.sort_values("n_ratings", ascending=False).index[:3].tolist()
+    items = saved_model.catalog.frame.sort_values("n_ratings", ascending=False).index[:3].tolist()
     at.multiselect(key="new_movies").set_value(items).run()
     at.slider(key=f"new_rating_{items[0]}").set_value(float(saved_model.scale.min)).run()  # one disliked movie
     assert not at.exception
@@ -290,7 +296,7 @@ def test_recommend_page_for_user_new_user_and_quality(tmp_path, saved_model, sma
 
 def test_recommend_page_leaves_out_held_out_ratings(tmp_path, saved_model):
     # the user with the most held-out ratings: none of them may appear in their list
-    held = saved_model.heldout_indptr
+    held = saved_model.heldout.indptr
     user_idx = int((held[1:] - held[:-1]).argmax())
     user_id = saved_model.users.to_id([user_idx])[0]
     at = with_model(tmp_path, saved_model)
@@ -301,7 +307,7 @@ def test_recommend_page_leaves_out_held_out_ratings(tmp_path, saved_model):
     assert not at.exception
     shown = next(d.value for d in at.dataframe if "predicted_rating" in d.value.columns)
     assert len(shown) == 50
-    titles = set(saved_model.catalog["title"].iloc[saved_model.rated(user_idx)])
+    titles = set(saved_model.catalog.frame["title"].iloc[saved_model.rated(user_idx)])
     assert not titles & set(shown["title"])
     everything = saved_model.recommend(user_id, k=50, exclude_seen=False)
     assert titles & set(everything["title"])  # without the exclusion some of them would be there
@@ -320,7 +326,7 @@ def test_embeddings_page_map_search_users_and_3d(tmp_path, saved_model):
     assert not at.exception
     spec = at.get("plotly_chart")[0].proto.spec
     assert "scattergl" in spec and "customdata" in spec
-    title = saved_model.catalog["title"].iloc[0]
+    title = saved_model.catalog.frame["title"].iloc[0]
     at.text_input(key="emb_search").set_value(title).run()
     assert not at.exception and "chosen movie" in at.get("plotly_chart")[0].proto.spec
     at.radio(key="emb_dims").set_value(3).run()
@@ -342,7 +348,7 @@ def test_runs_page_checkpoint_from_path(tmp_path, saved_model):
     at.button(key="runs_load_path").click().run()
     assert not at.exception
     assert at.session_state[state.ACTIVE_MODEL].recommender.n_items == saved_model.n_items
-    assert [r.source for r in list_runs(runs)] == ["loaded model.pt"]
+    assert [r.record.source for r in list_runs(runs)] == ["loaded model.pt"]
 
 
 def fresh_session(runs_dir: Path, **params: str) -> AppTest:
@@ -398,8 +404,9 @@ def test_the_url_names_the_run_user_and_movie_and_reopens_them(tmp_path, saved_m
     from cfcore.datastore import content_hash, save_dataset
 
     dataset = small_synthetic.dataset
-    saved_model.metrics["dataset_hash"] = content_hash(dataset.ratings)
-    saved_model.metrics["split"] = {"method": "random", "fraction": 0.1, "seed": 0}
+    # the run records its data and split, so a link to it rebuilds both
+    assert saved_model.record.dataset.content_hash == content_hash(dataset.ratings)
+    assert saved_model.record.split == SplitSettings("random", 0.1, 0)
     save_dataset(tmp_path, dataset)
     run = save_run(tmp_path, saved_model)
     user_id = saved_model.users.to_id([7])[0]
@@ -541,8 +548,7 @@ def test_the_cli_and_the_dashboard_record_the_same_metrics(tmp_path, small_synth
 
     from cfcore import checkpoint
     from cfcore.datastore import content_hash
-    from cfcore.experiment import Evaluation
-    from cfcore.split import SplitSettings
+    from cfcore.records import Evaluation
     from ui.jobs import TrainingJob
 
     source = "builtin:synthetic?n_ratings=6000&n_users=150&n_items=100&noise=0.3&seed=1"
@@ -550,20 +556,21 @@ def test_the_cli_and_the_dashboard_record_the_same_metrics(tmp_path, small_synth
                            "--relevance-threshold", "3.5", "--out", str(tmp_path / "cli.pt"), "--quiet"],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    from_cli = checkpoint.load(tmp_path / "cli.pt").metrics
+    from_cli = checkpoint.load(tmp_path / "cli.pt").record
     from cfcore.data.load import load_dataset
 
     dataset = load_dataset(source)
     settings = SplitSettings("random", 0.1, 0)
     job = TrainingJob(dataset, settings.apply(dataset.ratings), TrainConfig(epochs=2, embedding_dim=4), tmp_path,
                       settings, content_hash(dataset.ratings), Evaluation(10, 3.5))
-    job._work()  # in this thread
-    from_job = job.state.result.metrics
-    assert set(from_job) == set(from_cli)
-    for key in ("split", "dataset_hash", "relevance_threshold", "ranking_k"):
-        assert from_job[key] == from_cli[key], key
-    assert from_job["relevance_threshold"] == 3.5
-    assert from_job["val_rmse"] == pytest.approx(from_cli["val_rmse"], rel=1e-4)  # same data, split, config
+    job.start().join(timeout=300)
+    from_job = job.state.result.record
+    assert type(from_job) is type(from_cli)  # one record type, whoever trained it
+    for key in ("split", "dataset", "evaluation"):
+        assert getattr(from_job, key) == getattr(from_cli, key), key
+    assert set(from_job.ladder) == set(from_cli.ladder) and len(from_job.buckets) == len(from_cli.buckets)
+    assert from_job.evaluation.relevance_threshold == 3.5
+    assert from_job.val_rmse == pytest.approx(from_cli.val_rmse, rel=1e-4)  # same data, split, config
 
 
 def test_the_estimate_says_the_run_ends_by_fitting_ease_and_how_long_that_took_for_the_active_model(
@@ -580,11 +587,12 @@ def test_the_estimate_says_the_run_ends_by_fitting_ease_and_how_long_that_took_f
     at.switch_page("views/train.py").run()
     assert not at.exception
     assert expected_line(at).endswith(" epochs, then fitting the EASE (item-item) ranking model")  # no figure yet
-    saved_model.metrics.update(dataset_hash=content_hash(small_synthetic.dataset.ratings), ranking_model="ease",
-                               ranking_seconds=4.2)
-    at.session_state[state.ACTIVE_MODEL] = state.ActiveModel(saved_model, None, "trained here")
+    record = replace(saved_model.record, ranking_seconds=4.2)
+    assert record.ranking_kind == "ease" and record.dataset.content_hash == content_hash(small_synthetic.dataset.ratings)
+    at.session_state[state.ACTIVE_MODEL] = state.ActiveModel(saved_model.with_record(record), None, "trained here")
     at.run()
     assert expected_line(at).endswith(", then fitting the EASE (item-item) ranking model (4.2 s for the active model)")
-    saved_model.metrics["dataset_hash"] = "another dataset"  # its time says nothing about this data
-    at.run()
+    elsewhere = replace(record, dataset=replace(record.dataset, content_hash="another dataset"))
+    at.session_state[state.ACTIVE_MODEL] = state.ActiveModel(saved_model.with_record(elsewhere), None, "trained here")
+    at.run()  # its time says nothing about this data
     assert expected_line(at).endswith(" epochs, then fitting the EASE (item-item) ranking model")

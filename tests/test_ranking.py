@@ -11,17 +11,36 @@ import torch
 
 from cfcore import checkpoint
 from cfcore.config import TrainConfig
-from cfcore.ease import fit_ease, interaction_weight
 from cfcore.errors import CheckpointError, ConfigError
+from cfcore.evaluation import ranking_ladder
 from cfcore.ids import IdMap
 from cfcore.metrics import ranking_metrics
-from cfcore.model import BiasedMF
+from cfcore.queries import Recommender
+from cfcore.rankers import registry
+from cfcore.rankers.ease import EaseParams, EaseRanker, fit_ease, interaction_weight
+from cfcore.rankers.mf import RatingModelRanker
+from cfcore.rating_model import RatingModel
 from cfcore.ratings import Ratings
-from cfcore.recommender import Recommender
-from cfcore.resources import check_ease_fits
-from cfcore.scorers import RANKING_KINDS, EaseScorer, fit_ranker
-from cfcore.split import split
-from cfcore.train import TrainingRun
+from cfcore.records import Evaluation
+from cfcore.split import SplitSettings, split
+from tests.conftest import fit
+
+
+def fit_kind(kind: str, train: Ratings, rating: RatingModel | None = None):
+    """A ranking kind fitted on ``train`` with its default parameters (found by name, as the config does)."""
+    return registry.get(kind).fit(train, registry.params_for(kind), rating)
+
+
+def rating_model(n_users: int, item_vectors, item_bias=None, global_bias: float = 3.0) -> RatingModel:
+    """A rating model with chosen item vectors (users at zero), on the 1-5 scale."""
+    items = np.asarray(item_vectors, np.float32)
+    return RatingModel(np.zeros((n_users, items.shape[1]), np.float32), items, np.zeros(n_users, np.float32),
+                       np.zeros(len(items), np.float32) if item_bias is None else np.asarray(item_bias, np.float32),
+                       global_bias, (1.0, 5.0))
+
+
+def ranked_by_rating_model(rating: RatingModel, train: Ratings) -> Recommender:
+    return Recommender.build(rating, RatingModelRanker(rating), train)
 
 
 def closed_form_ease(x: np.ndarray, l2: float) -> np.ndarray:
@@ -84,9 +103,9 @@ def planted_groups(n_per_group=40, items_per_group=30, seed=0) -> Ratings:
 def planted():
     ratings = planted_groups()
     parts = split(ratings, "random", 0.15, 0)
-    run = TrainingRun(parts.train, parts.val, TrainConfig(embedding_dim=4, epochs=3))
-    list(run)
-    return run.finish(), parts
+    model = fit(ratings, TrainConfig(embedding_dim=4, epochs=3), SplitSettings("random", 0.15, 0),
+                evaluation=Evaluation(5, 4.0))
+    return model, parts
 
 
 def test_ease_ranks_within_the_planted_taste_group(planted):
@@ -124,11 +143,11 @@ def test_shown_lists_exclude_every_rating_and_evaluation_only_training(planted):
 
 def test_ladder_puts_ease_above_most_popular_on_planted_groups(planted):
     rec, parts = planted
-    ladder = rec.record_ranking(parts.val, k=5, threshold=4.0)
+    ladder = ranking_ladder(rec, parts.val, k=5, threshold=4.0).rows
     assert set(ladder) == {"popularity", "mf", "ease"}
-    assert rec.metrics["ranking"] == ladder["ease"]
+    assert rec.record.ranking == ladder["ease"]  # the run recorded the same ladder (k 5, relevant >= 4)
     # popularity offers everyone the other group's most-rated items too; EASE stays within the group
-    assert ladder["ease"]["ndcg"] > 2 * ladder["popularity"]["ndcg"]
+    assert ladder["ease"].ndcg > 2 * ladder["popularity"].ndcg
     users = np.unique(parts.val.user_idx[parts.val.rating >= 4.0])
     counts = np.bincount(parts.train.item_idx, minlength=rec.n_items)
     relevant = [parts.val.item_idx[(parts.val.user_idx == u) & (parts.val.rating >= 4.0)] for u in users]
@@ -138,17 +157,15 @@ def test_ladder_puts_ease_above_most_popular_on_planted_groups(planted):
         score[parts.train.item_idx[parts.train.user_idx == u]] = -np.inf
         by_hand.append(np.argsort(-score, kind="stable")[:5])
     want = ranking_metrics(np.array(by_hand), relevant, rec.n_items)
-    assert ladder["popularity"]["precision"] == pytest.approx(want["precision"])
+    assert ladder["popularity"].precision == pytest.approx(want["precision"])
 
 
-@pytest.mark.parametrize("kind", RANKING_KINDS)
+@pytest.mark.parametrize("kind", registry.names())
 def test_every_kind_trains_saves_loads_and_recommends(kind, tmp_path):
     ratings = planted_groups(seed=3)
     parts = split(ratings, "random", 0.15, 1)
-    run = TrainingRun(parts.train, parts.val, TrainConfig(embedding_dim=4, epochs=2, ranking_model=kind))
-    list(run)
-    rec = run.finish()
-    assert rec.kind == kind and rec.metrics["ranking_model"] == kind
+    rec = fit(ratings, TrainConfig(embedding_dim=4, epochs=2, ranking_model=kind), SplitSettings("random", 0.15, 1))
+    assert rec.kind == kind and rec.record.ranking_kind == kind
     loaded = checkpoint.load(checkpoint.save(rec, tmp_path / f"{kind}.pt"))
     assert loaded.kind == kind
     for user in ("u0", "u50"):
@@ -156,18 +173,16 @@ def test_every_kind_trains_saves_loads_and_recommends(kind, tmp_path):
         assert not set(rec.recommend(user, 10)["item_idx"]) & set(rec.rated(rec.users.idx(user)))
     pairs = [("m31", 5.0), ("m40", 4.0)]
     pd.testing.assert_frame_equal(loaded.recommend_new_user(pairs, 5), rec.recommend_new_user(pairs, 5))
-    assert np.array_equal(loaded.heldout_items, rec.heldout_items) and len(rec.heldout_items) == len(parts.val)
+    assert np.array_equal(loaded.heldout.items, rec.heldout.items) and len(rec.heldout.items) == len(parts.val)
 
 
 def test_rating_model_ranks_by_the_unclipped_score():
     n_items = 6
-    model = BiasedMF(2, n_items, 2, (1.0, 5.0))
-    with torch.no_grad():  # items 2, 4, 1 score 9, 20, 7 raw: all clip to 5 stars, yet their order is known
-        model.item_biases.weight.copy_(torch.tensor([[0.0], [4.0], [6.0], [-1.0], [17.0], [0.5]]))
-        model.global_bias.fill_(3.0)
+    # items 2, 4, 1 score 9, 20, 7 raw: all clip to 5 stars, yet their order is known
+    rating = rating_model(2, np.zeros((n_items, 2)), [0.0, 4.0, 6.0, -1.0, 17.0, 0.5])
     users, items = IdMap(["a", "b"], "user"), IdMap(list(range(n_items)), "item")
     train = Ratings(np.array([0, 1]), np.array([0, 0]), np.array([3.0, 3.0], np.float32), users, items)
-    rec = Recommender.from_training(model, train, TrainConfig(ranking_model="mf"))
+    rec = ranked_by_rating_model(rating, train)
     top = rec.recommend("a", k=3)
     assert top["item_id"].tolist() == [4, 2, 1]
     assert top["predicted_rating"].tolist() == [5.0, 5.0, 5.0]
@@ -175,36 +190,34 @@ def test_rating_model_ranks_by_the_unclipped_score():
 
 
 def test_because_they_liked_lists_only_items_that_are_actually_similar():
-    model = BiasedMF(1, 4, 2, (1.0, 5.0))
-    with torch.no_grad():  # the target points along x; liked item 1 too, liked items 2 and 3 away from it
-        model.item_embeddings.weight.copy_(torch.tensor([[1.0, 0.0], [0.9, 0.1], [-1.0, 0.2], [-0.5, -1.0]]))
+    # the target points along x; liked item 1 too, liked items 2 and 3 away from it
+    rating = rating_model(1, [[1.0, 0.0], [0.9, 0.1], [-1.0, 0.2], [-0.5, -1.0]], global_bias=0.0)
     users, items = IdMap(["a"], "user"), IdMap(["t", "x", "y", "z"], "item")
     train = Ratings(np.array([0, 0, 0]), np.array([1, 2, 3]), np.array([5.0, 5.0, 5.0], np.float32), users, items)
-    rec = Recommender.from_training(model, train, TrainConfig(ranking_model="mf"))
+    rec = ranked_by_rating_model(rating, train)
     because = rec.because_you_liked("a", "t", n=3)
     assert because["item_id"].tolist() == ["x"] and (because["similarity"] > 0).all()
 
 
 def test_similar_items_need_support_to_top_the_list():
-    model = BiasedMF(30, 3, 2, (1.0, 5.0))
-    with torch.no_grad():  # item 1 is an exact copy of item 0 but has 2 ratings; item 2 is close and has 28
-        model.item_embeddings.weight.copy_(torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.95, 0.31]]))
+    # item 1 is an exact copy of item 0 but has 2 ratings; item 2 is close and has 28
+    rating = rating_model(30, [[1.0, 0.0], [1.0, 0.0], [0.95, 0.31]], global_bias=0.0)
     users, items = IdMap(list(range(30)), "user"), IdMap(["a", "b", "c"], "item")
     u = np.concatenate([np.arange(30), [0, 1], np.arange(2, 30)])
     i = np.concatenate([np.zeros(30, int), [1, 1], np.full(28, 2)])
     train = Ratings(u, i, np.full(len(u), 4.0, np.float32), users, items)
-    rec = Recommender.from_training(model, train, TrainConfig(ranking_model="mf"))
+    rec = ranked_by_rating_model(rating, train)
     top = rec.similar_items("a", k=2)
     assert top["item_id"].tolist() == ["c", "b"]
     assert top["similarity"].tolist() == pytest.approx([0.95 / np.hypot(0.95, 0.31), 1.0], abs=1e-5)
-    assert rec.similar_items("a", k=2, item_mask=rec.filter_items(min_ratings=3))["item_id"].tolist() == ["c"]
+    assert rec.similar_items("a", k=2, item_mask=rec.catalog.filter(min_ratings=3))["item_id"].tolist() == ["c"]
 
 
 def test_ease_that_cannot_fit_in_memory_is_refused_naming_the_setting():
-    with pytest.raises(ConfigError, match=r"needs about 7\.\d GiB for 18,000 x 18,000 .*lower ranking_max_items "
-                                          r"\(now 18,000\)"):
-        check_ease_fits(100_000, 50_000, 18_000, available_bytes=4 * 2**30)
-    check_ease_fits(100_000, 50_000, 2_000, available_bytes=4 * 2**30)  # fewer items fit
+    with pytest.raises(ConfigError, match=r"needs about 7\.\d GiB for 18,000 x 18,000 .*lower its max_items "
+                                          r"\(now 18,000; the CLI's --ease-max-items\)"):
+        EaseRanker.check_fits(100_000, 50_000, EaseParams(max_items=18_000), 4 * 2**30)
+    EaseRanker.check_fits(100_000, 50_000, EaseParams(max_items=2_000), 4 * 2**30)  # fewer items fit
 
 
 def test_checkpoint_with_an_unknown_ranking_kind_is_refused(planted, tmp_path):
@@ -220,28 +233,33 @@ def test_checkpoint_with_an_unknown_ranking_kind_is_refused(planted, tmp_path):
 def test_version_1_checkpoints_still_load_and_rank_with_the_rating_model(planted):
     rec, _ = planted
     data = checkpoint.to_dict(rec)
-    old = {k: v for k, v in data.items() if k not in ("ranker", "heldout_indptr", "heldout_items")}
+    old = {k: v for k, v in data.items() if k not in ("ranker", "heldout_indptr", "heldout_items", "record")}
+    old |= {"config": {"embedding_dim": 4}, "metrics": {"val_rmse": 1.0, "best_epoch": 3}, "history": []}  # as v1 kept
     loaded = checkpoint.from_dict({**old, "format_version": 1})
-    assert loaded.kind == "mf" and len(loaded.heldout_items) == 0
+    assert loaded.kind == "mf" and len(loaded.heldout.items) == 0
     assert len(loaded.recommend("u1", 5)) == 5
 
 
-def test_fit_ranker_kinds():
+def test_the_registry_finds_every_kind_by_name():
     ratings = planted_groups()
-    assert fit_ranker("mf", ratings) is None
-    assert isinstance(fit_ranker("ease", ratings), EaseScorer)
-    counts = fit_ranker("popularity", ratings).score_users(np.array([0, 1]))
+    assert registry.names() == ("ease", "mf", "popularity")
+    rating = rating_model(ratings.n_users, np.ones((ratings.n_items, 2)))
+    assert isinstance(fit_kind("ease", ratings), EaseRanker)
+    assert fit_kind("mf", ratings, rating).rating is rating  # the rating model ranks itself
+    counts = fit_kind("popularity", ratings).score_users(np.array([0, 1]))
     assert np.array_equal(counts[0], np.bincount(ratings.item_idx)) and np.array_equal(counts[0], counts[1])
     with pytest.raises(ConfigError, match="ranking model must be one of ease, mf, popularity; got 'svd'"):
-        fit_ranker("svd", ratings)
+        registry.get("svd")
+    with pytest.raises(ConfigError, match="ranking model must be one of ease, mf, popularity; got 'svd'"):
+        TrainConfig(ranking_model="svd")
 
 
 def test_ease_on_the_builtin_sample_beats_most_popular(movielens):
     """The issue's measurement in small: random 90/10 split, relevant >= 4, top 10 over unrated items."""
     parts = split(movielens.ratings, "random", 0.1, 0)
     train, val = parts.train, parts.val
-    ease = fit_ranker("ease", train)
-    popular = fit_ranker("popularity", train)
+    ease = fit_kind("ease", train)
+    popular = fit_kind("popularity", train)
     users = np.unique(val.user_idx[val.rating >= 4])
     relevant = [val.item_idx[(val.user_idx == u) & (val.rating >= 4)] for u in users]
     seen = sp.csr_matrix((np.ones(len(train)), (train.user_idx, train.item_idx)), shape=(train.n_users, train.n_items))

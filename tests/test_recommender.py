@@ -5,31 +5,28 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
-from cfcore.config import TrainConfig
 from cfcore.errors import DataError, UnknownIdError
+from cfcore.evaluation import evaluate_ranking
 from cfcore.ids import IdMap
 from cfcore.metrics import ranking_metrics
-from cfcore.model import BiasedMF
 from cfcore.projection import project
+from cfcore.queries import Recommender, top_k
+from cfcore.rankers.mf import RatingModelRanker
+from cfcore.rating_model import RatingModel
 from cfcore.ratings import Ratings
-from cfcore.recommender import Recommender
 
 
 def _planted(n_users=30, n_items=40, dim=6, seed=0, train=None):
-    """A Recommender with chosen weights: item 1 is a scaled copy of item 0, global bias 3."""
+    """A Recommender with chosen weights: item 1 is a scaled copy of item 0, global bias 3; the rating model
+    orders the lists."""
     rng = np.random.default_rng(seed)
-    model = BiasedMF(n_users, n_items, dim, (1.0, 5.0))
     users = rng.normal(0, 0.5, (n_users, dim))
     items = rng.normal(0, 0.5, (n_items, dim))
     items[1] = 2.5 * items[0]
-    with torch.no_grad():
-        model.user_embeddings.weight.copy_(torch.tensor(users))
-        model.item_embeddings.weight.copy_(torch.tensor(items))
-        model.user_biases.weight.copy_(torch.tensor(rng.normal(0, 0.2, (n_users, 1))))
-        model.item_biases.weight.copy_(torch.tensor(rng.normal(0, 0.2, (n_items, 1))))
-        model.global_bias.fill_(3.0)
+    rating = RatingModel(users.astype(np.float32), items.astype(np.float32),
+                         rng.normal(0, 0.2, n_users).astype(np.float32), rng.normal(0, 0.2, n_items).astype(np.float32),
+                         3.0, (1.0, 5.0))
     user_map = IdMap([f"u{i}" for i in range(n_users)], "user")
     item_map = IdMap(list(range(100, 100 + n_items)), "item")
     if train is None:  # user u0 rated items 0..4; everyone else item 5
@@ -38,7 +35,7 @@ def _planted(n_users=30, n_items=40, dim=6, seed=0, train=None):
         train = Ratings(u, i, np.array([5, 4, 1, 2, 3] + [3] * (n_users - 1), np.float32), user_map, item_map)
     catalog = pd.DataFrame({"item_id": item_map.index, "title": [f"Film {i}" for i in range(n_items)],
                             "year": np.linspace(1950, 2020, n_items), "genres": ["Drama|War", "Comedy"] * (n_items // 2)})
-    return Recommender.from_training(model, train, TrainConfig(embedding_dim=dim), catalog=catalog), train
+    return Recommender.build(rating, RatingModelRanker(rating), train, catalog), train
 
 
 def test_similar_items_finds_the_planted_neighbour():
@@ -67,11 +64,11 @@ def test_recommend_excludes_seen_and_orders_by_prediction():
 
 def test_filters_limit_candidates():
     rec, _ = _planted()
-    mask = rec.filter_items(genre="Comedy", years=(1960, 2000))
+    mask = rec.catalog.filter(genre="Comedy", years=(1960, 2000))
     top = rec.recommend("u0", k=50, item_mask=mask)
     assert len(top) > 0 and all("Comedy" in g for g in top["genres"])
     assert top["year"].between(1960, 2000).all()
-    assert rec.genres() == ["Comedy", "Drama", "War"]
+    assert rec.catalog.genres() == ["Comedy", "Drama", "War"]
 
 
 def test_explanation_parts_sum_to_prediction():
@@ -112,6 +109,7 @@ def test_because_you_liked_picks_closest_liked_items():
     rec, _ = _planted()
     because = rec.because_you_liked("u0", 101, n=2)
     assert because["item_id"].iloc[0] == 100 and because["their_rating"].iloc[0] == 5
+    assert because["similarity"].iloc[0] == pytest.approx(1.0, abs=1e-5)  # the rating model's measure
 
 
 def test_predict_unknown_ids_uses_known_parts():
@@ -130,8 +128,8 @@ def test_item_without_vector_has_no_neighbours():
 
 def test_search_is_literal():
     rec, _ = _planted()
-    assert rec.search_titles("film 1")["title"].str.startswith("Film 1").all()
-    assert rec.search_titles("(").empty  # no regex surprises
+    assert rec.catalog.search("film 1")["title"].str.startswith("Film 1").all()
+    assert rec.catalog.search("(").empty  # no regex surprises
 
 
 def test_ranking_metrics_known_answer():
@@ -150,8 +148,18 @@ def test_evaluate_ranking_rewards_the_planted_taste():
     test_items = rec.top_k_idx(np.array([0, 1]), 2)
     val = Ratings(np.array([0, 0, 1]), np.array([test_items[0, 0], test_items[0, 1], 5]),
                   np.array([5.0, 4.5, 2.0], np.float32), rec.users, rec.items)
-    got = rec.evaluate_ranking(val, k=2, threshold=4.0)
-    assert got["users"] == 1 and got["precision"] == 1.0 and got["recall"] == 1.0 and got["ndcg"] == pytest.approx(1.0)
+    got = evaluate_ranking(rec, val, k=2, threshold=4.0)
+    assert got.users == 1 and got.precision == 1.0 and got.recall == 1.0 and got.ndcg == pytest.approx(1.0)
+
+
+def test_top_k_breaks_ties_by_the_lower_index_whatever_the_partition_picks():
+    scores = np.array([[1.0, 5.0, 3.0, 3.0, 3.0, 3.0, 0.0], [2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0]], np.float32)
+    idx, values = top_k(scores, 3)
+    assert idx.tolist() == [[1, 2, 3], [0, 1, 2]] and values.tolist() == [[5.0, 3.0, 3.0], [2.0, 2.0, 2.0]]
+    rng = np.random.default_rng(0)
+    many = rng.integers(0, 4, (50, 30)).astype(np.float32)  # ties everywhere
+    idx, _ = top_k(many, 7)
+    assert idx.tolist() == [np.argsort(-row, kind="stable")[:7].tolist() for row in many]
 
 
 def test_projection_recovers_planted_axes():

@@ -17,6 +17,7 @@ from cfcore.errors import CFError, ConfigError
 from cfcore.runs import import_checkpoint, list_runs, load_run, run_path
 from cfcore.split import split
 from cfcore.train import TrainingRun
+from tests.conftest import fit
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,9 +29,7 @@ def parts(small_synthetic):
 
 @pytest.fixture(scope="module")
 def fitted(parts, small_synthetic):
-    run = TrainingRun(parts.train, parts.val, TrainConfig(embedding_dim=8, epochs=2))
-    list(run)
-    return run.finish(small_synthetic.dataset.catalog, "synthetic")
+    return fit(small_synthetic.dataset, TrainConfig(embedding_dim=8, epochs=2))
 
 
 def test_run_that_cannot_fit_in_memory_is_refused_with_the_estimate(parts, monkeypatch):
@@ -50,7 +49,9 @@ def test_the_estimate_counts_the_training_process_copy_of_the_data(parts, monkey
     assert copied.data_bytes - plain.data_bytes == copied.total_bytes - plain.total_bytes == 5 * 2**20
     assert copied.handoff_bytes == 5 * 2**20 and plain.handoff_bytes == 0
     # with only the copy's room missing, the run is refused before it starts
-    monkeypatch.setattr(resources, "available_memory", lambda device: int(copied.total_bytes / resources.HEADROOM) - 1)
+    from cfcore.sizes import HEADROOM
+
+    monkeypatch.setattr(resources, "available_memory", lambda device: int(copied.total_bytes / HEADROOM) - 1)
     assert estimate_resources(parts.train, parts.val, TrainConfig(embedding_dim=4), timing_seconds=0).fits
     assert not estimate_resources(parts.train, parts.val, TrainConfig(embedding_dim=4), timing_seconds=0,
                                   handoff_bytes=5 * 2**20).fits
@@ -88,7 +89,7 @@ def test_runs_folder_stays_readable_when_killed_mid_save(fitted, tmp_path):
 def test_uploaded_checkpoint_names_never_become_paths(fitted, tmp_path):
     runs = tmp_path / "runs"
     info, _ = import_checkpoint(runs, checkpoint.to_bytes(fitted), "../../../etc/evil.pt")
-    assert info.path.parent == runs and info.source == "uploaded evil.pt"
+    assert info.path.parent == runs and info.record.source == "uploaded evil.pt"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
     for bad in ("../x", "a/b", "..", "", ".hidden"):
         with pytest.raises(CFError, match="invalid run id"):
@@ -119,10 +120,10 @@ def test_job_runs_at_low_priority_and_a_stopped_one_shows_no_rate_or_eta(parts, 
         time.sleep(0.05)
     assert "ratings/s" in job.progress()[1] and "left" in job.progress()[1]  # while it runs
     if sys.platform == "linux":  # the run trains in a process of its own that yields the CPU to the page drawn
-        from cfcore import worker
+        from cfcore.launch import process
 
         assert job.state.pid not in (None, os.getpid())
-        assert os.getpriority(os.PRIO_PROCESS, job.state.pid) >= worker.CHILD_NICE
+        assert os.getpriority(os.PRIO_PROCESS, job.state.pid) >= process.CHILD_NICE
     job.stop()
     job.wait_for_loop_end()
     text = job.progress()[1]
@@ -131,7 +132,7 @@ def test_job_runs_at_low_priority_and_a_stopped_one_shows_no_rate_or_eta(parts, 
 
 
 def test_ratings_per_second_is_a_wall_clock_average_over_seconds_not_one_step(parts, small_synthetic, tmp_path):
-    from cfcore.train import StepRecord
+    from cfcore.progress import StepRecord
     from ui import jobs
 
     config = TrainConfig(epochs=2, batch_size=1000)
@@ -155,7 +156,7 @@ def test_ratings_per_second_is_a_wall_clock_average_over_seconds_not_one_step(pa
 ])
 def test_the_bar_of_a_run_that_ended_says_why_and_fills_only_if_it_finished(parts, small_synthetic, tmp_path, reason,
                                                                              fraction, words):
-    from cfcore.train import EndRecord, StepRecord
+    from cfcore.progress import EndRecord, StepRecord
     from ui import jobs
 
     job = jobs.TrainingJob(small_synthetic.dataset, parts, TrainConfig(epochs=30), tmp_path)  # records planted

@@ -11,6 +11,7 @@ from cfcore.errors import DataError
 from cfcore.ids import IdMap
 from cfcore.ratings import Ratings
 from cfcore.rundiff import diff_runs
+from tests.conftest import legacy_record
 from tests.test_recommender import _planted
 
 
@@ -56,8 +57,9 @@ def test_the_settings_table_lists_only_what_differs():
 
     def run(run_id, **config):
         base = {"embedding_dim": 50, "learning_rate": 0.005, "optimizer": "sparse_adam"}
-        return RunInfo(run_id, Path("."), True, dataset="MovieLens sample", config={**base, **config},
-                       metrics={"split": {"method": "random", "val_fraction": 0.1, "seed": 0}})
+        return RunInfo(run_id, Path("."), True, record=legacy_record({**base, **config}, "MovieLens sample",
+                                                                     split={"method": "random", "fraction": 0.1,
+                                                                            "seed": 0}))
 
     frame = settings_diff([run("a"), run("b", embedding_dim=20), run("c", learning_rate=0.01)])
     assert frame["setting"].tolist() == ["embedding_dim", "learning_rate"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +14,15 @@ import pytest
 from streamlit.proto.WidgetStates_pb2 import WidgetStates
 from streamlit.testing.v1 import AppTest
 
+from cfcore import jsonio
 from cfcore.errors import CFError
+from cfcore.figures import charts
+from cfcore.figures.style import plot
+from cfcore.records import RankingRow, StepLoss
 from cfcore.runs import NAME_MAX, NOTE_MAX, RunInfo, list_runs, read_run, save_run, set_run_label
-from ui import charts, state
-from ui.text import md, plot
+from tests.conftest import legacy_record
+from ui import state
+from ui.text import md
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = "**bold** <b>x</b> [link](http://a)"
@@ -32,13 +38,11 @@ def save_variant(runs_dir: Path, rec, *, dataset: str, lr: float, rmse: float, k
     """A saved run whose record says ``dataset``, learning rate ``lr``, validation RMSE ``rmse`` (the
     model file is the same for all: the page lists records)."""
     info = save_run(runs_dir, rec)
-    path = info.path / "run.json"
-    meta = json.loads(path.read_text())
-    meta["dataset"], meta["created"] = dataset, created
-    meta["config"]["learning_rate"], meta["config"]["ranking_model"] = lr, kind
-    meta["metrics"].update(val_rmse=rmse, ranking_model=kind, ranking={"ndcg": rmse / 10, "precision": 0.1,
-                                                                       "recall": 0.2, "coverage": 0.3})
-    path.write_text(json.dumps(meta))
+    record = replace(info.record, dataset=replace(info.record.dataset, name=dataset), created=created, val_rmse=rmse,
+                     config=info.record.config.replace(learning_rate=lr, ranking_model=kind),
+                     ladder={kind: RankingRow(0.1, 0.2, rmse / 10, 0.3, 10)},
+                     step_loss=StepLoss())  # as runs saved before per-step losses were kept
+    (info.path / "run.json").write_text(jsonio.dumps({"run_id": info.run_id, **record.to_dict()}))
     return info.run_id
 
 
@@ -206,12 +210,13 @@ def test_parallel_coordinates_show_one_dataset_and_only_the_settings_that_vary(t
 
 
 def run_info(run_id: str, history: list[dict], **metrics) -> RunInfo:
-    return RunInfo(run_id, Path("/nowhere"), True, dataset="d", config={"ranking_model": "mf"}, metrics=metrics,
-                   history=history)
+    return RunInfo(run_id, Path("/nowhere"), True, record=legacy_record({"ranking_model": "mf"}, "d", history,
+                                                                        **metrics))
 
 
 def epochs(*rmses: float) -> list[dict]:
-    return [{"epoch": i + 1, "val_rmse": v, "train_rmse": v - 0.1, "val_mae": v - 0.2, "seconds": 2.0}
+    return [{"epoch": i + 1, "val_rmse": v, "train_rmse": v - 0.1, "val_mae": v - 0.2, "seconds": 2.0,
+             "train_loss": (v - 0.1) ** 2, "learning_rate": 0.005, "ratings_per_second": 1e6, "is_best": True}
             for i, v in enumerate(rmses)]
 
 

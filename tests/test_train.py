@@ -13,8 +13,9 @@ from cfcore.config import PRESETS, SEED_PRESET, TrainConfig
 from cfcore.errors import ConfigError
 from cfcore.metrics import rmse
 from cfcore.model import BiasedMF, count_parameters
+from cfcore.progress import EndRecord, EpochRecord, StepRecord
 from cfcore.split import split
-from cfcore.train import EndRecord, EpochRecord, StepRecord, TrainingRun
+from cfcore.train import TrainingRun
 
 FAST = TrainConfig(embedding_dim=8, learning_rate=0.01, weight_decay=0.01, epochs=40, log_every=10)
 
@@ -127,14 +128,14 @@ def test_stop_inside_the_first_epoch_keeps_a_partial_run(synth_split):
     assert len(partial) == 1 and 0 < partial[0].completed < 1 and partial[0].epoch == 1
     assert seen[-1].reason == "stopped" and "partial run" in seen[-1].message
     rec = run.finish()
-    assert rec is not None and rec.metrics["partial"] is True and rec.metrics["best_epoch"] == 1
+    assert rec is not None and run.best_record.completed < 1.0 and run.best_epoch == 1  # kept as a partial run
     val = synth_split.val  # evaluated once, on the weights as they were when Stop came
-    assert math.isclose(rmse(rec.predict_idx(val.user_idx, val.item_idx), val.rating), rec.metrics["val_rmse"],
+    assert math.isclose(rmse(rec.predict_idx(val.user_idx, val.item_idx), val.rating), run.best_val_rmse,
                         rel_tol=1e-4)
-    assert rec.metrics["val_rmse"] < run.baselines["global_mean_rmse"] + 0.5  # a model, not noise
+    assert run.best_val_rmse < run.baselines["global_mean_rmse"] + 0.5  # a model, not noise
     whole = TrainingRun(synth_split.train, synth_split.val, FAST.replace(epochs=1))
     list(whole)
-    assert whole.finish().metrics["partial"] is False
+    assert whole.finish() is not None and whole.best_record.completed == 1.0
 
 
 def test_divergence_is_reported_and_best_model_kept(synth_split):
@@ -159,7 +160,7 @@ def test_unseen_rows_have_zero_vectors(tiny_ratings):
     rec = run.finish()
     unseen = np.bincount(parts.train.item_idx, minlength=3) == 0
     assert unseen.any()
-    assert np.all(rec.item_factors_[unseen] == 0) and np.all(rec.item_bias_[unseen] == 0)
+    assert np.all(rec.item_factors[unseen] == 0) and np.all(rec.item_bias[unseen] == 0)
 
 
 def test_batch_larger_than_data_is_clamped_with_note(tiny_ratings):

@@ -1,4 +1,4 @@
-"""Training in a process of its own (cfcore/worker.py) and the job that follows it (ui/jobs.py)."""
+"""The launchers (cfcore/launch): a run in a process of its own or in a thread, and the job that follows either (ui/jobs.py)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,15 @@ import time
 import numpy as np
 import pytest
 
-from cfcore import worker
 from cfcore.config import TrainConfig
+from cfcore.launch import process, registry
+from cfcore.launch.process import ProcessLauncher
+from cfcore.launch.thread import ThreadLauncher
 from cfcore.runs import list_runs
 from cfcore.split import split
 from ui import jobs
 
-pytestmark = pytest.mark.skipif(not worker.available(), reason="runs train in a forked child on Linux only")
+pytestmark = pytest.mark.skipif(not ProcessLauncher.available(), reason="runs train in a forked child on Linux only")
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +27,8 @@ def parts(small_synthetic):
     return split(small_synthetic.dataset.ratings, "random", 0.1, seed=0)
 
 
-def _train(small_synthetic, parts, runs_dir, config=TrainConfig(epochs=3, embedding_dim=8)):
-    job = jobs.TrainingJob(small_synthetic.dataset, parts, config, runs_dir)
+def _train(small_synthetic, parts, runs_dir, config=TrainConfig(epochs=3, embedding_dim=8), launcher=None):
+    job = jobs.TrainingJob(small_synthetic.dataset, parts, config, runs_dir, launcher=launcher)
     job.heartbeat()
     job.start()
     job.join(timeout=120)
@@ -37,15 +39,18 @@ def _train(small_synthetic, parts, runs_dir, config=TrainConfig(epochs=3, embedd
 def test_a_run_in_the_training_process_equals_the_same_run_in_this_thread(small_synthetic, parts, tmp_path,
                                                                           monkeypatch):
     in_process = _train(small_synthetic, parts, tmp_path / "a")
-    monkeypatch.setattr(worker, "available", lambda: False)  # as on a platform without fork
+    monkeypatch.setattr(ProcessLauncher, "available", staticmethod(lambda: False))  # as on a platform without fork
+    assert isinstance(registry.choose(), ThreadLauncher) and isinstance(registry.choose("process"), ThreadLauncher)
     in_thread = _train(small_synthetic, parts, tmp_path / "b")
+    assert in_process.launcher.name == "process" and in_thread.launcher.name == "thread"
     assert in_process.state.status == in_thread.state.status == "done"
     assert in_process.state.pid != os.getpid() and in_thread.state.pid == os.getpid()
     a, b = in_process.state.result, in_thread.state.result
     # the compiled step gives the same numbers on any number of threads, so the models are identical
     np.testing.assert_array_equal(a.item_factors_, b.item_factors_)
-    assert a.metrics["val_rmse"] == b.metrics["val_rmse"] < in_process.state.baselines["bias_rmse"]
-    assert in_process.state.ladder == in_thread.state.ladder and in_process.state.ranking
+    assert a.record.val_rmse == b.record.val_rmse < in_process.state.baselines["bias_rmse"]
+    assert a.record.ladder == b.record.ladder and a.record.ranking is not None
+    assert a.record.where.launcher.startswith("this machine, a process") and "thread" in b.record.where.launcher
     assert len(in_process.state.epochs) == len(in_thread.state.epochs) == 3
     # step records come over in bunches, each stamped with the time it was made: all of them, in order
     assert [s.step for s in in_process.state.steps] == [s.step for s in in_thread.state.steps]
@@ -53,7 +58,9 @@ def test_a_run_in_the_training_process_equals_the_same_run_in_this_thread(small_
     assert len(times) == len(in_process.state.steps) and times == sorted(times)
     assert in_process.state.started <= times[0] and times[-1] <= in_process.state.finished
     assert in_process.state.baselines["noise_floor"] == small_synthetic.dataset.noise_floor
+    # the result came back as data and the caller saved it: one run folder each, holding the same record
     assert [r.run_id for r in list_runs(tmp_path / "a")] == [in_process.state.run_info.run_id]
+    assert list_runs(tmp_path / "b")[0].record.val_rmse == list_runs(tmp_path / "a")[0].record.val_rmse
 
 
 def test_a_killed_training_process_is_reported_and_the_next_run_still_trains(small_synthetic, parts, tmp_path):
@@ -72,11 +79,11 @@ def test_a_killed_training_process_is_reported_and_the_next_run_still_trains(sma
 
 
 def test_a_dead_helper_is_started_again(small_synthetic, parts, tmp_path):
-    helper = worker._helper()
+    helper = process._helper()
     helper.process.kill()
     helper.process.wait(10)
     job = _train(small_synthetic, parts, tmp_path)
-    assert job.state.status == "done" and worker._helper() is not helper
+    assert job.state.status == "done" and process._helper() is not helper
 
 
 def test_stop_before_the_first_epoch_ends_keeps_a_partial_run(tmp_path):
@@ -127,19 +134,20 @@ def test_a_run_whose_server_is_killed_still_stops_and_is_saved(tmp_path):
         time.sleep(0.1)
     runs = list_runs(tmp_path)
     # the training process saw its caller go, stopped after the current step and saved what it had
-    assert len(runs) == 1 and runs[0].readable and 2 <= len(runs[0].history) < 10_000
+    assert len(runs) == 1 and runs[0].readable and 2 <= len(runs[0].record.epochs) < 10_000
 
 
 def test_the_helper_starts_in_the_background_before_the_first_run(monkeypatch):
-    monkeypatch.setattr(worker, "_HELPER", None)  # as in a server that has not trained yet
-    worker.start_in_background()  # what app.py does once per server
+    monkeypatch.setattr(process, "_HELPER", None)  # as in a server that has not trained yet
+    ProcessLauncher().prepare()  # what app.py does once per server
     deadline = time.time() + 120
-    while worker._HELPER is None and time.time() < deadline:
+    while process._HELPER is None and time.time() < deadline:
         time.sleep(0.05)
-    assert worker._HELPER is not None and worker._HELPER.alive()
+    assert process._HELPER is not None and process._HELPER.alive()
 
 
 def test_the_estimate_counts_the_copy_of_the_data_the_training_process_holds(small_synthetic, parts):
     arrays = sum(r.user_idx.nbytes + r.item_idx.nbytes + r.rating.nbytes
                  for r in (parts.train, parts.val, small_synthetic.dataset.ratings))
-    assert arrays <= worker.handoff_bytes(small_synthetic.dataset, parts) < 1.2 * arrays + 1_000_000
+    assert arrays <= ProcessLauncher().copy_bytes(small_synthetic.dataset, parts) < 1.2 * arrays + 1_000_000
+    assert ThreadLauncher().copy_bytes(small_synthetic.dataset, parts) == 0  # a thread reads the caller's arrays

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from cfcore.errors import CFError
-from cfcore.runs import RunInfo, load_run
+from cfcore.runs import RunInfo, load_run, run_label
 from ui import state
 from ui.text import md
 
 if TYPE_CHECKING:
-    from cfcore.recommender import Recommender
+    from cfcore.queries import Recommender
 
 
 def activate(load: Callable[[], tuple[Recommender, str, str]]) -> str | None:
@@ -31,4 +31,7 @@ def activate(load: Callable[[], tuple[Recommender, str, str]]) -> str | None:
 
 def activate_run(run: RunInfo) -> str | None:
     """Make a listed run the active model (see ``activate``)."""
-    return activate(lambda: (load_run(state.runs_dir(), run.run_id), run.run_id, run.label))
+    def load():
+        rec = load_run(state.runs_dir(), run.run_id)
+        return rec, run.run_id, run_label(run.run_id, rec.record)
+    return activate(load)

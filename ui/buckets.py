@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import pandas as pd
 import streamlit as st
 
-from ui import charts
+from cfcore.figures import charts
+from cfcore.records import BucketRow
 
 HELP = ("Held-out ratings grouped by how many ratings their user (left) or their movie (right) had in training. "
         "A model usually knows heavy users and popular movies well and light users and rare movies badly; one "
@@ -13,19 +16,18 @@ HELP = ("Held-out ratings grouped by how many ratings their user (left) or their
         "who have a relevant held-out rating.")
 
 
-def summary(rows: list[dict]) -> str | None:
+def summary(rows: tuple[BucketRow, ...]) -> str | None:
     """One sentence comparing the lightest and the heaviest user group, when both exist."""
-    users = [r for r in rows if r["side"] == "users" and r["ratings"] >= 20]  # too few ratings: noise
+    users = [r for r in rows if r.side == "users" and r.ratings >= 20]  # too few ratings: noise
     if len(users) < 2:
         return None
     light, heavy = users[0], users[-1]
-    return (f"Users with {light['bucket']} training ratings are predicted with RMSE {light['rmse']:.3f}, users with "
-            f"{heavy['bucket']} with {heavy['rmse']:.3f} ({light['ratings']:,} and {heavy['ratings']:,} held-out "
-            "ratings).")
+    return (f"Users with {light.bucket} training ratings are predicted with RMSE {light.rmse:.3f}, users with "
+            f"{heavy.bucket} with {heavy.rmse:.3f} ({light.ratings:,} and {heavy.ratings:,} held-out ratings).")
 
 
-def bucket_panel(rows: list[dict] | None, k: int, key: str) -> None:
-    """Chart, one sentence and the table of ``cfcore.buckets.error_by_bucket`` rows (a run's metrics)."""
+def bucket_panel(rows: tuple[BucketRow, ...], k: int, key: str) -> None:
+    """Chart, one sentence and the table of ``cfcore.buckets.error_by_bucket`` rows (a run's record)."""
     st.markdown("**Where the model errs**", help=HELP)
     if not rows:
         st.caption("Not recorded for this run: runs trained before CF Studio kept error by group do not have it.")
@@ -35,7 +37,7 @@ def bucket_panel(rows: list[dict] | None, k: int, key: str) -> None:
     if sentence:
         st.caption(sentence)
     with st.expander("As a table"):
-        frame = pd.DataFrame(rows).rename(columns={"side": "grouped by", "bucket": "training ratings",
+        frame = pd.DataFrame([asdict(r) for r in rows]).rename(columns={"side": "grouped by", "bucket": "training ratings",
                                                    "ratings": "held-out ratings", "rmse": "RMSE", "mae": "MAE",
                                                    "users_ranked": "users ranked", "ndcg": f"NDCG@{k}"})
         st.dataframe(frame, hide_index=True, column_config={

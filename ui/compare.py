@@ -23,12 +23,19 @@ HELP_BIAS = ("Spearman rank correlation of the two runs' movie biases: 1 means t
 def settings_diff(runs: list[RunInfo]) -> pd.DataFrame:
     """One row per setting whose value differs between ``runs`` (one column per run); the dataset and the
     split count as settings."""
-    values = [{"dataset": r.dataset, **{f"split {k}": v for k, v in (r.metrics.get("split") or {}).items()},
-               **r.config} for r in runs]
+    values = [{"dataset": r.record.dataset.name,
+               **{f"split {k}": v for k, v in (r.record.split.to_dict() if r.record.split else {}).items()},
+               **_flat(r.record.config.to_dict())} for r in runs]
     keys = list(dict.fromkeys(k for v in values for k in v))
     rows = {k: [str(v.get(k, "")) for v in values] for k in keys}
     differing = {k: row for k, row in rows.items() if len(set(row)) > 1}
     return pd.DataFrame(differing, index=[r.title for r in runs]).T.rename_axis("setting").reset_index()
+
+
+def _flat(config: dict) -> dict:
+    """A config's values with the ranking kind's own settings spelled "<kind> <setting>" beside the rest."""
+    params = config.pop("ranking_params", None) or {}
+    return config | {f"{config.get('ranking_model')} {name}": value for name, value in params.items()}
 
 
 def settings_panel(runs: list[RunInfo]) -> None:
@@ -50,8 +57,9 @@ def _diff(runs_dir: str, run_a: str, run_b: str) -> RunDiff:
 def diff_panel(a: RunInfo, b: RunInfo) -> None:
     """Compare run ``a`` (the first selected) with ``b`` on their data's users and movies."""
     st.markdown(f"**{md(a.title)} (A) against {md(b.title)} (B)**")
-    if a.metrics.get("dataset_hash") != b.metrics.get("dataset_hash"):
-        st.info(f"These runs were trained on different data ({md(a.dataset)} and {md(b.dataset)}), so their lists "
+    if a.record.dataset.content_hash != b.record.dataset.content_hash:
+        st.info(f"These runs were trained on different data ({md(a.record.dataset.name)} and "
+                f"{md(b.record.dataset.name)}), so their lists "
                 "cannot be compared user by user. Select two runs on the same dataset.")
         return
     try:

@@ -6,8 +6,9 @@ import streamlit as st
 
 from cfcore.config import DEVICES, LIMITS, OPTIMIZERS, OUTPUTS, PRESETS, TrainConfig
 from cfcore.errors import ConfigError
-from cfcore.experiment import Evaluation
-from cfcore.scorers import KIND_LABELS, RANKING_KINDS
+from cfcore.rankers import registry
+from cfcore.rankers.base import Setting
+from cfcore.records import Evaluation
 from ui.state import PRESET, form_key
 
 LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1, 3e-1, 1.0]
@@ -35,8 +36,11 @@ def _load_values(config: TrainConfig) -> None:
         "use_early_stopping": config.early_stopping is not None,
         "early_stopping": config.early_stopping if config.early_stopping is not None else 3,
         "output": config.output, "seed": config.seed, "device": config.device,
-        "ranking_model": config.ranking_model, "ranking_l2": config.ranking_l2,
+        "ranking_model": config.ranking_model,
     }
+    for kind, ranker in registry.kinds().items():  # every kind's settings: its defaults, or the config's own
+        params = config.ranking_params if kind == config.ranking_model else ranker.Params()
+        values.update({ranker_key(kind, s.name): getattr(params, s.name) for s in ranker.Params.settings()})
     values["relevance_threshold"] = st.session_state.get(form_key("relevance_threshold"), Evaluation().relevance_threshold)
     for name, value in values.items():
         st.session_state[form_key(name)] = value
@@ -51,6 +55,24 @@ def _bounds(name: str) -> dict:
 
 def _nearest(options: list, value):
     return min(options, key=lambda o: abs(o - value))
+
+
+def ranker_key(kind: str, name: str) -> str:
+    """The session key of the widget for setting ``name`` of ranking kind ``kind``."""
+    return form_key(f"{kind}_{name}")
+
+
+def _ranker_settings_ui(kind: str, columns) -> None:
+    """The chosen ranking kind's own settings (its Params, from the registry), two to a row."""
+    for n, setting in enumerate(registry.get(kind).Params.settings()):
+        st.session_state.setdefault(ranker_key(kind, setting.name), setting.default)  # a kind found since load
+        columns[n % 2].number_input(setting.label, **_setting_bounds(setting), key=ranker_key(kind, setting.name),
+                                    help=setting.help, **({"step": 1} if setting.integer else {"format": "%g"}))
+
+
+def _setting_bounds(setting: Setting) -> dict:
+    cast = int if setting.integer else float
+    return {"min_value": cast(setting.low), "max_value": cast(setting.high)}
 
 
 def config_form() -> tuple[TrainConfig | None, str | None]:
@@ -69,11 +91,11 @@ def config_form() -> tuple[TrainConfig | None, str | None]:
     left.select_slider("Learning rate", options=LEARNING_RATES, key=form_key("learning_rate"),
                        format_func=lambda v: f"{v:g}", help="Log scale. Too high makes the loss diverge.")
     right.select_slider("Batch size", options=BATCH_SIZES, key=form_key("batch_size"), help="Ratings per step.")
-    st.selectbox("Ranking model (orders the lists)", RANKING_KINDS, key=form_key("ranking_model"),
-                 format_func=KIND_LABELS.get,
-                 help="The rating model predicts stars; what people choose to watch is another question. EASE learns "
-                      "it from which movies people rated together (its top-10 lists are about 5x better than the "
-                      "rating model's on MovieLens); stars and explanations still come from the rating model.")
+    kinds = registry.kinds()
+    st.selectbox("Ranking model (orders the lists)", list(kinds), key=form_key("ranking_model"),
+                 format_func=registry.label,
+                 help="The rating model predicts stars; what people choose to watch is another question. "
+                      + " ".join(f"{k.label}: {k.summary}" for k in kinds.values()))
     with st.expander("Advanced"):
         a, b = st.columns(2)
         a.number_input("Weight decay (L2)", **_bounds("weight_decay"), step=0.01, format="%.4f",
@@ -105,11 +127,9 @@ def config_form() -> tuple[TrainConfig | None, str | None]:
                     help="How predictions are kept on the rating scale: cut at its ends (clip, as the seed does; "
                          "the 'range limit' in an explanation) or squeezed smoothly (sigmoid).")
         b.number_input("Seed", **_bounds("seed"), step=1, key=form_key("seed"))
-        b.number_input("EASE L2 strength", **_bounds("ranking_l2"), step=10.0, format="%g",
-                       key=form_key("ranking_l2"), disabled=st.session_state[form_key("ranking_model")] != "ease",
-                       help="Larger values give smoother lists that lean towards popular movies.")
         a.selectbox("Device", DEVICES, key=form_key("device"), format_func=DEVICE_LABELS.get,
                     help="auto picks a CUDA GPU if there is one, then an Apple GPU, then the CPU.")
+        _ranker_settings_ui(st.session_state[form_key("ranking_model")], (a, b))
     try:
         return config_from_state(), None
     except ConfigError as exc:
@@ -125,6 +145,7 @@ def evaluation_from_state() -> Evaluation:
 
 def config_from_state() -> TrainConfig:
     s = st.session_state
+    kind = s[form_key("ranking_model")]
     return TrainConfig(
         embedding_dim=int(s[form_key("embedding_dim")]), learning_rate=float(s[form_key("learning_rate")]),
         batch_size=int(s[form_key("batch_size")]), epochs=int(s[form_key("epochs")]),
@@ -135,5 +156,6 @@ def config_from_state() -> TrainConfig:
         lr_patience=int(s[form_key("lr_patience")]) if s[form_key("use_schedule")] else None,
         early_stopping=int(s[form_key("early_stopping")]) if s[form_key("use_early_stopping")] else None,
         output=s[form_key("output")], seed=int(s[form_key("seed")]), device=s[form_key("device")],
-        ranking_model=s[form_key("ranking_model")], ranking_l2=float(s[form_key("ranking_l2")]),
+        ranking_model=kind, ranking_params={setting.name: s.get(ranker_key(kind, setting.name), setting.default)
+                                            for setting in registry.get(kind).Params.settings()},
     )

@@ -1,8 +1,8 @@
-"""Background jobs owned by one browser session (training, sweeps, t-SNE): a thread drives a core generator
-(or, for training, follows the process that trains: ``cfcore.worker``).
+"""Background jobs owned by one browser session (training, sweeps, t-SNE): a thread drives a core generator or,
+for training, follows a run wherever a launcher put it (``cfcore/launch``) and saves the result it hands back.
 
-The thread never calls Streamlit; pages read the job's plain attributes from a fragment that
-redraws every second. A job whose session stops polling for ``ORPHAN_SECONDS`` stops itself.
+The thread never calls Streamlit; pages read the job's plain attributes from a fragment that redraws
+every second or two. A job whose session stops polling for ``ORPHAN_SECONDS`` stops itself.
 """
 
 from __future__ import annotations
@@ -15,17 +15,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cfcore import worker
 from cfcore.config import TrainConfig
 from cfcore.data.dataset import Dataset
 from cfcore.errors import CFError
-from cfcore.experiment import Evaluation
+from cfcore.launch import registry as launchers
+from cfcore.launch.base import Failed, Finished, Launcher, LaunchRequest, Message, Started, Steps, failure
+from cfcore.progress import EndRecord, EpochRecord, StepRecord
 from cfcore.projection import tsne_stages
-from cfcore.recommender import Recommender
-from cfcore.runs import RunInfo, load_run, model_label
+from cfcore.queries import Recommender
+from cfcore.records import Evaluation
+from cfcore.runs import RunInfo, run_label, save_run
 from cfcore.split import Split, SplitSettings
-from cfcore.train import EndRecord, EpochRecord, StepRecord
-from cfcore.worker import TrainRequest, train_and_save
 
 ORPHAN_SECONDS = 60.0
 RATE_WINDOW_SECONDS = 5.0  # ratings/s is averaged over this much wall-clock time, not one step
@@ -50,15 +50,14 @@ class JobState:
     step_times: list[float] = field(default_factory=list)  # wall clock of each step record
     epochs: list[EpochRecord] = field(default_factory=list)
     end: EndRecord | None = None
-    baselines: dict[str, float] = field(default_factory=dict)
-    ranking: dict[str, float] = field(default_factory=dict)  # the model's own ranking metrics
-    ladder: dict[str, dict[str, float]] = field(default_factory=dict)  # kind -> metrics: popularity, mf, ...
+    baselines: dict[str, float] = field(default_factory=dict)  # the RMSE lines of the live chart
     device: str = ""
+    where: str = ""  # the launcher's description of where it trains
     pid: int | None = None  # the process that trains (a child of the server's training helper, or the server)
     notes: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.time)
     finished: float | None = None
-    result: Recommender | None = None
+    result: Recommender | None = None  # the kept model, carrying its record, once saved
     run_info: RunInfo | None = None
 
 
@@ -115,27 +114,30 @@ class _BackgroundJob:
 
 
 class TrainingJob(_BackgroundJob):
-    """One training run: in a process of its own where the platform allows (``cfcore.worker``), else in
-    this job's thread; a thread of the server follows it either way. ``stop()`` ends it after the current step."""
+    """One training run, handed to a launcher (by default ``launch.registry.choose()``: a process of its own
+    where the platform allows) and followed by a thread of the server, which saves the result as a run.
+    ``stop()`` ends it after the current step."""
 
     thread_name = "cf-training"
 
     def __init__(self, dataset: Dataset, parts: Split, config: TrainConfig, runs_dir: Path,
                  split_settings: SplitSettings = SplitSettings(), dataset_hash: str = "",
-                 evaluation: Evaluation = Evaluation()) -> None:
-        self.dataset, self.parts, self.config, self.runs_dir = dataset, parts, config, runs_dir
-        self.split_settings = split_settings  # stored with the run, so a saved run can rebuild its split
-        self.dataset_hash = dataset_hash  # stored too: a saved run finds its data again by content
-        self.evaluation = evaluation
+                 evaluation: Evaluation = Evaluation(), launcher: Launcher | None = None) -> None:
+        self.dataset, self.parts, self.config, self.runs_dir = dataset, parts, config, Path(runs_dir)
+        # split settings and the data's hash go into the run's record, so a saved run finds its split again;
+        # keep_in: where the training side saves a result this server was not there to collect
+        self.request = LaunchRequest(dataset, parts, config, split_settings, dataset_hash, evaluation,
+                                     keep_in=str(runs_dir))
+        self.launcher = launcher or launchers.choose()
         self.state = JobState()
         self.steps_per_epoch = config.steps_per_epoch(len(parts.train))
-        self._stopper = None  # what stop() calls: the run (in this thread) or the training process
+        self._handle = None  # what stop() calls once the run is launched
         super().__init__()
 
     def stop(self) -> None:
         super().stop()
-        if self._stopper is not None:
-            self._stopper.stop()
+        if self._handle is not None:
+            self._handle.stop()
 
     def stop_and_wait(self) -> None:
         """Stop, and return once the training loop has ended (the model may still be saving)."""
@@ -149,51 +151,37 @@ class TrainingJob(_BackgroundJob):
             time.sleep(0.02)
 
     def _work(self) -> None:
-        request = TrainRequest(self.dataset, self.parts, self.config, str(self.runs_dir), self.split_settings,
-                               self.dataset_hash, self.evaluation)
         try:
-            if worker.available():
-                result = self._train_in_process(request)
-            else:
-                result = train_and_save(request, self._follow, self._started_run)
+            handle = self.launcher.launch(self.request)
+            self._handle = handle
+            if self._stop.is_set():  # Stop was clicked while the run was handed over
+                handle.stop()
+            for message in handle.records():
+                self._follow(message)
+            result = handle.result()
             if result is not None:
-                self.state.ranking = self.state.ladder.get(result.kind, {})
-            self.state.result = result
+                model = result.load()
+                info = save_run(self.runs_dir, model)
+                self.state.run_info, self.state.result = info, model
         except Exception as exc:  # never let a thread die silently: the page shows this
-            self._take(worker.failure(exc))
+            self._take(failure(exc))
         finally:
             self.state.finished = time.time()
 
-    def _train_in_process(self, request: TrainRequest) -> Recommender | None:
-        process = worker.TrainingProcess(request)
-        self._stopper = process
-        if self._stop.is_set():  # Stop was clicked while the process started
-            process.stop()
-        for message in process.messages():
-            self._follow(message)
-        if self.state.run_info is None:
-            return None
-        return load_run(self.runs_dir, self.state.run_info.run_id)  # saved by the process; the page needs the model
-
-    def _started_run(self, run) -> None:  # training in this thread: stop() stops the run itself
-        self._stopper = run
-        if self._stop.is_set():
-            run.stop()
-
-    def _follow(self, message: worker.Message | None) -> None:
+    def _follow(self, message: Message | None) -> None:
         """Take a message of the run (None: none came this poll), and stop the run once nobody watches it."""
         if message is not None:
             self._take(message)
         if self.orphaned and not self._stop.is_set():
             self.stop()  # the browser session is gone
 
-    def _take(self, message: worker.Message) -> None:
+    def _take(self, message: Message) -> None:
         """Record one message of the run in ``state``, which the page reads."""
         state = self.state
         if isinstance(message, StepRecord):
             state.steps.append(message)
             state.step_times.append(time.time())
-        elif isinstance(message, worker.Steps):
+        elif isinstance(message, Steps):
             state.steps.extend(message.records)
             state.step_times.extend(message.times)
         elif isinstance(message, EpochRecord):
@@ -202,18 +190,17 @@ class TrainingJob(_BackgroundJob):
             state.end = message
             state.status = "finishing"  # the loop is over; keeping the best model and saving it
             state.message = message.message
-        elif isinstance(message, worker.Started):
+        elif isinstance(message, Started):
             state.device, state.notes, state.pid = message.device, list(message.notes), message.pid
+            state.where = message.where
             state.baselines = dict(message.baselines)
             if self.dataset.noise_floor is not None:  # synthetic data: the best any model can reach
                 state.baselines["noise_floor"] = self.dataset.noise_floor
             state.status = "running"
-        elif isinstance(message, worker.Finished):
-            if message.run is not None:
-                state.ladder, state.run_info = message.ladder, message.run
+        elif isinstance(message, Finished):
             state.status = {"completed": "done", "early_stopping": "done"}.get(message.reason, message.reason)
             state.message = message.message
-        elif isinstance(message, worker.Failed):
+        elif isinstance(message, Failed):
             state.status, state.message = "failed", message.message
             if message.detail:
                 state.notes.append(message.detail)
@@ -279,15 +266,17 @@ class SweepResult:
 
 
 class SweepJob(_BackgroundJob):
-    """A grid of configs trained one after another in one background thread."""
+    """A grid of configs trained one after another, each a ``TrainingJob`` with the same data, split and
+    evaluation as the Train page's runs."""
 
     thread_name = "cf-sweep"
 
     def __init__(self, dataset: Dataset, parts: Split, base: TrainConfig, grid: dict[str, list], runs_dir: Path,
                  split_settings: SplitSettings = SplitSettings(), dataset_hash: str = "",
-                 evaluation: Evaluation = Evaluation()) -> None:
+                 evaluation: Evaluation = Evaluation(), launcher: Launcher | None = None) -> None:
         self.dataset, self.parts, self.runs_dir = dataset, parts, runs_dir
         self.split_settings, self.dataset_hash, self.evaluation = split_settings, dataset_hash, evaluation
+        self.launcher = launcher
         keys = list(grid)
         self.configs = [base.replace(**dict(zip(keys, values))) for values in itertools.product(*grid.values())]
         self.grid_keys = keys
@@ -312,14 +301,16 @@ class SweepJob(_BackgroundJob):
             if self._stop.is_set() or self.orphaned:
                 break
             job = TrainingJob(self.dataset, self.parts, config, self.runs_dir, self.split_settings, self.dataset_hash,
-                              self.evaluation)
+                              self.evaluation, self.launcher)
             job.last_seen = self.last_seen
             self.current = job
-            job._work()  # same thread: one run at a time
+            job.start()
+            while job.running:  # one run at a time; the sweep's heartbeat and stop reach it through `current`
+                job.join(0.2)
             state = job.state
-            best = state.result.metrics["val_rmse"] if state.result is not None else None
-            self.results.append(SweepResult(config, state.status, best, state.result.metrics.get("best_epoch")
-                                            if state.result is not None else None,
+            record = state.result.record if state.result is not None else None
+            self.results.append(SweepResult(config, state.status, record.val_rmse if record else None,
+                                            record.best_epoch if record else None,
                                             (state.finished or time.time()) - state.started,
                                             state.run_info.run_id if state.run_info else None))
         self.current = None
@@ -335,8 +326,7 @@ def absorb_finished(job: TrainingJob | None, session: dict, absorbed_key: str, s
     s = job.state
     if s.result is not None:
         run_id = s.run_info.run_id if s.run_info else None
-        label = model_label(run_id or "unsaved", s.result)
-        set_active(s.result, run_id, label, job.parts.val)
+        set_active(s.result, run_id, run_label(run_id or "unsaved", s.result.record), job.parts.val)
     return True
 
 

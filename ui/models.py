@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from cfcore.projection import Projection, main_genre, project
-from cfcore.recommender import Recommender
+from cfcore.queries import Recommender
 from ui import state
 from ui.jobs import TsneJob
 
@@ -25,10 +25,7 @@ def require_model() -> state.ActiveModel:
 
 def movie_labels(rec: Recommender) -> np.ndarray:
     """"Title (year)" for every item index, built once per model (pickers format thousands of options)."""
-    def build():
-        year = rec.catalog["year"].map(lambda y: "" if pd.isna(y) else f" ({y:.0f})")
-        return (rec.catalog["title"].astype(str) + year).to_numpy(dtype=object)
-    return state.memo(rec, ("labels",), build)
+    return state.memo(rec, ("labels",), rec.catalog.labels)
 
 
 def movie_label(rec: Recommender, item_idx: int) -> str:
@@ -37,25 +34,23 @@ def movie_label(rec: Recommender, item_idx: int) -> str:
 
 def popular_items(rec: Recommender, limit: int = 20_000, min_ratings: int = 1) -> np.ndarray:
     """Item indices to offer in pickers, most rated first (pickers stay fast on large catalogues)."""
-    counts = rec.catalog["n_ratings"].to_numpy()
-    order = np.argsort(-counts, kind="stable")
-    return order[counts[order] >= min_ratings][:limit]
+    return rec.catalog.most_rated(limit, min_ratings)
 
 
 def item_projection(rec: Recommender, min_ratings: int, dims: int) -> Projection:
-    rows = np.flatnonzero(rec.catalog["n_ratings"].to_numpy() >= min_ratings)
+    rows = np.flatnonzero(rec.catalog.counts() >= min_ratings)
     return state.memo(rec, ("items", min_ratings, dims), lambda: project(rec.item_factors_, dims, rows))
 
 
 def user_projection(rec: Recommender, min_ratings: int, dims: int) -> Projection:
-    rows = np.flatnonzero(np.diff(rec.seen_indptr) >= min_ratings)
+    rows = np.flatnonzero(rec.seen.counts() >= min_ratings)
     return state.memo(rec, ("users", min_ratings, dims), lambda: project(rec.user_factors_, dims, rows))
 
 
 def item_frame(rec: Recommender, proj: Projection) -> pd.DataFrame:
     """Projected items with what the map's hover and colours need."""
-    labels = rec.catalog.assign(bias=rec.item_bias_.astype(np.float64),
-                                **{"main genre": main_genre(rec.catalog["genres"])})
+    labels = rec.catalog.frame.assign(bias=rec.item_bias_.astype(np.float64),
+                                      **{"main genre": main_genre(rec.catalog.frame["genres"])})
     frame = proj.frame(labels)
     frame.index = proj.rows  # item_idx
     return frame
@@ -76,7 +71,7 @@ def tsne_job(rec: Recommender, what: str, rows: np.ndarray, vectors: np.ndarray)
 def selected_items(event, frame: pd.DataFrame) -> pd.DataFrame | None:
     """The rows of ``frame`` (indexed by item_idx) picked by a box or lasso on the map; None when nothing was.
 
-    Points carry their item_idx as the last column of their customdata (see ``mapcharts.item_customdata``);
+    Points carry their item_idx as the last column of their customdata (see ``figures.maps.item_customdata``);
     the highlighted markers repeat movies already in the cloud, so duplicates are dropped.
     """
     points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else \

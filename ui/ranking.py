@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from cfcore.scorers import KIND_LABELS
-from ui import charts
+from cfcore.figures import charts
+from cfcore.rankers import registry
+from cfcore.records import RankingRow
 
 METRIC_HELP = {
     "precision": "Precision@k: the share of the k recommended movies that the user rated highly in the held-out "
@@ -18,20 +19,20 @@ METRIC_HELP = {
 }
 
 
-def ladder_frame(ladder: dict[str, dict[str, float]], active: str, k: int = 10) -> pd.DataFrame:
+def ladder_frame(ladder: dict[str, RankingRow], active: str, k: int = 10) -> pd.DataFrame:
     """One row per ranking, best NDCG first; the active model's row marked."""
-    rows = [{"ranking": KIND_LABELS.get(kind, kind) + (" ★" if kind == active else ""),
-             f"P@{k}": m.get("precision"), f"R@{k}": m.get("recall"), f"NDCG@{k}": m.get("ndcg"),
-             "coverage": m.get("coverage")} for kind, m in ladder.items()]
+    rows = [{"ranking": registry.label(kind) + (" ★" if kind == active else ""),
+             f"P@{k}": m.precision, f"R@{k}": m.recall, f"NDCG@{k}": m.ndcg, "coverage": m.coverage}
+            for kind, m in ladder.items()]
     return pd.DataFrame(rows).sort_values(f"NDCG@{k}", ascending=False, na_position="last")
 
 
-def ladder_panel(ladder: dict[str, dict[str, float]], active: str, key: str) -> None:
-    """The ladder as a table and a chart, with what the numbers mean."""
+def ladder_panel(ladder: dict[str, RankingRow], active: str, key: str) -> None:
+    """The ladder (kind -> row) as a table and a chart, with what the numbers mean."""
     if not ladder:
         return
     first = next(iter(ladder.values()))
-    k, threshold, users = int(first.get("k", 10)), first.get("threshold", 4.0), first.get("users", 0)
+    k, threshold, users = first.k, first.threshold, first.users
     left, right = st.columns([1, 1])
     with left:
         st.dataframe(ladder_frame(ladder, active, k), hide_index=True, key=f"{key}_table",
@@ -44,4 +45,4 @@ def ladder_panel(ladder: dict[str, dict[str, float]], active: str, key: str) -> 
                    f"{threshold:g} or more; "
                    "every movie they did not rate in training is a candidate. \"Most popular\" gives everyone the "
                    "most-rated movies: a model whose lists do not beat it is not worth showing.")
-    right.plotly_chart(charts.ranking_ladder(ladder, KIND_LABELS, k), key=f"{key}_chart")
+    right.plotly_chart(charts.ranking_ladder(ladder, k), key=f"{key}_chart")

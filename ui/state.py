@@ -12,14 +12,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from cfcore import worker
 from cfcore.data.dataset import Dataset
 from cfcore.datastore import content_hash, find_saved, load_saved, save_dataset
 from cfcore.errors import CFError
-from cfcore.experiment import Evaluation
+from cfcore.launch import registry as launchers
+from cfcore.queries import Recommender
 from cfcore.ratings import Ratings
-from cfcore.recommender import Recommender
-from cfcore.runs import load_run, model_label, read_run, run_path
+from cfcore.records import Evaluation
+from cfcore.runs import load_run, run_label
 from cfcore.split import Split, SplitSettings
 from ui.data import builtin_dataset
 from ui.jobs import SweepJob, TrainingJob, find_job
@@ -143,9 +143,9 @@ def relabel_active(run_id: str, label: str) -> None:
 def _validation_for(rec: Recommender) -> Ratings | None:
     """Rebuild a saved model's validation ratings from a dataset with the content hash it was trained
     on: the active one, or one in the dataset store."""
-    settings = rec.metrics.get("split")
-    wanted = rec.metrics.get("dataset_hash")
-    if not isinstance(settings, dict) or not wanted:
+    settings = rec.record.split if rec.record is not None else None
+    wanted = rec.record.dataset.content_hash if rec.record is not None else ""
+    if settings is None or not wanted:
         return None
     data = dataset() if dataset_hash() == wanted else None
     if data is None:
@@ -157,7 +157,7 @@ def _validation_for(rec: Recommender) -> Ratings | None:
     if data is None or data.ratings.users != rec.users or data.ratings.items != rec.items:
         return None
     try:
-        return SplitSettings.from_dict(settings).apply(data.ratings).val
+        return settings.apply(data.ratings).val
     except (CFError, KeyError, TypeError, ValueError):
         return None
 
@@ -195,7 +195,7 @@ def restore_from_url() -> None:
         except CFError as exc:
             flash(f"The link's run could not be restored: {exc}", "warning")
         else:
-            set_active_model(rec, run_id, model_label(run_id, rec, read_run(run_path(runs_dir(), run_id)).name))
+            set_active_model(rec, run_id, run_label(run_id, rec.record))
     for key, param in ((REC_USER, "user"), (SIM_MOVIE, "movie")):
         if params.get(param) and key not in st.session_state:
             st.session_state[f"{key}_from_url"] = params.get(param)
@@ -232,9 +232,10 @@ def ask(key: str, raw_id) -> None:
 
 
 @st.cache_resource(show_spinner=False)
-def start_training_process() -> bool:
-    """Once per server: start the training helper while the first page draws (its imports take seconds)."""
-    worker.start_in_background()
+def prepare_launcher() -> bool:
+    """Once per server: let the launcher get ready while the first page draws (the local process launcher
+    starts its helper, whose imports take seconds)."""
+    launchers.choose().prepare()
     return True
 
 
@@ -247,10 +248,11 @@ def start_training(config, evaluation: Evaluation = Evaluation()) -> TrainingJob
     return job
 
 
-def start_sweep(parts, base, grid) -> None:
-    """Run a sweep of ``grid`` around ``base`` on the active dataset in the background (this session's)."""
+def start_sweep(parts, base, grid, evaluation: Evaluation = Evaluation()) -> None:
+    """Run a sweep of ``grid`` around ``base`` on the active dataset in the background (this session's), its lists
+    judged as the Train page's runs are (``evaluation``)."""
     st.session_state[SWEEP] = SweepJob(dataset(), parts, base, grid, runs_dir(), split_settings(),
-                                       dataset_hash()).start()
+                                       dataset_hash(), evaluation).start()
     st.session_state.pop(SWEEP_ABSORBED, None)  # so this sweep's end reruns the page as the last one's did
 
 

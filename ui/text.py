@@ -1,8 +1,8 @@
-"""User data as text: titles, ids and file names from uploads are shown literally, never as Markdown or HTML."""
+"""User data as text: titles, ids and file names from uploads are shown literally, never as Markdown or HTML
+(``cfcore.figures.style.plot`` does the same for Plotly text)."""
 
 from __future__ import annotations
 
-import html
 import re
 
 # ':' too: GitHub-flavoured Markdown turns a bare "http://..." into a link, "http\://..." stays text
@@ -13,7 +13,3 @@ def md(value: object) -> str:
     """Escape a value for Streamlit Markdown (st.markdown, captions, alerts, widget labels)."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", str(value))
 
-
-def plot(value: object) -> str:
-    """Escape a value for Plotly text (titles, hover text, labels), which understands a few HTML tags."""
-    return html.escape(str(value), quote=False)

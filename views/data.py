@@ -9,8 +9,9 @@ from cfcore.data.formats import SEPARATORS
 from cfcore.data.items import items_note
 from cfcore.datastore import list_saved, load_saved
 from cfcore.errors import CFError
+from cfcore.figures import charts
 from cfcore.split import SPLIT_METHODS
-from ui import charts, state
+from ui import state
 from ui.data import builtin_dataset, synthetic_dataset, uploaded_dataset
 from ui.text import md
 

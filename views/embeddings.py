@@ -8,9 +8,11 @@ import pandas as pd
 import streamlit as st
 
 from cfcore.export import frame_to_csv, metadata_tsv, vectors_tsv
+from cfcore.figures import maps as mapcharts
+from cfcore.figures.style import ACCENT, HIGHLIGHT
 from cfcore.projection import axis_extremes, axis_title, has_genre, most_distinct_genre
-from cfcore.scorers import KIND_LABELS
-from ui import charts, mapcharts, state
+from cfcore.rankers import registry
+from ui import state
 from ui.models import item_frame, item_projection, movie_label, require_model, selected_items, tsne_job, user_projection
 from ui.text import md
 
@@ -21,9 +23,9 @@ state.show_flash()
 model = require_model()
 rec = model.recommender
 st.caption(f"Active model: {md(model.label)}.")
-genre_names = state.memo(rec, ("genres",), rec.genres)  # every genre in the catalogue, once per model
-if not rec.ranker.has_embeddings:
-    st.caption(f"This map shows the rating model's taste vectors. The lists come from {KIND_LABELS[rec.kind]}, "
+genre_names = state.memo(rec, ("genres",), rec.catalog.genres)  # every genre in the catalogue, once per model
+if rec.ranker.item_vectors() is None:
+    st.caption(f"This map shows the rating model's taste vectors. The lists come from {registry.label(rec.kind)}, "
                "which has no embeddings to map: it scores a movie by the movies a person already rated.")
 
 
@@ -54,7 +56,7 @@ if view == "Map over training":
         st.info("This model has no record of its map during training: it was trained before CF Studio kept one, "
                 "or loaded from a checkpoint without it. Train a model to watch its map form.")
         st.stop()
-    movies = rec.catalog.iloc[frames.item_idx].reset_index(drop=True)
+    movies = rec.catalog.rows(frames.item_idx)
     a, b, c = st.columns([2, 2, 1])
     aligned = b.radio("Positions", ["aligned with the final map", "as trained"], horizontal=True, key="emb_anim_align",
                       help="A factorisation can be rotated without changing any prediction, so the raw vectors may "
@@ -74,7 +76,7 @@ if view == "Map over training":
                "movies of a genre gather.")
     st.stop()
 
-counts = rec.catalog["n_ratings"].to_numpy()
+counts = rec.catalog.counts()
 default_min = int(max(1, np.sort(counts)[::-1][min(len(counts) - 1, 999)]))  # about the 1,000 most-rated movies
 a, b, c, d, e = st.columns(5)
 show = a.radio("Show", ["movies", "users"], horizontal=True, key="emb_show")
@@ -91,9 +93,10 @@ min_ratings = d.number_input("Minimum ratings", 1, int(max(counts.max(), 1)), de
                                   "1,000 most-rated. Neighbours and selections only use the movies on the map.")
 if show == "movies":
     # a plain ratings upload has no genres or years: nothing to colour by
-    color = e.selectbox("Colour by", [c for c in ("genre", "popularity", "year", "bias")
-                                      if (c != "genre" or genre_names) and (c != "year" or rec.catalog["year"].notna().any())],
-                        key="emb_color",
+    has_years = rec.catalog.frame["year"].notna().any()
+    color = e.selectbox("Colour by", [c for c in ("genre", "n_ratings", "year", "bias")
+                                      if (c != "genre" or genre_names) and (c != "year" or has_years)],
+                        key="emb_color", format_func=lambda c: "popularity" if c == "n_ratings" else c,
                         help="genre: one genre in colour, the rest grey. popularity: the number of ratings, on a "
                              "log scale. bias: how much better or worse than average the movie is rated once "
                              "raters' generosity is accounted for.")
@@ -108,7 +111,7 @@ if show == "movies":
     proj = item_projection(rec, int(min_ratings), dims)
     frame = item_frame(rec, proj)
 else:
-    proj = user_projection(rec, int(min_ratings) if min_ratings <= np.diff(rec.seen_indptr).max() else 1, dims)
+    proj = user_projection(rec, int(min_ratings) if min_ratings <= rec.seen.counts().max() else 1, dims)
     users = rec.user_table().iloc[proj.rows].reset_index(drop=True)
     frame = pd.concat([users, proj.frame()], axis=1)
 
@@ -140,7 +143,7 @@ if show == "movies":
                                   key="emb_search")
     highlight = neighbours = None
     if query:
-        hits = rec.search_titles(query, limit=20)
+        hits = rec.catalog.search(query, limit=20)
         hits = hits[hits.index.isin(frame.index)]
         if hits.empty:
             st.warning(f"No movie on the map contains {md(repr(query))} (lower the minimum ratings to show more).")
@@ -154,7 +157,7 @@ if show == "movies":
             highlight = frame.loc[rows].assign(
                 label=[f"▶ {short.iloc[0]}"] + [str(n) for n in range(1, len(neighbours) + 1)],
                 label_inside=[False] + [True] * len(neighbours),
-                marker_color=[charts.ACCENT] + [charts.HIGHLIGHT] * len(neighbours))
+                marker_color=[ACCENT] + [HIGHLIGHT] * len(neighbours))
     genre = genre_picker(frame[["pc1", "pc2"]].to_numpy(), frame["genres"], "emb_genre", genre_col) \
         if color == "genre" else None
     axis_titles = None

@@ -8,8 +8,11 @@ import pandas as pd
 import streamlit as st
 
 from cfcore.errors import CFError
-from cfcore.scorers import KIND_LABELS
-from ui import charts, mapcharts, state
+from cfcore.evaluation import ranking_ladder
+from cfcore.figures import charts
+from cfcore.figures import maps as mapcharts
+from cfcore.rankers import registry
+from ui import state
 from ui.models import item_frame, item_projection, movie_label, popular_items, require_model
 from ui.ranking import ladder_panel
 from ui.text import md
@@ -18,8 +21,8 @@ st.title("Recommend")
 state.show_flash()
 model = require_model()
 rec = model.recommender
-st.caption(f"Active model: {md(model.label)} · trained on {md(rec.dataset_name or 'unknown data')}. Lists are "
-           f"ordered by {KIND_LABELS[rec.kind]}; the stars beside each pick are the rating model's prediction.")
+st.caption(f"Active model: {md(model.label)} · trained on {md(rec.record.dataset.name or 'unknown data')}. Lists "
+           f"are ordered by {registry.label(rec.kind)}; the stars beside each pick are the rating model's prediction.")
 YEAR_FORMAT = st.column_config.NumberColumn("year", format="%d")
 
 
@@ -38,9 +41,9 @@ def table(frame: pd.DataFrame, value: str | None = None, fmt: str = "%.2f", numb
 
 def filters(key: str) -> np.ndarray:
     """Genre, minimum ratings and year range -> an item mask."""
-    years = rec.catalog["year"].dropna()
+    years = rec.catalog.frame["year"].dropna()
     a, b, c = st.columns(3)
-    genre = a.selectbox("Genre", ["All", *rec.genres()], key=f"{key}_genre")
+    genre = a.selectbox("Genre", ["All", *rec.catalog.genres()], key=f"{key}_genre")
     min_ratings = b.slider("Minimum number of ratings", 0, 200, 10, 5, key=f"{key}_min_ratings",
                            help="Movies with few ratings have noisy learned vectors.")
     if len(years):
@@ -48,7 +51,7 @@ def filters(key: str) -> np.ndarray:
         span = c.slider("Years", lo, hi, (lo, hi), key=f"{key}_years") if lo < hi else (lo, hi)
     else:
         span = None
-    return rec.filter_items(None if genre == "All" else genre, min_ratings, span)
+    return rec.catalog.filter(None if genre == "All" else genre, min_ratings, span)
 
 
 user_tab, similar_tab, new_tab, quality_tab = st.tabs(["For a user", "Similar movies", "New user", "Ranking quality"])
@@ -105,14 +108,12 @@ with user_tab:
                 because = rec.because_you_liked(user_id, item_id, n=3)
                 if len(because):
                     st.markdown("**Because they liked**")
-                    by_weight = "weight" in because.columns
+                    measure = rec.ranker.because_measure  # what the ranking model says pushed the pick up
                     for _, row in because.iterrows():
                         year = "" if pd.isna(row["year"]) else f" ({row['year']:.0f})"
-                        why = (f"weight {row['weight']:.3f}" if by_weight else f"similarity {row['similarity']:.2f}")
-                        st.markdown(f"- {md(row['title'])}{year}: rated {row['their_rating']:g}, {why}")
-                    st.caption("Weight: how strongly people who rated that movie also rated this one, as EASE "
-                               "learned it." if by_weight else
-                               "Similarity: cosine of the two movies' taste vectors (1 = same direction).")
+                        st.markdown(f"- {md(row['title'])}{year}: rated {row['their_rating']:g}, "
+                                    f"{measure} {row[measure]:.3f}")
+                    st.caption(rec.ranker.because_help)
                 else:
                     st.caption("None of the movies they liked is close to this one; it was picked for other "
                                "reasons (its overall appeal, or taste they share with similar users).")
@@ -120,14 +121,14 @@ with user_tab:
 with similar_tab:
     asked = state.url_choice(state.SIM_MOVIE)  # a shared link names a movie by its item_id
     if asked is not None:
-        found = np.flatnonzero(rec.catalog["item_id"].astype(str).to_numpy() == asked)
+        found = np.flatnonzero(rec.catalog.frame["item_id"].astype(str).to_numpy() == asked)
         if len(found):
-            st.session_state[state.SIM_QUERY] = str(rec.catalog["title"].iloc[found[0]])
+            st.session_state[state.SIM_QUERY] = str(rec.catalog.frame["title"].iloc[found[0]])
             st.session_state[state.SIM_MOVIE] = int(found[0])
     if state.SIM_QUERY not in st.session_state:
-        st.session_state[state.SIM_QUERY] = "Toy Story" if rec.dataset_name == "MovieLens sample" else ""
+        st.session_state[state.SIM_QUERY] = "Toy Story" if rec.record.dataset.name == "MovieLens sample" else ""
     query = st.text_input("Search a title", key=state.SIM_QUERY)
-    hits = rec.search_titles(query, limit=50) if query else rec.catalog.iloc[popular_items(rec, 50)]
+    hits = rec.catalog.search(query, limit=50) if query else rec.catalog.frame.iloc[popular_items(rec, 50)]
     if hits.empty:
         st.warning(f"No title contains {md(repr(query))}.")
     else:
@@ -139,7 +140,7 @@ with similar_tab:
                                     "lower (cosine x n / (n + 10)), so a handful of ratings cannot top the list.")
         try:
             similar = rec.similar_items(rec.items.to_id([chosen])[0], k_similar,
-                                        item_mask=rec.filter_items(min_ratings=min_similar))
+                                        item_mask=rec.catalog.filter(min_ratings=min_similar))
         except CFError as exc:
             st.error(md(exc))
         else:
@@ -149,7 +150,7 @@ with similar_tab:
 
 with new_tab:
     st.caption(f"Rate a few movies as a new user: recommendations update at once, without retraining. The list is "
-               f"ordered by {KIND_LABELS[rec.kind]} from your ratings; the stars come from your taste vector, solved "
+               f"ordered by {registry.label(rec.kind)} from your ratings; the stars come from your taste vector, solved "
                "against the learned movie vectors.")
     offer = popular_items(rec, 20_000)
     # no "Select N matches" bulk entry: it sits first in the list, so Enter after typing a title picked
@@ -191,9 +192,9 @@ with new_tab:
             fig = mapcharts.new_user_map(
                 frame,
                 pd.DataFrame({"pc1": rated_xy[:, 0], "pc2": rated_xy[:, 1], "rating": [p[1] for p in pairs],
-                              "title": rec.catalog["title"].iloc[rated_idx].to_numpy()}),
+                              "title": rec.catalog.frame["title"].iloc[rated_idx].to_numpy()}),
                 pd.DataFrame({"pc1": shown_xy[:, 0], "pc2": shown_xy[:, 1],
-                              "title": rec.catalog["title"].iloc[shown_idx].to_numpy()}),
+                              "title": rec.catalog.frame["title"].iloc[shown_idx].to_numpy()}),
                 proj.transform(vec[None, :])[0], proj.explained_variance_ratio, (scale.min, scale.max))
             st.plotly_chart(fig, key="new_user_map")
             st.caption("● the movies you rated, coloured by your rating · ◆ your recommendations, numbered as in the "
@@ -209,14 +210,14 @@ with quality_tab:
         threshold = b.slider("Relevant when rated at least", float(rec.scale.min), float(rec.scale.max),
                              min(4.0, float(rec.scale.max)), float(rec.scale.step or 0.5), key="quality_threshold")
         ladder = state.memo(rec, ("ranking", k_eval, threshold),
-                            lambda: rec.ranking_ladder(model.val, k=k_eval, threshold=threshold))
+                            lambda: ranking_ladder(rec, model.val, k=k_eval, threshold=threshold).rows)
         scores = ladder[rec.kind]
         c = st.columns(4)
-        c[0].metric(f"Precision@{k_eval}", f"{scores['precision']:.3f}")
-        c[1].metric(f"Recall@{k_eval}", f"{scores['recall']:.3f}")
-        c[2].metric(f"NDCG@{k_eval}", f"{scores['ndcg']:.3f}")
-        c[3].metric("Catalogue coverage", f"{scores['coverage']:.1%}")
-        st.caption(f"Over {scores['users']:,} validation users with at least one movie rated ≥ {threshold:g}. For each, "
+        c[0].metric(f"Precision@{k_eval}", f"{scores.precision:.3f}")
+        c[1].metric(f"Recall@{k_eval}", f"{scores.recall:.3f}")
+        c[2].metric(f"NDCG@{k_eval}", f"{scores.ndcg:.3f}")
+        c[3].metric("Catalogue coverage", f"{scores.coverage:.1%}")
+        st.caption(f"Over {scores.users:,} validation users with at least one movie rated ≥ {threshold:g}. For each, "
                    "every movie they did not rate in training is ranked; a hit is a held-out movie they rated that "
                    "high. Coverage is the share of the catalogue that appears in anyone's top list.")
         ladder_panel(ladder, rec.kind, "quality_ladder")

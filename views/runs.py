@@ -9,13 +9,14 @@ import pandas as pd
 import streamlit as st
 
 from cfcore.errors import CFError
+from cfcore.figures import charts
+from cfcore.rankers import registry
 from cfcore.runs import NAME_MAX, NOTE_MAX, RunInfo, delete_run, import_checkpoint, list_runs, set_run_label
-from cfcore.scorers import KIND_LABELS
-from ui import charts, state
+from ui import state
 from ui.activate import activate, activate_run
 from ui.buckets import bucket_panel
 from ui.compare import diff_panel, settings_panel
-from ui.forms import BATCH_SIZES, LEARNING_RATES, config_from_state
+from ui.forms import BATCH_SIZES, LEARNING_RATES, config_from_state, evaluation_from_state
 from ui.jobs import SweepJob
 from ui.ranking import METRIC_HELP, ladder_panel
 from ui.text import md
@@ -31,19 +32,21 @@ def runs_table(infos: list[RunInfo]) -> pd.DataFrame:
     """One row per run, in the order of ``infos``; the name and the dataset first, where they stay in view."""
     rows = []
     for r in infos:
-        c, m = r.config, r.metrics
-        own = m.get("ranking") or {}
-        popular = (m.get("ranking_ladder") or {}).get("popularity") or {}
+        rec, c = r.record, r.record.config
+        own, popular = rec.ranking, rec.floor
+
+        def metric(row, name: str) -> float | None:
+            return getattr(row, name) if row is not None else None
         rows.append({
-            "name": r.name, "dataset": r.dataset, "run": r.run_id,
-            "lists by": KIND_LABELS.get(m.get("ranking_model") or c.get("ranking_model") or "mf"),
-            "val RMSE": m.get("val_rmse"), "NDCG@10": own.get("ndcg"), "P@10": own.get("precision"),
-            "R@10": own.get("recall"), "coverage": own.get("coverage"), "popularity NDCG@10": popular.get("ndcg"),
-            "val MAE": m.get("val_mae"), "best epoch": m.get("best_epoch"), "epochs": len(r.history),
-            "dim": c.get("embedding_dim"), "learning rate": c.get("learning_rate"), "batch": c.get("batch_size"),
-            "weight decay": c.get("weight_decay"), "dropout": c.get("dropout"), "optimizer": c.get("optimizer"),
-            "seconds": m.get("seconds"), "created": pd.Timestamp(r.created, unit="s").strftime("%Y-%m-%d %H:%M"),
-            "device": m.get("device"), "source": r.source, "note": r.note,
+            "name": r.name, "dataset": rec.dataset.name, "run": r.run_id, "lists by": registry.label(rec.ranking_kind),
+            "val RMSE": rec.val_rmse, "NDCG@10": metric(own, "ndcg"), "P@10": metric(own, "precision"),
+            "R@10": metric(own, "recall"), "coverage": metric(own, "coverage"),
+            "popularity NDCG@10": metric(popular, "ndcg"),
+            "val MAE": rec.val_mae, "best epoch": rec.best_epoch, "epochs": len(rec.epochs),
+            "dim": c.embedding_dim, "learning rate": c.learning_rate, "batch": c.batch_size,
+            "weight decay": c.weight_decay, "dropout": c.dropout, "optimizer": c.optimizer,
+            "seconds": rec.seconds, "created": pd.Timestamp(rec.created, unit="s").strftime("%Y-%m-%d %H:%M"),
+            "device": rec.where.device, "source": rec.source, "note": r.note,
         })
     return pd.DataFrame(rows)
 
@@ -51,17 +54,17 @@ def runs_table(infos: list[RunInfo]) -> pd.DataFrame:
 def filters_ui(infos: list[RunInfo]) -> tuple[list[RunInfo], str | None]:
     """The Dataset, Lists by and Group by widgets; the runs they keep (grouped runs together, newest first
     within a group) and the table column they group by."""
-    kinds = {r.run_id: KIND_LABELS.get(r.metrics.get("ranking_model") or r.config.get("ranking_model") or "mf")
-             for r in infos}
+    kinds = {r.run_id: registry.label(r.record.ranking_kind) for r in infos}
     a, b, c = st.columns([2, 2, 1])
-    datasets = a.multiselect("Dataset", sorted({r.dataset for r in infos}), key="runs_filter_dataset",
+    datasets = a.multiselect("Dataset", sorted({r.record.dataset.name for r in infos}), key="runs_filter_dataset",
                              placeholder="All datasets")
     lists_by = b.multiselect("Lists by", sorted(set(kinds.values())), key="runs_filter_kind",
                              placeholder="All model kinds", help="The model kind that orders the run's lists.")
     group = GROUPS[c.selectbox("Group by", list(GROUPS), key="runs_group")]
-    shown = [r for r in infos if (not datasets or r.dataset in datasets) and (not lists_by or kinds[r.run_id] in lists_by)]
+    shown = [r for r in infos if (not datasets or r.record.dataset.name in datasets)
+             and (not lists_by or kinds[r.run_id] in lists_by)]
     if group == "dataset":
-        shown.sort(key=lambda r: r.dataset)  # stable: newest first within each dataset
+        shown.sort(key=lambda r: r.record.dataset.name)  # stable: newest first within each dataset
     elif group == "lists by":
         shown.sort(key=lambda r: kinds[r.run_id])
     return shown, group
@@ -133,8 +136,8 @@ def label_form(run: RunInfo) -> None:
 def single_run_panel(run: RunInfo) -> None:
     st.markdown(f"**{md(run.title)}**")
     label_form(run)
-    ladder_panel(run.metrics.get("ranking_ladder") or {}, run.metrics.get("ranking_model") or "mf", "runs_ladder")
-    bucket_panel(run.metrics.get("error_by_bucket"), run.metrics.get("ranking_k") or 10, "runs_buckets")
+    ladder_panel(run.record.ladder, run.record.ranking_kind, "runs_ladder")
+    bucket_panel(run.record.buckets, run.record.evaluation.k, "runs_buckets")
     a, b, c = st.columns(3)
     if a.button("Make active model", type="primary", key="runs_activate") and activate_run(run):
         state.flash(f"Run {md(run.title)} is now the active model.")
@@ -291,7 +294,7 @@ if left.button(f"Run sweep ({n_runs} runs)", type="primary", disabled=sweep_runn
     except CFError as exc:
         st.error(md(exc))
     else:
-        state.start_sweep(parts, base, grid)
+        state.start_sweep(parts, base, grid, evaluation_from_state())
         st.rerun()
 if right.button("Stop sweep", disabled=not sweep_running, key="sweep_stop"):
     sweep.stop()

@@ -6,17 +6,18 @@ import time
 
 import streamlit as st
 
-from cfcore import worker
 from cfcore.device import describe_device, resolve_device
 from cfcore.errors import CFError
 from cfcore.estimate import estimate_resources
-from cfcore.resources import human_bytes
-from cfcore.scorers import KIND_LABELS
-from ui import charts, state
+from cfcore.figures import charts
+from cfcore.figures.live import training_svg
+from cfcore.launch import registry as launchers
+from cfcore.rankers import registry
+from cfcore.sizes import human_bytes
+from ui import state
 from ui.buckets import bucket_panel
 from ui.forms import config_form, evaluation_from_state
 from ui.jobs import TrainingJob, absorb_finished
-from ui.livechart import training_svg
 from ui.ranking import ladder_panel
 from ui.text import md
 
@@ -43,17 +44,17 @@ def _seconds(value: float) -> str:
 
 
 def _ranking_fit_note(config) -> str:
-    """The part of a run the epoch estimate leaves out: fitting EASE at the end, with how long it took for the
-    active model when that was trained on this data with the same ranking model (so a 0.6 s estimate is not
-    read as the whole wait for a run that takes 7 s)."""
-    if config.ranking_model != "ease":
+    """The part of a run the epoch estimate leaves out: fitting a slow ranking model (EASE) at the end, with how
+    long it took for the active model when that was trained on this data with the same kind (so a 0.6 s
+    estimate is not read as the whole wait for a run that takes 7 s)."""
+    if not registry.get(config.ranking_model).slow_fit:
         return ""  # most popular: a count; the rating model's own lists: nothing to fit
-    note = f", then fitting the {KIND_LABELS['ease']} ranking model"
+    note = f", then fitting the {registry.label(config.ranking_model)} ranking model"
     model = state.active_model()
-    metrics = model.recommender.metrics if model else {}
-    if (metrics.get("dataset_hash") == state.dataset_hash() and metrics.get("ranking_model") == "ease"
-            and "ranking_seconds" in metrics):
-        note += f" ({_seconds(metrics['ranking_seconds'])} for the active model)"
+    record = model.recommender.record if model else None
+    if (record is not None and record.dataset.content_hash == state.dataset_hash()
+            and record.ranking_kind == config.ranking_model):
+        note += f" ({_seconds(record.ranking_seconds)} for the active model)"
     return note
 
 
@@ -77,7 +78,7 @@ with side_col:
             try:
                 with st.spinner("Timing a few steps..."):
                     return estimate_resources(parts.train, parts.val, config,
-                                              handoff_bytes=worker.handoff_bytes(data, parts))
+                                              handoff_bytes=launchers.choose().copy_bytes(data, parts))
             except CFError as exc:
                 return exc
         estimate = state.memo(data, ("estimate", state.split_settings(), config), timed_estimate)
@@ -119,7 +120,7 @@ LIVE_SECONDS = 2.0  # redraw cadence while training: each redraw costs the serve
 
 
 def live_panel() -> None:
-    """Redrawn every second while the job runs; reruns the page once when it ends."""
+    """Redrawn every LIVE_SECONDS while the job runs; reruns the page once when it ends."""
     job: TrainingJob | None = st.session_state.get(state.JOB)
     if job is None:
         st.info("Set the hyperparameters and press **Train**. The loss curves update live while it runs; "
@@ -167,30 +168,31 @@ if job is not None and not job.running:
     elif s.status == "stopped":
         st.warning(md(s.message))
     if s.result is not None:
-        metrics = s.result.metrics
+        record = s.result.record
         st.subheader("Result")
-        base = s.baselines
+        base = record.baselines
         c = st.columns(4)
-        c[0].metric("Validation RMSE", f"{metrics['val_rmse']:.4f}",
-                    delta=f"{metrics['val_rmse'] - base['bias_rmse']:+.4f} vs bias-only", delta_color="inverse",
+        c[0].metric("Validation RMSE", f"{record.val_rmse:.4f}",
+                    delta=f"{record.val_rmse - base.bias_rmse:+.4f} vs bias-only", delta_color="inverse",
                     help="Root mean squared error on held-out ratings: how many stars a prediction is typically "
                          "off, with big misses counting more. Lower is better.")
-        c[1].metric("Validation MAE", f"{metrics['val_mae']:.4f}",
-                    delta=f"{metrics['val_mae'] - base['bias_mae']:+.4f} vs bias-only", delta_color="inverse",
+        c[1].metric("Validation MAE", f"{record.val_mae:.4f}",
+                    delta=f"{record.val_mae - base.bias_mae:+.4f} vs bias-only", delta_color="inverse",
                     help="Mean absolute error on held-out ratings: the average number of stars a prediction is off.")
-        c[2].metric("Best epoch", f"{metrics['best_epoch']} of {len(s.epochs)}")
+        c[2].metric("Best epoch", f"{record.best_epoch} of {len(s.epochs)}")
         c[3].metric("Time", f"{(s.finished or time.time()) - s.started:.1f} s")
-        st.caption(f"Baselines on the same split: global mean RMSE {base['global_mean_rmse']:.4f} (predict the "
-                   f"average rating for everyone), bias-only RMSE {base['bias_rmse']:.4f} (average plus how generous "
-                   f"each user and how liked each movie is). Device: {md(s.device)}. {md(s.message)}.")
-        gap = overfitting_note(s.epochs, metrics["val_rmse"])
+        st.caption(f"Baselines on the same split: global mean RMSE {base.global_mean_rmse:.4f} (predict the "
+                   f"average rating for everyone), bias-only RMSE {base.bias_rmse:.4f} (average plus how generous "
+                   f"each user and how liked each movie is). Device: {md(s.device)}, on {md(s.where)}. "
+                   f"{md(s.message)}.")
+        gap = overfitting_note(s.epochs, record.val_rmse)
         if gap:
             st.warning(gap, icon=":material/trending_down:")
-        if s.ladder:
-            st.markdown(f"**Recommendation lists** (ordered by {KIND_LABELS[s.result.kind]}; stars from the "
+        if record.ladder:
+            st.markdown(f"**Recommendation lists** (ordered by {registry.label(record.ranking_kind)}; stars from the "
                         "rating model)")
-            ladder_panel(s.ladder, s.result.kind, "train_ladder")
-        bucket_panel(metrics.get("error_by_bucket"), metrics.get("ranking_k", 10), "train_buckets")
+            ladder_panel(record.ladder, record.ranking_kind, "train_ladder")
+        bucket_panel(record.buckets, record.evaluation.k, "train_buckets")
         if s.run_info:
             st.success(f"Saved as run **{s.run_info.run_id}** and made the active model.")
         st.page_link("views/recommend.py", label="Explore its recommendations", icon=":material/arrow_forward:")

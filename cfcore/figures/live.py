@@ -14,7 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ui.charts import ACCENT, BLUE, DARK, GREEN, GREY, GRID, INK, smooth
+from cfcore.figures.charts import smooth
+from cfcore.figures.style import ACCENT, BLUE, DARK, GREEN, GREY, GRID, INK
 
 WIDTH, HEIGHT = 1000, 360  # viewBox units; the SVG scales to the column's width
 PANEL_W, TOP, BOTTOM = 410, 40, 290  # each panel's plot width, plot top and bottom

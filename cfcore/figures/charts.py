@@ -1,4 +1,7 @@
-"""Plotly figure builders: plain data in, figures out (no Streamlit calls, no torch)."""
+"""Plotly figures of training, data, runs, lists and errors: plain data and run records in, figures out.
+
+No Streamlit and no torch: the dashboard shows these, and a report or a script can write them to HTML.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +12,9 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from ui.text import plot
-
-# The palette, spelled once (ACCENT is the theme's primaryColor in .streamlit/config.toml)
-ACCENT = "#E4572E"  # this model, the chosen movie, a recommendation
-BLUE = "#2E86AB"  # validation, second series
-GREY = "#8A94A6"  # raw or secondary series
-GREEN = "#3BA55D"  # good: the noise floor, a rated movie, a positive contribution
-DARK = "#555555"  # reference lines (baselines)
-LIGHT = "#CCCCCC"  # connectors
-HIGHLIGHT = "#FFB000"  # neighbours of the chosen movie
-FAINT = "#C9D1DC"  # the background cloud of a map
-GRID = "#EEEEEE"  # grid lines of the live training chart
-INK = "#31333F"  # text of the live training chart (the theme's text colour)
-LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.2))
+from cfcore.figures.style import ACCENT, BLUE, DARK, GREEN, GREY, LAYOUT, LIGHT, RUN_COLOURS, plot
+from cfcore.rankers import registry
+from cfcore.records import BucketRow, RankingRow
 
 
 def smooth(values: Sequence[float], alpha: float = 0.3) -> np.ndarray:
@@ -114,9 +106,8 @@ def ratings_over_time(timestamp: np.ndarray) -> go.Figure:
 
 
 # Runs page: metrics of several runs, their settings, and a sweep's grid
-RUN_COLOURS = (ACCENT, BLUE, GREEN, HIGHLIGHT, "#7B4FA0", "#1B998B", "#C2185B", DARK)  # one per run, in order
 STEP_LOSS = "training loss per step"
-EPOCH_METRICS = {  # option -> (history key, axis title, baseline suffix in metrics or None)
+EPOCH_METRICS = {  # option -> (EpochRecord field, axis title, Baselines field suffix or None)
     "validation RMSE per epoch": ("val_rmse", "validation RMSE", "rmse"),
     "train RMSE per epoch": ("train_rmse", "train RMSE", None),
     "validation MAE per epoch": ("val_mae", "validation MAE", "mae"),
@@ -134,14 +125,14 @@ def run_colour(i: int) -> str:
 
 
 def has_metric(run, metric: str) -> bool:
-    """Whether ``run`` recorded what the metric option ``metric`` draws."""
+    """Whether ``run`` (a ``runs.RunInfo``) recorded what the metric option ``metric`` draws."""
+    record = run.record
     if metric == STEP_LOSS:
-        log = run.metrics.get("step_loss")
-        return isinstance(log, dict) and len(log.get("step") or []) > 0 and len(log.get("train_loss") or []) > 0
+        return len(record.step_loss.step) > 0 and len(record.step_loss.train_loss) > 0
     if metric in EPOCH_METRICS:
-        return any(h.get(EPOCH_METRICS[metric][0]) is not None for h in run.history)
+        return any(getattr(e, EPOCH_METRICS[metric][0]) is not None for e in record.epochs)
     if metric == RANKING:
-        return bool(run.metrics.get("ranking"))
+        return record.ranking is not None
     raise KeyError(f"unknown run metric {metric!r}")
 
 
@@ -170,7 +161,7 @@ def run_metric_figure(runs: Sequence, metric: str, *, x: str = "step", log_y: bo
             _baseline_lines(fig, runs, baseline)
         title = f"{y_title[0].upper()}{y_title[1:]} per epoch"
         x_title = "epoch" if x == "step" else "seconds of training (epochs summed)"
-        if x == "step" and max((len(r.history) for r in runs), default=0) <= 20:
+        if x == "step" and max((len(r.record.epochs) for r in runs), default=0) <= 20:
             fig.update_xaxes(dtick=1)
     # a legend even for one run, so a shared screenshot still says which run it shows
     fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, height=420, hovermode="closest",
@@ -181,12 +172,12 @@ def run_metric_figure(runs: Sequence, metric: str, *, x: str = "step", log_y: bo
 
 
 def _step_loss_traces(fig: go.Figure, runs: Sequence, x: str, smoothing: float) -> None:
-    for i in _longest_first(runs, lambda r: len((r.metrics.get("step_loss") or {}).get("step") or [])):
+    for i in _longest_first(runs, lambda r: len(r.record.step_loss.step)):
         run = runs[i]
         if not has_metric(run, STEP_LOSS):
             continue
-        log = run.metrics["step_loss"]
-        xs, ys = list(log.get("seconds" if x == "seconds" else "step") or []), list(log["train_loss"])
+        log = run.record.step_loss
+        xs, ys = list(log.seconds if x == "seconds" else log.step), list(log.train_loss)
         n = min(len(xs), len(ys))
         xs, ys = xs[:n], ys[:n]
         name, colour = plot(run.title), run_colour(i)
@@ -206,11 +197,12 @@ def _longest_first(runs: Sequence, length) -> list[int]:
 
 
 def _epoch_traces(fig: go.Figure, runs: Sequence, key: str, x: str) -> None:
-    for i in _longest_first(runs, lambda r: len(r.history)):
+    for i in _longest_first(runs, lambda r: len(r.record.epochs)):
         run = runs[i]
-        elapsed = np.cumsum([float(h.get("seconds") or 0.0) for h in run.history])
-        points = [(elapsed[j] if x == "seconds" else h.get("epoch"), h[key]) for j, h in enumerate(run.history)
-                  if h.get(key) is not None]
+        epochs = run.record.epochs
+        elapsed = np.cumsum([float(e.seconds or 0.0) for e in epochs])
+        points = [(elapsed[j] if x == "seconds" else e.epoch, getattr(e, key)) for j, e in enumerate(epochs)
+                  if getattr(e, key) is not None]
         if not points:
             continue
         # markers on every point (larger for a run of a few epochs), so a one-epoch run is a visible dot
@@ -222,13 +214,13 @@ def _epoch_traces(fig: go.Figure, runs: Sequence, key: str, x: str) -> None:
 def baseline_values(runs: Sequence, suffix: str) -> list[tuple[str, float]]:
     """(label, value) of each distinct baseline ("rmse" or "mae") the runs recorded, the dataset named when
     the runs come from more than one."""
-    several = len({r.dataset for r in runs}) > 1
+    several = len({r.record.dataset.name for r in runs}) > 1
     out: dict[tuple[str, float], str] = {}
     for run in runs:
         for kind, label in BASELINES.items():
-            value = run.metrics.get(f"baseline_{kind}_{suffix}")
+            value = getattr(run.record.baselines, f"{kind}_{suffix}")
             if isinstance(value, (int, float)) and np.isfinite(value):
-                text = f"{label} {value:.3f}" + (f" ({run.dataset})" if several else "")
+                text = f"{label} {value:.3f}" + (f" ({run.record.dataset.name})" if several else "")
                 out.setdefault((label, round(float(value), 4)), text)
     return [(text, value) for (_, value), text in out.items()]
 
@@ -245,20 +237,20 @@ def ranking_bars(runs: Sequence) -> go.Figure:
     marks most popular on that run's split, the floor to beat."""
     fig, shown_floor = go.Figure(), False
     labels = list(RANKING_METRICS.values())
-    k = next((r.metrics.get("ranking_k") for r in runs if r.metrics.get("ranking_k")), 10)
+    k = runs[0].record.evaluation.k if runs else 10
     with_text = len(runs) <= 4
     for i, run in enumerate(runs):
-        own = run.metrics.get("ranking") or {}
-        if not own:
+        own = run.record.ranking
+        if own is None:
             continue
-        values = [own.get(m) for m in RANKING_METRICS]
+        values = [_finite(getattr(own, m)) for m in RANKING_METRICS]
         fig.add_trace(go.Bar(x=labels, y=values, name=plot(run.title), marker_color=run_colour(i),
                              offsetgroup=str(i), text=[f"{v:.3f}" if v is not None else "" for v in values]
                              if with_text else None, textposition="outside", cliponaxis=False))
-        floor = (run.metrics.get("ranking_ladder") or {}).get("popularity") or {}
-        if floor and (run.metrics.get("ranking_model") or run.config.get("ranking_model")) != "popularity":
-            fig.add_trace(go.Scatter(x=labels, y=[floor.get(m) for m in RANKING_METRICS], mode="markers",
-                                     offsetgroup=str(i), name="most popular (same split)", legendgroup="popularity",
+        floor = run.record.floor
+        if floor is not None and floor is not own:
+            fig.add_trace(go.Scatter(x=labels, y=[_finite(getattr(floor, m)) for m in RANKING_METRICS], mode="markers",
+                                     offsetgroup=str(i), name="most popular (same split)", legendgroup="floor",
                                      showlegend=not shown_floor, marker=dict(symbol="line-ew", size=22, color=DARK,
                                                                              line=dict(width=3, color=DARK))))
             shown_floor = True
@@ -266,6 +258,11 @@ def ranking_bars(runs: Sequence) -> go.Figure:
                       scattermode="group", height=420, yaxis_title="on the validation split", showlegend=True,
                       **LAYOUT)
     return fig
+
+
+def _finite(value: float | None) -> float | None:
+    """A number to draw, or None for a metric that was undefined (nan) on that run."""
+    return value if value is not None and np.isfinite(value) else None
 
 
 def varying_settings(frame: pd.DataFrame, dims: Sequence[str]) -> list[str]:
@@ -420,16 +417,19 @@ def explanation_waterfall(parts: dict[str, float], title: str) -> go.Figure:
     return fig
 
 
-def ranking_ladder(ladder: dict[str, dict[str, float]], labels: dict[str, str], k: int = 10) -> go.Figure:
-    """P@k and NDCG@k of each ranking on the same split, weakest first: popularity is the floor to beat."""
-    order = sorted(ladder, key=lambda kind: ladder[kind].get("ndcg") or 0.0)
-    names = [plot(labels.get(kind, kind)) for kind in order]
+def ranking_ladder(ladder: dict[str, RankingRow], k: int = 10) -> go.Figure:
+    """P@k and NDCG@k of each ranking (kind -> its row) on the same split, weakest first: popularity is the floor."""
+    def value(kind: str, metric: str) -> float:
+        return _finite(getattr(ladder[kind], metric)) or 0.0
+
+    order = sorted(ladder, key=lambda kind: value(kind, "ndcg"))
+    names = [plot(registry.label(kind)) for kind in order]
     fig = go.Figure()
     for metric, title, colour in (("precision", f"precision@{k}", BLUE), ("ndcg", f"NDCG@{k}", ACCENT)):
-        values = [ladder[kind].get(metric) or 0.0 for kind in order]
+        values = [value(kind, metric) for kind in order]
         fig.add_trace(go.Bar(y=names, x=values, orientation="h", name=title, marker_color=colour,
                              text=[f"{v:.3f}" for v in values], textposition="outside", cliponaxis=False))
-    top = max([ladder[kind].get(metric) or 0.0 for kind in order for metric in ("precision", "ndcg")] + [0.01])
+    top = max([value(kind, metric) for kind in order for metric in ("precision", "ndcg")] + [0.01])
     fig.update_layout(title=f"Ranking ladder: top-{k} lists on the validation split", barmode="group",
                       height=120 + 60 * len(order), xaxis_title="higher is better", **LAYOUT)
     fig.update_xaxes(range=[0, top * 1.18])  # room for the value written after each bar
@@ -437,22 +437,21 @@ def ranking_ladder(ladder: dict[str, dict[str, float]], labels: dict[str, str], 
     return fig
 
 
-def error_buckets(rows: Sequence[dict], k: int = 10) -> go.Figure:
+def error_buckets(rows: Sequence[BucketRow], k: int = 10) -> go.Figure:
     """Held-out RMSE by user activity (left, with NDCG@k written on each bar) and by movie popularity (right)."""
     data, notes = [], []
     for side, axis, x0 in (("users", "", 0.23), ("movies", "2", 0.77)):
-        mine = [r for r in rows if r["side"] == side]
-        text = [f"{r['rmse']:.3f}" + (f"<br>NDCG@{k} {r['ndcg']:.3f}" if r.get("ndcg") is not None else "")
-                for r in mine]
-        data.append(dict(type="bar", x=[r["bucket"] for r in mine], y=[r["rmse"] for r in mine], text=text,
+        mine = [r for r in rows if r.side == side]
+        text = [f"{r.rmse:.3f}" + (f"<br>NDCG@{k} {r.ndcg:.3f}" if r.ndcg is not None else "") for r in mine]
+        data.append(dict(type="bar", x=[r.bucket for r in mine], y=[r.rmse for r in mine], text=text,
                          textposition="outside", cliponaxis=False, marker_color=ACCENT if side == "users" else BLUE,
-                         customdata=[[r["ratings"]] for r in mine], showlegend=False, xaxis=f"x{axis}",
+                         customdata=[[r.ratings] for r in mine], showlegend=False, xaxis=f"x{axis}",
                          yaxis=f"y{axis}", hovertemplate="%{x}: RMSE %{y:.4f} over %{customdata[0]:,} ratings"
                                                          "<extra></extra>"))
         title = "By user activity" if side == "users" else "By movie popularity"
         notes.append(dict(text=title, xref="paper", yref="paper", x=x0, y=1.0, yanchor="bottom", showarrow=False,
                           font=dict(size=14)))
-    top = max([r["rmse"] for r in rows] + [0.1]) * 1.3  # room for the text above each bar
+    top = max([r.rmse for r in rows] + [0.1]) * 1.3  # room for the text above each bar
     layout = dict(LAYOUT, height=340, annotations=notes, bargap=0.35,
                   xaxis=dict(domain=[0, 0.46], title=dict(text="the user's ratings in training"), anchor="y",
                              type="category"),

@@ -1,17 +1,17 @@
-"""Training in a process of its own: a run never waits on its caller's GIL, and outlives its caller.
+"""Runs in a process of their own on this machine: a run never waits on its caller's GIL, and outlives its caller.
 
 The dashboard's server draws pages in Python while a run trains; in one process a page that computes for
-a second holds the training loop up. So a helper process (``python -m cfcore.worker``, one per caller,
-started on first use) imports the heavy modules once and forks a child per run. The child receives a
-``TrainRequest``, trains it through ``train_and_save`` and streams every record back over a Unix socket;
-"stop" (or the caller going away) stops it after the current step, and it still evaluates and saves what
-it has. The helper inherits its caller's environment, so the run gets the caller's ``NUMBA_NUM_THREADS``
-(the dashboard leaves a core to the page: ``ui/cores.py``), the same count the Train page's estimate is
-timed with.
+a second holds the training loop up. So a helper process (``python -m cfcore.launch.process``, one per
+caller, started on first use) imports the heavy modules once and forks a child per run. The child
+receives a ``LaunchRequest``, runs it through ``run_request`` and streams every message back over a Unix
+socket, the result last; "stop" (or the caller going away) stops it after the current step, and it still
+evaluates. A result nobody is left to collect is saved by the child in the request's ``keep_in`` folder,
+so a run is never lost with its server. The helper inherits its caller's environment, so the run gets the
+caller's ``NUMBA_NUM_THREADS`` (the dashboard leaves a core to the page: ``ui/cores.py``), the same count
+the Train page's estimate is timed with.
 
-``train_and_save`` is the work itself, the same in a child or in a caller's thread (where fork is
-not available, e.g. Windows and macOS). The socket carries pickles between this package's own
-processes only: a socket in a private folder, one connection per run; nothing a user uploaded is unpickled.
+The socket carries pickles between this package's own processes only: a socket in a private folder, one
+connection per run; nothing a user uploaded is unpickled.
 """
 
 from __future__ import annotations
@@ -28,9 +28,7 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -38,122 +36,45 @@ from cfcore.config import TrainConfig
 from cfcore.data.dataset import Dataset
 from cfcore.errors import CFError
 from cfcore.estimate import warm_up
-from cfcore.experiment import Evaluation, Experiment
-from cfcore.recommender import Recommender
-from cfcore.runs import RunInfo, save_run
-from cfcore.split import Split, SplitSettings
-from cfcore.train import EndRecord, EpochRecord, StepRecord, TrainingRun
+from cfcore.launch.base import Failed, Finished, LaunchRequest, Message, RunResult, Steps, failure, run_request
+from cfcore.progress import StepRecord
+from cfcore.runs import save_run
+from cfcore.split import Split
+from cfcore.train import TrainingRun
 
 CHILD_NICE = 10  # a run yields the CPU to the page being drawn; its compiled-step threads inherit this
 SEND_EVERY_SECONDS = 0.25  # step records go to the caller in bunches: each message wakes its server up
 READY_SECONDS = 120.0  # the helper's first start imports torch: seconds on a cold disk
+COLLECT_SECONDS = 30.0  # a finished run waits this long for its caller to say it has the result, then keeps it
 
 
-@dataclass(frozen=True)
-class TrainRequest:
-    """Everything one run needs: the data, its split, the settings, and where the run is saved."""
+class ProcessLauncher:
+    """Each run in a child of the preloaded helper process (Linux: fork)."""
 
-    dataset: Dataset
-    parts: Split
-    config: TrainConfig
-    runs_dir: str
-    split_settings: SplitSettings = SplitSettings()
-    dataset_hash: str = ""
-    evaluation: Evaluation = Evaluation()
+    name = "process"
 
+    @staticmethod
+    def available() -> bool:
+        """True where runs can train in a forked child (Linux)."""
+        return sys.platform.startswith("linux") and hasattr(os, "fork") and hasattr(socket, "AF_UNIX")
 
-@dataclass(frozen=True)
-class Started:
-    """The run is set up (data on its device, baselines known) and about to take its first step."""
+    def describe(self) -> str:
+        threads = os.environ.get("NUMBA_NUM_THREADS") or str(os.cpu_count() or 1)
+        return f"this machine, a process of its own ({threads} training thread{'s' if threads != '1' else ''})"
 
-    device: str
-    notes: list[str]
-    baselines: dict[str, float]
-    pid: int  # the process that trains (this one in a thread, the child otherwise)
-
-
-@dataclass(frozen=True)
-class Steps:
-    """Step records of the last ``SEND_EVERY_SECONDS``, with the wall-clock time each was made at."""
-
-    records: list[StepRecord]
-    times: list[float]
-
-
-@dataclass(frozen=True)
-class Finished:
-    """The run ended and, when an epoch (or part of one) was kept, was saved as ``run``."""
-
-    reason: str  # EndRecord.reason: completed | early_stopping | stopped | diverged
-    message: str
-    run: RunInfo | None
-    ladder: dict[str, dict[str, float]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Failed:
-    """The run could not train or save; ``message`` says why, ``detail`` is for the log."""
-
-    message: str
-    detail: str = ""
-
-
-Message = Started | StepRecord | Steps | EpochRecord | EndRecord | Finished | Failed
-
-
-def train_and_save(request: TrainRequest, emit: Callable[[Message], None],
-                   on_run: Callable[[TrainingRun], None] = lambda run: None) -> Recommender | None:
-    """Train ``request`` to its end, save it and return the kept model (None when nothing was kept).
-
-    ``emit`` gets every message in order; ``on_run`` gets the run as soon as it exists (to stop it).
-    Errors propagate: the caller turns them into ``Failed``.
-    """
-    experiment = Experiment(request.dataset, request.parts, request.config, request.split_settings,
-                            dataset_hash=request.dataset_hash or None, evaluation=request.evaluation)
-    run = experiment.run
-    on_run(run)
-    emit(Started(run.device_name, list(run.notes), dict(run.baselines), os.getpid()))
-    for record in experiment:
-        emit(record)
-    result = experiment.finish()
-    saved = save_run(request.runs_dir, result) if result is not None else None
-    emit(Finished(run.end.reason, run.end.message, saved, experiment.ladder if result is not None else {}))
-    return result
-
-
-def failure(exc: BaseException) -> Failed:
-    """The message a page shows for an error raised while training."""
-    if isinstance(exc, CFError):
-        return Failed(str(exc))
-    return Failed(f"training failed: {type(exc).__name__}: {exc}", traceback.format_exc(limit=3))
-
-
-# -- the request's size ---------------------------------------------------------------------------------
-
-
-def handoff_bytes(dataset: Dataset, parts: Split) -> int:
-    """The memory a training process takes for its copy of a run's data (0 where runs train in a thread
-    of the caller, on the caller's own copy). Pickle protocol 5 hands the arrays' memory to a callback
-    instead of copying it, so this costs a small pickle, not a copy of the data."""
-    if not available():
-        return 0
-    buffers: list[pickle.PickleBuffer] = []
-    head = pickle.dumps(TrainRequest(dataset, parts, TrainConfig(), ""), protocol=5, buffer_callback=buffers.append)
-    return len(head) + sum(buffer.raw().nbytes for buffer in buffers)
-
-
-# -- the caller's side ------------------------------------------------------------------------------
-
-
-def available() -> bool:
-    """True where runs can train in a forked child (Linux); elsewhere callers train in a thread."""
-    return sys.platform.startswith("linux") and hasattr(os, "fork") and hasattr(socket, "AF_UNIX")
-
-
-def start_in_background() -> None:
-    """Start the helper now, off the caller's thread, so the first run does not wait for its imports."""
-    if available():
+    def prepare(self) -> None:
+        """Start the helper now, off the caller's thread, so the first run does not wait for its imports."""
         threading.Thread(target=_start_quietly, name="cf-worker-start", daemon=True).start()
+
+    def copy_bytes(self, dataset: Dataset, parts: Split) -> int:
+        """The memory the training process takes for its copy of a run's data. Pickle protocol 5 hands the
+        arrays' memory to a callback instead of copying it, so this costs a small pickle, not a copy."""
+        buffers: list[pickle.PickleBuffer] = []
+        head = pickle.dumps(LaunchRequest(dataset, parts, TrainConfig()), protocol=5, buffer_callback=buffers.append)
+        return len(head) + sum(buffer.raw().nbytes for buffer in buffers)
+
+    def launch(self, request: LaunchRequest) -> ProcessHandle:
+        return ProcessHandle(request)
 
 
 def _start_quietly() -> None:
@@ -163,21 +84,20 @@ def _start_quietly() -> None:
         pass
 
 
-class TrainingProcess:
-    """One run in a child of the helper: iterate ``messages()`` for its records; ``stop()`` asks it to stop."""
+class ProcessHandle:
+    """One run in a child of the helper: iterate ``records()`` for its messages; ``stop()`` asks it to stop."""
 
-    def __init__(self, request: TrainRequest) -> None:
+    def __init__(self, request: LaunchRequest) -> None:
         self._conn = _helper().connect()
         self._lock = threading.Lock()  # stop() comes from another thread than the one reading messages
+        self._result: RunResult | None = None
         try:
             self._conn.send(request)
         except OSError as exc:
             self._conn.close()
             raise CFError(f"could not hand the run to the training process: {exc}") from None
 
-    def messages(self, poll_seconds: float = 0.25) -> Iterator[Message | None]:
-        """Each message as it arrives, and None every ``poll_seconds`` without one (so the caller can
-        check on its browser session); ends after ``Finished`` or ``Failed``."""
+    def records(self, poll_seconds: float = 0.25) -> Iterator[Message | None]:
         try:
             while True:
                 if not self._conn.poll(poll_seconds):
@@ -189,6 +109,9 @@ class TrainingProcess:
                     yield Failed("the training process ended unexpectedly (killed, or out of memory?); "
                                  "the run was not saved; train again")
                     return
+                if isinstance(message, Finished):
+                    self._result = message.result
+                    self._send("collected")  # the child need not keep the run itself
                 yield message
                 if isinstance(message, (Finished, Failed)):
                     return
@@ -196,11 +119,17 @@ class TrainingProcess:
             self._conn.close()
 
     def stop(self) -> None:
+        self._send("stop")
+
+    def _send(self, word: str) -> None:
         with self._lock:
             try:
-                self._conn.send("stop")
+                self._conn.send(word)
             except (OSError, ValueError):  # already finished and closed
                 pass
+
+    def result(self) -> RunResult | None:
+        return self._result
 
 
 class _Helper:
@@ -209,10 +138,10 @@ class _Helper:
     def __init__(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="cfstudio-worker-"))  # mode 0700: only this user connects
         self.address = str(self.folder / "socket")
-        package_root = str(Path(__file__).resolve().parents[1])
+        package_root = str(Path(__file__).resolve().parents[2])  # the folder holding cfcore/
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
         # stdin is the helper's lifeline: it exits when this process does and the pipe closes
-        self.process = subprocess.Popen([sys.executable, "-m", "cfcore.worker", self.address], stdin=subprocess.PIPE,
+        self.process = subprocess.Popen([sys.executable, "-m", "cfcore.launch.process", self.address], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, env=env)
         ready, _, _ = select.select([self.process.stdout], [], [], READY_SECONDS)
         line = self.process.stdout.readline() if ready else b""
@@ -289,23 +218,32 @@ def _serve(address: str) -> None:
 
 
 def _train_child(conn: Connection) -> None:
-    """One run: receive the request, warm the kernels up, train, save, and report every step."""
+    """One run: receive the request, warm the kernels up, train, and report every step, the result last."""
     try:
         os.setpriority(os.PRIO_PROCESS, 0, CHILD_NICE)
     except OSError:  # not allowed: run at normal priority
         pass
-    request: TrainRequest = conn.recv()
+    request: LaunchRequest = conn.recv()
     run_box: list[TrainingRun] = []
     stop = threading.Event()
+    collected = threading.Event()  # the caller has the result
+    caller_gone = threading.Event()
 
-    def listen() -> None:  # "stop", or the caller closing the connection (its server went away)
-        try:
-            conn.recv()
-        except (EOFError, OSError):
-            pass
-        stop.set()
-        if run_box:
-            run_box[0].stop()
+    def listen() -> None:  # "stop", "collected", or the caller closing the connection (its server went away)
+        while True:
+            try:
+                word = conn.recv()
+            except (EOFError, OSError):
+                caller_gone.set()
+                word = "stop"
+            if word == "collected":
+                collected.set()
+                return
+            stop.set()
+            if run_box:
+                run_box[0].stop()
+            if caller_gone.is_set():
+                return
 
     def on_run(run: TrainingRun) -> None:
         run_box.append(run)
@@ -318,8 +256,8 @@ def _train_child(conn: Connection) -> None:
     def send(message: Message) -> None:
         try:
             conn.send(message)
-        except OSError:  # the caller is gone: the run still ends and is saved
-            pass
+        except OSError:  # the caller is gone: the run still ends, and its result is kept below
+            caller_gone.set()
 
     def emit(message: Message) -> None:
         now = time.time()
@@ -339,7 +277,12 @@ def _train_child(conn: Connection) -> None:
     threading.Thread(target=listen, daemon=True).start()
     try:
         warm_up(request.config)  # load the compiled kernels here, so the first epoch's speed is the real one
-        train_and_save(request, emit, on_run)
+        result = run_request(request, emit, on_run, ProcessLauncher().describe())
+        deadline = time.time() + COLLECT_SECONDS
+        while result is not None and not (collected.is_set() or caller_gone.is_set()) and time.time() < deadline:
+            time.sleep(0.05)
+        if result is not None and not collected.is_set() and request.keep_in:
+            save_run(request.keep_in, result.load())  # nobody collected it: keep it where the caller would have
     except Exception as exc:  # the caller shows this; a child never dies silently
         try:
             conn.send(failure(exc))
@@ -348,6 +291,7 @@ def _train_child(conn: Connection) -> None:
 
 
 if __name__ == "__main__":
-    from cfcore import worker  # this file again under its own name: what the children send unpickles as cfcore.worker.*
+    # this file again under its own name: what the children send unpickles as cfcore.launch.process.*
+    from cfcore.launch import process
 
-    worker._serve(sys.argv[1])
+    process._serve(sys.argv[1])

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ui.charts import ACCENT, BLUE, DARK, FAINT, INK, LAYOUT, decade_ticks
-from ui.text import plot
+from cfcore.figures.charts import decade_ticks
+from cfcore.figures.style import ACCENT, BLUE, DARK, FAINT, INK, LAYOUT, plot
 
 HOVER_ITEM = ("<b>%{customdata[0]}</b> (%{customdata[1]})<br>%{customdata[2]}<br>%{customdata[3]} ratings · "
               "bias %{customdata[4]:+.2f}<extra></extra>")
@@ -35,8 +35,8 @@ def embedding_map(frame: pd.DataFrame, color: str, dims: int, explained: Sequenc
                   method: str = "PCA") -> go.Figure:
     """A 2D or 3D scatter of projected rows; ``highlight`` rows drawn on top with their ``label``.
 
-    ``color``: a numeric column (a colour bar; "n_ratings" and "popularity" on a log scale with counts as
-    ticks), or "genre", with ``genre`` in colour and every other point grey (one colour reads; 19 did not).
+    ``color``: a numeric column (a colour bar; "n_ratings", a movie's popularity, on a log scale with counts
+    as ticks), or "genre", with ``genre`` in colour and every other point grey (one colour reads; 19 did not).
     ``axis_titles``: what each axis means, e.g. the titles at its two ends (default "PC1 (27.4%)").
     """
     axes = [f"pc{i + 1}" for i in range(dims)]
@@ -58,7 +58,7 @@ def embedding_map(frame: pd.DataFrame, color: str, dims: int, explained: Sequenc
         member = frame["genres"].astype(str).str.split("|").map(lambda g: genre in g)
         add(frame[~member], "other movies", dict(color=FAINT, opacity=0.6))
         add(frame[member], f"{genre} ({int(member.sum()):,})", dict(color=ACCENT, opacity=0.85))
-    elif color in ("popularity", "n_ratings"):
+    elif color == "n_ratings":
         counts = frame["n_ratings"].clip(lower=1)
         add(frame, "ratings", dict(color=np.log10(counts), colorscale="Viridis", showscale=True, opacity=0.8,
                                    colorbar=count_colorbar(counts, "ratings (log scale)")))

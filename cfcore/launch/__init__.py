@@ -1,0 +1,1 @@
+"""Where a run executes: one protocol (``base.py``), one module per place, and the table that chooses (``registry.py``)."""
