@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -464,14 +465,10 @@ def test_demo_from_the_home_page_lands_on_recommend(browser, tmp_path):
 def test_runs_page_names_a_run_literally_and_compares_settings_in_real_units(browser, tmp_path, small_synthetic):
     from cfcore.config import TrainConfig
     from cfcore.runs import list_runs, save_run
-    from cfcore.split import split
-    from cfcore.train import TrainingRun
+    from tests.conftest import fit
 
-    parts = split(small_synthetic.dataset.ratings, "random", 0.1, seed=0)
     for lr in (0.001, 0.01):  # two runs on one dataset that differ in learning rate only
-        run = TrainingRun(parts.train, parts.val, TrainConfig(embedding_dim=8, epochs=2, learning_rate=lr))
-        list(run)
-        save_run(tmp_path / "runs", run.finish(small_synthetic.dataset.catalog, "synthetic"))
+        save_run(tmp_path / "runs", fit(small_synthetic.dataset, TrainConfig(embedding_dim=8, epochs=2, learning_rate=lr)))
     name = "**bold** <b>x</b> [link](http://a)"
     with streamlit_server(env={"CF_STUDIO_RUNS_DIR": str(tmp_path / "runs")}) as url:
         page = open_app(browser, url)
@@ -493,4 +490,42 @@ def test_runs_page_names_a_run_literally_and_compares_settings_in_real_units(bro
         assert [r.name for r in list_runs(tmp_path / "runs")].count(name) == 1
         page.wait_for_timeout(1000)
         screenshot(page, "runs-named")
+        page.close()
+
+
+# the README's first image; user 28 rates classics (North by Northwest, Psycho, 12 Angry Men) and gets classics
+README_SCREENSHOT = ROOT / "docs" / "dashboard.png"
+README_USER = 28
+
+
+def test_readme_screenshot_shows_a_users_favourites_beside_their_recommendations(browser, tmp_path):
+    """The demo's model (recommended settings on the built-in data), then one user's favourites beside their
+    recommendations and the first pick's explanation, written to docs/dashboard.png whenever the suite runs,
+    so the README shows the dashboard as it is."""
+    with streamlit_server(env={"CF_STUDIO_RUNS_DIR": str(tmp_path / "runs")}) as url:
+        page = open_app(browser, url)
+        page.get_by_role("button", name="Run the demo").click()
+        expect(page.get_by_test_id("stMain").locator("h1", has_text="Recommend")).to_be_visible(timeout=180_000)
+        wait_idle(page)
+        expect(sidebar(page)).to_contain_text("EASE (item-item) lists")
+        page.locator('[data-testid="stSelectbox"]', has_text="User").first.click()
+        page.keyboard.type(f"user {README_USER} ·")  # the list is virtualised: filter it to the one user
+        page.get_by_role("option", name=re.compile(rf"^user {README_USER} ")).click()
+        wait_idle(page)
+        expect(page.get_by_role("combobox", name="User (type to search)")).to_have_value(
+            re.compile(rf"^user {README_USER} ·"))
+        expect(page.get_by_text("Top 10 recommendations")).to_be_visible()
+        expect(page.get_by_text("Because they liked")).to_be_visible()
+        # the explanation's waterfall drawn, nothing still loading, no error on the page
+        page.wait_for_function("() => document.querySelector('[data-testid=\"stPlotlyChart\"] .js-plotly-plot')"
+                               "?._fullData?.length > 0", timeout=30_000)
+        page.evaluate("() => document.activeElement?.blur()")  # no focus ring left on the user picker
+        page.wait_for_timeout(1500)
+        wait_idle(page)
+        for testid in ("stSpinner", "stException", "stAlertContentError", "stAlertContentWarning"):
+            assert page.get_by_test_id(testid).count() == 0, testid
+        shot = screenshot(page, "readme-dashboard")
+        README_SCREENSHOT.parent.mkdir(exist_ok=True)
+        shutil.copyfile(shot, README_SCREENSHOT)
+        assert README_SCREENSHOT.stat().st_size > 50_000  # a drawn page, not a blank one
         page.close()
