@@ -19,6 +19,7 @@ from cfcore.data.dataset import BUILTIN_MOVIELENS
 from cfcore.data.load import load_dataset
 from cfcore.errors import CFError
 from cfcore.experiment import Experiment
+from cfcore.launch import registry as launchers
 from cfcore.rankers import registry
 from cfcore.records import Evaluation, RunRecord
 from cfcore.split import SPLIT_METHODS, SplitSettings, split, with_test_set
@@ -102,11 +103,16 @@ def build_parser(prog: str = "cfstudio") -> argparse.ArgumentParser:
                      help="address to serve on (default 127.0.0.1, or $CF_STUDIO_ADDRESS)")
     app.add_argument("--port", default=os.environ.get("CF_STUDIO_PORT", "8501"),
                      help="port to serve on (default 8501, or $CF_STUDIO_PORT)")
+    app.add_argument("--launcher", choices=list(launchers.LAUNCHERS),
+                     help=f"where the dashboard's runs train (default: a process of their own where the platform "
+                          f"allows, else a thread; or ${launchers.ENV})")
     return parser
 
 
 def _app(args: argparse.Namespace, streamlit_args: list[str]) -> int:
     """Replace this process by the Streamlit server running the dashboard (cfcore/dashboard.py finds it)."""
+    if args.launcher:  # the server's runs read it (launch.registry.choose), whichever page starts them
+        os.environ[launchers.ENV] = args.launcher
     dashboard.run(args.address, args.port, streamlit_args)
     return 0  # not reached: the server replaced this process
 

@@ -237,6 +237,19 @@ def test_cfstudio_app_runs_the_dashboard_with_streamlit_and_passes_server_option
     assert argv[argv.index("--server.port") + 1] == "8765" and argv[-2:] == ["--server.headless", "true"]
 
 
+def test_cfstudio_app_chooses_where_the_dashboards_runs_train(monkeypatch, tmp_path):
+    from cfcore import cli as cli_module
+    from cfcore.launch import registry
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(os, "execv", lambda path, argv: None)
+    monkeypatch.delenv(registry.ENV, raising=False)
+    assert cli_module.main(["app", "--launcher", "thread"]) == 0
+    assert os.environ[registry.ENV] == "thread" and registry.choose().name == "thread"  # what the server inherits
+    monkeypatch.delenv(registry.ENV)
+    assert_one_line_error(cli("app", "--launcher", "cloud"), "invalid choice: 'cloud'")
+
+
 @pytest.mark.parametrize("args, pattern", [(["app", "--port", "http"], "--port 'http' is not a port number"),
                                            (["train", "--server.headless", "true"], "unrecognized arguments")])
 def test_cfstudio_bad_app_options_are_one_error_line(args, pattern):

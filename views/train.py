@@ -69,7 +69,8 @@ with side_col:
                                  config.optimizer if config else "sparse_adam")
     except CFError as exc:
         device, problem = "unavailable", str(exc)
-    st.markdown(f"**Device:** {device}")
+    st.markdown(f"**Device:** {device}  \n**Runs on:** {md(launchers.choose().describe())}",
+                help="Where training happens: set with `cfstudio app --launcher` (or $CF_STUDIO_LAUNCHER).")
     estimate = None
     if problem:
         st.error(md(problem))
