@@ -47,6 +47,14 @@ def fit(dataset, config, split=None, **experiment):
     return fit_model(dataset, config, split=split or SplitSettings("random", 0.1, 0), **experiment)
 
 
+def legacy_record(config: dict | None = None, dataset: str = "", history: list[dict] | None = None, **metrics):
+    """A run record from the loose fields runs used to keep (the shortest way to state one in a test)."""
+    from cfcore.records import RunRecord
+
+    return RunRecord.from_legacy(config or {}, {"best_epoch": 1, "val_rmse": float("nan"), **metrics}, history or [],
+                                 dataset=dataset)
+
+
 @pytest.fixture(scope="module")
 def saved_model(small_synthetic):
     """A small fitted model (dim 8, 2 epochs) on ``small_synthetic``; one per test module, since tests may
