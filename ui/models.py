@@ -12,14 +12,13 @@ from ui import state
 from ui.jobs import TsneJob
 
 
-def require_model() -> state.ActiveModel:
-    """The active model, or a message with a link to the Train page (and the page stops)."""
+def require_model() -> state.ActiveModel | None:
+    """The active model; None, after a message and a link to the Train page, when there is none."""
     model = state.active_model()
     if model is None:
         st.info("There is no active model yet. Train one (a minute on the built-in data), or make a saved run "
                 "active on the Runs page.")
         st.page_link("views/train.py", label="Train a model first", icon=":material/arrow_forward:")
-        st.stop()
     return model
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.uploaded_file_manager import UploadedFile
 
+from cfcore.data.dataset import Dataset, LoadReport
 from cfcore.data.formats import SEPARATORS
 from cfcore.data.items import items_note
 from cfcore.datastore import list_saved, load_saved
@@ -18,70 +20,116 @@ from ui.text import md
 SOURCES = {"builtin": "Built-in MovieLens sample", "upload": "Upload a file", "saved": "Saved datasets",
            "synthetic": "Synthetic (known answer)"}
 SEP_CHOICES = {"auto": "detect", **{sep: name for sep, name in SEPARATORS.items()}, "whitespace": "whitespace"}
+ROLES = ("user", "item", "rating", "timestamp")  # the column mapping's roles, in the file's usual order
+SYNTHETIC_SIZES = [10_000, 30_000, 100_000, 300_000, 1_000_000, 3_000_000, 10_000_000]
+SPLIT_LABELS = {"random": "random ratings", "user": "per user", "time": "each user's latest"}
 
-st.title("Data")
-state.show_flash()
-active = state.dataset()
 
-source = st.radio("Source", list(SOURCES), format_func=SOURCES.get, horizontal=True, key=state.DATA_SOURCE)
+def source_ui() -> str:
+    """The Source radio; the key of the chosen source (one of ``SOURCES``)."""
+    return st.radio("Source", list(SOURCES), format_func=SOURCES.get, horizontal=True, key=state.DATA_SOURCE)
 
-if source == "builtin":
+
+def source_panel(source: str, active: Dataset) -> None:
+    """The panel of the chosen source, which can make another dataset active."""
+    if source == "builtin":
+        builtin_panel(active)
+    elif source == "upload":
+        upload_panel(active)
+    elif source == "saved":
+        saved_panel()
+    else:
+        synthetic_panel()
+
+
+def builtin_panel(active: Dataset) -> None:
+    """The built-in MovieLens sample, with a button to use it when another dataset is active."""
     st.caption("MovieLens ratings sample (GroupLens Research): 100,004 ratings, 671 users, 9,066 movies.")
     if active.name != "MovieLens sample" and st.button("Use the MovieLens sample", key="data_use_builtin"):
         state.set_dataset(builtin_dataset())
         state.flash("The MovieLens sample is now the active dataset.")
         st.rerun()
 
-elif source == "upload":
+
+def upload_ui() -> tuple[UploadedFile | None, UploadedFile | None]:
+    """The two uploaders; the ratings file and the optional item file (None: none uploaded)."""
     ratings_file = st.file_uploader("Ratings file (CSV, TSV, u.data, ratings.dat, Parquet, optionally .gz), or a "
                                     "ZIP archive such as GroupLens's ml-latest-small.zip (ratings and titles in one)",
                                     key="data_upload")
     items_file = st.file_uploader("Item metadata, optional (movies.csv, u.item, movies.dat)", key="data_items_upload")
-    if ratings_file is not None:
-        file_key = f"{ratings_file.file_id}:{ratings_file.size}"
-        sep_choice = st.selectbox("Separator", list(SEP_CHOICES), format_func=SEP_CHOICES.get,
-                                  key=f"data_sep_{ratings_file.file_id}")
-        sep = None if sep_choice == "auto" else sep_choice
-        overrides = state.column_override(ratings_file.file_id)
-        try:
-            items_bytes = items_file.getvalue() if items_file is not None else None
-            candidate = uploaded_dataset(file_key, ratings_file.getvalue(), ratings_file.name, sep,
-                                         tuple(overrides) if overrides else None,
-                                         f"{items_file.file_id}:{items_file.size}" if items_file else None,
-                                         items_bytes, items_file.name if items_file else None)
-        except CFError as exc:
-            st.error(md(exc))
-            st.caption(f"The active dataset is still **{md(active.name)}**.")
-        else:
-            report = candidate.report
-            titles = items_note(report)  # whether the titles were joined (an item file is read after the ratings)
-            st.success(f"Read {len(candidate.ratings):,} ratings as {report.format}."
-                       + (f" {md(titles[0].upper() + titles[1:])}." if titles else ""))
-            with st.container(border=True):
-                st.markdown("**Column mapping** (change it if the detection was wrong)")
-                cols = st.columns(4)
-                chosen = []
-                for col, role in zip(cols, ("user", "item", "rating", "timestamp")):
-                    options = list(report.available_columns) + (["(none)"] if role == "timestamp" else [])
-                    current = report.columns.get(role, "(none)")
-                    chosen.append(col.selectbox(role, options, index=options.index(current) if current in options else 0,
-                                                key=f"data_map_{role}_{ratings_file.file_id}"))
-                mapping = [c for c in chosen if c != "(none)"]
-                detected = [report.columns[r] for r in ("user", "item", "rating", "timestamp") if r in report.columns]
-                if mapping != detected and st.button("Apply mapping", key="data_apply_mapping"):
-                    state.set_column_override(ratings_file.file_id, mapping)
-                    st.rerun()
-            st.markdown("**Preview**")
-            st.dataframe(candidate.ratings.to_frame().head(8), hide_index=True)
-            with st.expander("Validation report", expanded=bool(report.dropped or report.n_duplicates or report.warnings)):
-                for line in report.lines():
-                    st.text(line)
-            if st.button("Use this dataset", type="primary", key="data_use_upload"):
-                state.set_dataset(candidate)
-                state.flash(f"{md(candidate.name)} is now the active dataset.")
-                st.rerun()
+    return ratings_file, items_file
 
-elif source == "saved":
+
+def separator_ui(file_id: str) -> str | None:
+    """The Separator select of one upload; the separator to read it with (None: detect it)."""
+    sep_choice = st.selectbox("Separator", list(SEP_CHOICES), format_func=SEP_CHOICES.get, key=f"data_sep_{file_id}")
+    return None if sep_choice == "auto" else sep_choice
+
+
+def read_upload(ratings_file: UploadedFile, items_file: UploadedFile | None, sep: str | None,
+                active: Dataset) -> Dataset | None:
+    """The uploaded files read as a dataset with the applied column mapping, or None after showing why not."""
+    overrides = state.column_override(ratings_file.file_id)
+    try:
+        items_bytes = items_file.getvalue() if items_file is not None else None
+        return uploaded_dataset(f"{ratings_file.file_id}:{ratings_file.size}", ratings_file.getvalue(),
+                                ratings_file.name, sep, tuple(overrides) if overrides else None,
+                                f"{items_file.file_id}:{items_file.size}" if items_file else None,
+                                items_bytes, items_file.name if items_file else None)
+    except CFError as exc:
+        st.error(md(exc))
+        st.caption(f"The active dataset is still **{md(active.name)}**.")
+        return None
+
+
+def column_mapping_ui(report: LoadReport, file_id: str) -> list[str] | None:
+    """One select per role, preset to the detected columns; the mapping to apply when Apply mapping was
+    clicked, else None."""
+    with st.container(border=True):
+        st.markdown("**Column mapping** (change it if the detection was wrong)")
+        chosen = []
+        for col, role in zip(st.columns(4), ROLES):
+            options = list(report.available_columns) + (["(none)"] if role == "timestamp" else [])
+            current = report.columns.get(role, "(none)")
+            chosen.append(col.selectbox(role, options, index=options.index(current) if current in options else 0,
+                                        key=f"data_map_{role}_{file_id}"))
+        mapping = [c for c in chosen if c != "(none)"]
+        detected = [report.columns[r] for r in ROLES if r in report.columns]
+        if mapping != detected and st.button("Apply mapping", key="data_apply_mapping"):
+            return mapping
+    return None
+
+
+def upload_panel(active: Dataset) -> None:
+    """Upload a ratings file (and item metadata), check how it was read, and use it."""
+    ratings_file, items_file = upload_ui()
+    if ratings_file is None:
+        return
+    sep = separator_ui(ratings_file.file_id)
+    candidate = read_upload(ratings_file, items_file, sep, active)
+    if candidate is None:
+        return
+    report = candidate.report
+    titles = items_note(report)  # whether the titles were joined (an item file is read after the ratings)
+    st.success(f"Read {len(candidate.ratings):,} ratings as {report.format}."
+               + (f" {md(titles[0].upper() + titles[1:])}." if titles else ""))
+    mapping = column_mapping_ui(report, ratings_file.file_id)
+    if mapping is not None:
+        state.set_column_override(ratings_file.file_id, mapping)
+        st.rerun()
+    st.markdown("**Preview**")
+    st.dataframe(candidate.ratings.to_frame().head(8), hide_index=True)
+    with st.expander("Validation report", expanded=bool(report.dropped or report.n_duplicates or report.warnings)):
+        for line in report.lines():
+            st.text(line)
+    if st.button("Use this dataset", type="primary", key="data_use_upload"):
+        state.set_dataset(candidate)
+        state.flash(f"{md(candidate.name)} is now the active dataset.")
+        st.rerun()
+
+
+def saved_panel() -> None:
+    """Every dataset kept beside the runs, one line each with a Use button."""
     saved = list_saved(state.runs_dir())
     st.caption("Every dataset you uploaded or generated is kept beside the runs (as Parquet, named by a hash of its "
                "content), so it survives reloads and restarts and a saved run can find its data again.")
@@ -105,57 +153,72 @@ elif source == "saved":
                 state.flash(f"{md(item.name)} is now the active dataset.")
                 st.rerun()
 
-else:
+
+def synthetic_ui() -> tuple[int, float, int] | None:
+    """The size, noise and seed widgets; those settings when Generate and use was clicked, else None."""
     a, b, c = st.columns(3)
-    n_ratings = a.select_slider("Ratings", [10_000, 30_000, 100_000, 300_000, 1_000_000, 3_000_000, 10_000_000],
-                                value=100_000,
-                                key="data_synth_n", format_func=lambda v: f"{v:,}")
+    n_ratings = a.select_slider("Ratings", SYNTHETIC_SIZES, value=100_000, key="data_synth_n",
+                                format_func=lambda v: f"{v:,}")
     noise = b.slider("Noise sigma (the best achievable RMSE)", 0.0, 1.5, 0.5, 0.05, key="data_synth_noise")
     seed = c.number_input("Seed", 0, 10_000, 0, key="data_synth_seed")
     if st.button("Generate and use", type="primary", key="data_use_synth"):
-        try:
-            state.set_dataset(synthetic_dataset(int(n_ratings), float(noise), int(seed)))
-        except (CFError, ValueError) as exc:
-            st.error(md(exc))
-        else:
-            state.flash(f"Synthetic data with {n_ratings:,} ratings is now the active dataset.")
-            st.rerun()
+        return int(n_ratings), float(noise), int(seed)
+    return None
 
-st.divider()
-data = state.dataset()
-ratings = data.ratings
-st.subheader(f"Active dataset: {md(data.name)}")
-m = st.columns(5)
-m[0].metric("Ratings", f"{len(ratings):,}")
-m[1].metric("Users", f"{ratings.n_users:,}")
-m[2].metric("Movies" if data.credit else "Items", f"{ratings.n_items:,}")
-m[3].metric("Density", f"{ratings.density:.2%}")
-m[4].metric("Rating scale", f"{ratings.scale.min:.3g}–{ratings.scale.max:.3g}")
-if data.credit:
-    st.caption(data.credit)
-st.caption(" · ".join(md(line) for line in data.report.lines()))
 
-left, right = st.columns(2)
-left.plotly_chart(charts.rating_histogram(ratings.rating), key="chart_hist")
-if ratings.timestamp is not None:
-    right.plotly_chart(charts.ratings_over_time(ratings.timestamp), key="chart_time")
-left.plotly_chart(charts.long_tail(ratings.user_counts(), "user"), key="chart_users")
-right.plotly_chart(charts.long_tail(ratings.item_counts(), "item"), key="chart_items")
+def synthetic_panel() -> None:
+    """Generate ratings of a planted model whose best achievable RMSE is known, and use them."""
+    settings = synthetic_ui()
+    if settings is None:
+        return
+    try:
+        state.set_dataset(synthetic_dataset(*settings))
+    except (CFError, ValueError) as exc:
+        st.error(md(exc))
+    else:
+        state.flash(f"Synthetic data with {settings[0]:,} ratings is now the active dataset.")
+        st.rerun()
 
-st.subheader("Train / validation split")
-settings = state.split_settings()
-a, b, c = st.columns(3)
-method = a.radio("Method", SPLIT_METHODS, index=SPLIT_METHODS.index(settings.method), key="data_split_method",
-                 format_func={"random": "random ratings", "user": "per user", "time": "each user's latest"}.get,
-                 horizontal=True)
-fraction = b.slider("Validation fraction", 0.05, 0.5, settings.fraction, 0.05, key="data_split_fraction")
-seed = c.number_input("Split seed", 0, 1_000_000, settings.seed, key="data_split_seed")
-state.set_split_settings(state.SplitSettings(method, float(fraction), int(seed)))
-try:
-    summary = state.current_split().summary()
-except CFError as exc:
-    st.error(md(exc))
-else:
+
+def dataset_panel(data: Dataset) -> None:
+    """The active dataset's size, credit and load report, and its rating, time and long-tail charts."""
+    ratings = data.ratings
+    st.subheader(f"Active dataset: {md(data.name)}")
+    m = st.columns(5)
+    m[0].metric("Ratings", f"{len(ratings):,}")
+    m[1].metric("Users", f"{ratings.n_users:,}")
+    m[2].metric("Movies" if data.credit else "Items", f"{ratings.n_items:,}")
+    m[3].metric("Density", f"{ratings.density:.2%}")
+    m[4].metric("Rating scale", f"{ratings.scale.min:.3g}–{ratings.scale.max:.3g}")
+    if data.credit:
+        st.caption(data.credit)
+    st.caption(" · ".join(md(line) for line in data.report.lines()))
+
+    left, right = st.columns(2)
+    left.plotly_chart(charts.rating_histogram(ratings.rating), key="chart_hist")
+    if ratings.timestamp is not None:
+        right.plotly_chart(charts.ratings_over_time(ratings.timestamp), key="chart_time")
+    left.plotly_chart(charts.long_tail(ratings.user_counts(), "user"), key="chart_users")
+    right.plotly_chart(charts.long_tail(ratings.item_counts(), "item"), key="chart_items")
+
+
+def split_ui(settings: state.SplitSettings) -> state.SplitSettings:
+    """The Method, Validation fraction and Split seed widgets, preset to ``settings``; the settings they hold."""
+    a, b, c = st.columns(3)
+    method = a.radio("Method", SPLIT_METHODS, index=SPLIT_METHODS.index(settings.method), key="data_split_method",
+                     format_func=SPLIT_LABELS.get, horizontal=True)
+    fraction = b.slider("Validation fraction", 0.05, 0.5, settings.fraction, 0.05, key="data_split_fraction")
+    seed = c.number_input("Split seed", 0, 1_000_000, settings.seed, key="data_split_seed")
+    return state.SplitSettings(method, float(fraction), int(seed))
+
+
+def split_panel() -> None:
+    """Ratings, users and items on each side of the active split, or why it cannot be made."""
+    try:
+        summary = state.current_split().summary()
+    except CFError as exc:
+        st.error(md(exc))
+        return
     table = pd.DataFrame({
         "ratings": [summary["train_ratings"], summary["val_ratings"]],
         "users": [summary["train_users"], summary["val_users"]],
@@ -164,4 +227,17 @@ else:
     st.dataframe(table, width="content")
     st.caption(f"{summary['val_users_unseen_in_train']} validation users and {summary['val_items_unseen_in_train']} "
                "validation items have no rating in train; the model predicts them from biases and the mean.")
+
+
+st.title("Data")
+state.show_flash()
+active = state.dataset()
+source_panel(source_ui(), active)
+
+st.divider()
+dataset_panel(state.dataset())
+
+st.subheader("Train / validation split")
+state.set_split_settings(split_ui(state.split_settings()))
+split_panel()
 st.page_link("views/train.py", label="Next: train a model", icon=":material/arrow_forward:")

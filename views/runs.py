@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
+from cfcore.config import TrainConfig
 from cfcore.errors import CFError
 from cfcore.figures import charts
 from cfcore.rankers import registry
@@ -26,6 +28,8 @@ RANKING_COLUMNS = {"NDCG@10": METRIC_HELP["ndcg"], "P@10": METRIC_HELP["precisio
 SETTINGS = ["dim", "learning rate", "batch", "weight decay", "dropout", "optimizer", "lists by"]  # parcoords axes
 GROUPS = {"none": None, "dataset": "dataset", "lists by": "lists by"}
 TABLE_KEY = "runs_table"  # + a digest of the rows shown: a new filter starts with no selection
+SWEEP_DIMS = [4, 8, 16, 32, 50, 64, 100, 128, 200]
+SWEEP_WEIGHT_DECAYS = [0.0, 0.001, 0.01, 0.02, 0.05, 0.1, 0.2]
 
 
 def runs_table(infos: list[RunInfo]) -> pd.DataFrame:
@@ -84,6 +88,7 @@ def selected_runs(shown: list[RunInfo], rows: list[int]) -> list[RunInfo]:
 
 
 def table_key(shown: list[RunInfo]) -> str:
+    """The runs table's widget key for these rows: another set of rows is another widget, with no selection."""
     digest = hashlib.sha1(" ".join(r.run_id for r in shown).encode()).hexdigest()[:10]
     return f"{TABLE_KEY}_{digest}"
 
@@ -134,6 +139,7 @@ def label_form(run: RunInfo) -> None:
 
 
 def single_run_panel(run: RunInfo) -> None:
+    """One selected run: its name and note, ranking ladder and buckets, and activate, download and delete."""
     st.markdown(f"**{md(run.title)}**")
     label_form(run)
     ladder_panel(run.record.ladder, run.record.ranking_kind, "runs_ladder")
@@ -179,7 +185,21 @@ def parcoords_panel(table: pd.DataFrame) -> None:
                         key="runs_parcoords")
 
 
+def runs_folder_ui() -> Path:
+    """The Runs folder expander; the folder whose runs the page lists (a new one is used on the rerun)."""
+    with st.expander(f"Runs folder: {md(state.runs_dir())}"):
+        folder = st.text_input("Folder", value=str(state.runs_dir()), key="runs_folder_input")
+        if folder != str(state.runs_dir()) and st.button("Use this folder", key="runs_use_folder"):
+            st.session_state[state.RUNS_DIR] = folder
+            st.rerun()
+    return state.runs_dir()
+
+
 def runs_section(runs: list[RunInfo]) -> None:
+    """The filters, the runs table, warnings about unreadable runs, and the panels for the selected runs."""
+    if not runs:
+        st.info("No runs yet. Train a model on the Train page; every run is saved here and survives a restart.")
+        return
     readable = [r for r in runs if r.readable]
     shown, group = filters_ui(readable)
     table = runs_table(shown)
@@ -229,24 +249,6 @@ def runs_section(runs: list[RunInfo]) -> None:
     parcoords_panel(table)
 
 
-st.title("Runs")
-state.show_flash()
-
-with st.expander(f"Runs folder: {md(state.runs_dir())}"):
-    folder = st.text_input("Folder", value=str(state.runs_dir()), key="runs_folder_input")
-    if folder != str(state.runs_dir()) and st.button("Use this folder", key="runs_use_folder"):
-        st.session_state[state.RUNS_DIR] = folder
-        st.rerun()
-
-all_runs = list_runs(state.runs_dir())
-if not all_runs:
-    st.info("No runs yet. Train a model on the Train page; every run is saved here and survives a restart.")
-else:
-    runs_section(all_runs)
-
-st.subheader("Load a checkpoint")
-
-
 def keep_and_activate(source: bytes | Path, name: str, how: str) -> None:
     """Validate a checkpoint, keep it as a run and make it the active model; errors stay on the page."""
     def load():
@@ -258,50 +260,58 @@ def keep_and_activate(source: bytes | Path, name: str, how: str) -> None:
         st.rerun()
 
 
-upload = st.file_uploader("A .pt checkpoint saved by CF Studio (never executed: only plain data is read)",
-                          key="runs_upload")
-if upload is not None and st.button("Load uploaded checkpoint", key="runs_load_upload"):
-    keep_and_activate(upload.getvalue(), upload.name, "uploaded")
-path_text = st.text_input("Or a checkpoint path on this machine", key="runs_path")
-if path_text and st.button("Load from path", key="runs_load_path"):
-    keep_and_activate(Path(path_text).expanduser(), path_text, "loaded")
+def checkpoint_panel() -> None:
+    """Load a checkpoint from an upload or a path on this machine; each error shows under its own button."""
+    upload = st.file_uploader("A .pt checkpoint saved by CF Studio (never executed: only plain data is read)",
+                              key="runs_upload")
+    if upload is not None and st.button("Load uploaded checkpoint", key="runs_load_upload"):
+        keep_and_activate(upload.getvalue(), upload.name, "uploaded")
+    path_text = st.text_input("Or a checkpoint path on this machine", key="runs_path")
+    if path_text and st.button("Load from path", key="runs_load_path"):
+        keep_and_activate(Path(path_text).expanduser(), path_text, "loaded")
 
-st.subheader("Sweep")
-sweep: SweepJob | None = st.session_state.get(state.SWEEP)
-sweep_running = sweep is not None and sweep.running
-st.caption("Train every combination one after another, on the active dataset and split, with the Train page's "
-           "other settings.")
-a, b, c, d = st.columns(4)
-dims = a.multiselect("Embedding dimension", [4, 8, 16, 32, 50, 64, 100, 128, 200], default=[16, 50], key="sweep_dims")
-lrs = b.multiselect("Learning rate", LEARNING_RATES, default=[0.003, 0.01], key="sweep_lrs", format_func=lambda v: f"{v:g}")
-batches = c.multiselect("Batch size", BATCH_SIZES, default=[1024], key="sweep_batches")
-wds = d.multiselect("Weight decay", [0.0, 0.001, 0.01, 0.02, 0.05, 0.1, 0.2], default=[0.05], key="sweep_wds")
-grid = {"embedding_dim": dims, "learning_rate": lrs, "batch_size": batches, "weight_decay": wds}
-n_runs = 1
-for values in grid.values():
-    n_runs *= len(values)
-left, right = st.columns(2)
-try:
-    base = config_from_state()
-except (KeyError, CFError):
-    from cfcore.config import TrainConfig
 
-    base = TrainConfig()
-if left.button(f"Run sweep ({n_runs} runs)", type="primary", disabled=sweep_running or n_runs == 0 or
-               (st.session_state.get(state.JOB) is not None and st.session_state[state.JOB].running), key="sweep_start"):
+def sweep_form_ui() -> dict[str, list]:
+    """The four setting lists of a sweep; the grid (TrainConfig field -> values) it trains every combination of."""
+    st.caption("Train every combination one after another, on the active dataset and split, with the Train page's "
+               "other settings.")
+    a, b, c, d = st.columns(4)
+    dims = a.multiselect("Embedding dimension", SWEEP_DIMS, default=[16, 50], key="sweep_dims")
+    lrs = b.multiselect("Learning rate", LEARNING_RATES, default=[0.003, 0.01], key="sweep_lrs",
+                        format_func=lambda v: f"{v:g}")
+    batches = c.multiselect("Batch size", BATCH_SIZES, default=[1024], key="sweep_batches")
+    wds = d.multiselect("Weight decay", SWEEP_WEIGHT_DECAYS, default=[0.05], key="sweep_wds")
+    return {"embedding_dim": dims, "learning_rate": lrs, "batch_size": batches, "weight_decay": wds}
+
+
+def sweep_buttons_ui(n_runs: int, sweep_running: bool) -> tuple[bool, bool]:
+    """The Run sweep and Stop sweep buttons; whether each was clicked."""
+    left, right = st.columns(2)
+    job = st.session_state.get(state.JOB)
+    start = left.button(f"Run sweep ({n_runs} runs)", type="primary", key="sweep_start",
+                        disabled=sweep_running or n_runs == 0 or (job is not None and job.running))
+    stop = right.button("Stop sweep", disabled=not sweep_running, key="sweep_stop")
+    return start, stop
+
+
+def start_sweep(grid: dict[str, list]) -> None:
+    """Start a sweep of ``grid`` on the active split with the Train page's other settings (its defaults before
+    the Train page was opened); an unusable split is shown as an error."""
+    try:
+        base = config_from_state()
+    except (KeyError, CFError):
+        base = TrainConfig()
     try:
         parts = state.current_split()
     except CFError as exc:
         st.error(md(exc))
-    else:
-        state.start_sweep(parts, base, grid, evaluation_from_state())
-        st.rerun()
-if right.button("Stop sweep", disabled=not sweep_running, key="sweep_stop"):
-    sweep.stop()
+        return
+    state.start_sweep(parts, base, grid, evaluation_from_state())
     st.rerun()
 
 
 def sweep_panel() -> None:
+    """The sweep's progress, chart, best run and results table; redrawn by a fragment while it runs."""
     sweep: SweepJob | None = st.session_state.get(state.SWEEP)
     if sweep is None:
         return
@@ -335,4 +345,21 @@ def sweep_panel() -> None:
         st.rerun()
 
 
+st.title("Runs")
+state.show_flash()
+runs_section(list_runs(runs_folder_ui()))
+
+st.subheader("Load a checkpoint")
+checkpoint_panel()
+
+st.subheader("Sweep")
+sweep: SweepJob | None = st.session_state.get(state.SWEEP)
+sweep_running = sweep is not None and sweep.running
+grid = sweep_form_ui()
+start, stop = sweep_buttons_ui(math.prod(len(values) for values in grid.values()), sweep_running)
+if start:
+    start_sweep(grid)
+if stop:
+    sweep.stop()
+    st.rerun()
 st.fragment(run_every=1.0 if sweep_running else None)(sweep_panel)()
