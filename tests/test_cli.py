@@ -244,9 +244,11 @@ def test_cfstudio_app_chooses_where_the_dashboards_runs_train(monkeypatch, tmp_p
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(os, "execv", lambda path, argv: None)
     monkeypatch.delenv(registry.ENV, raising=False)
-    assert cli_module.main(["app", "--launcher", "thread"]) == 0
-    assert os.environ[registry.ENV] == "thread" and registry.choose().name == "thread"  # what the server inherits
-    monkeypatch.delenv(registry.ENV)
+    try:
+        assert cli_module.main(["app", "--launcher", "thread"]) == 0
+        assert os.environ[registry.ENV] == "thread" and registry.choose().name == "thread"  # what the server inherits
+    finally:
+        os.environ.pop(registry.ENV, None)  # later tests (a killed training process) need the default again
     assert_one_line_error(cli("app", "--launcher", "cloud"), "invalid choice: 'cloud'")
 
 
