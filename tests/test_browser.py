@@ -303,8 +303,18 @@ def upload_and_use(page, ratings: Path, items: Path | None = None) -> None:
     inputs = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
     inputs.nth(0).set_input_files(str(ratings))
     expect(page.get_by_text("Read ")).to_be_visible(timeout=30_000)
+    wait_idle(page)
     if items is not None:
-        inputs.nth(1).set_input_files(str(items))
+        # a file given while the first upload's rerun still redraws the uploaders can be dropped
+        # (seen on the 2-core CI machine): give it again until the uploader holds it
+        remove = page.get_by_role("button", name=f"Remove {items.name}")
+        for _ in range(3):
+            inputs.nth(1).set_input_files(str(items))
+            try:
+                expect(remove).to_be_visible(timeout=10_000)
+                break
+            except AssertionError:
+                wait_idle(page)
         wait_idle(page)
         # the validation report shows for the ratings alone; this line only once the titles are joined
         expect(page.get_by_text(f"Item metadata {items.name}: titles for").first).to_be_visible(timeout=30_000)
