@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cfcore import checkpoint, dashboard, jsonio
-from cfcore.config import DEVICES, OPTIMIZERS, OUTPUTS, PRESETS, TrainConfig
+from cfcore.config import DEVICES, OPTIMIZERS, OUTPUTS, PRESETS, STOP_ON, TrainConfig
 from cfcore.data.dataset import BUILTIN_MOVIELENS
 from cfcore.data.load import load_dataset
 from cfcore.errors import CFError
@@ -67,12 +67,15 @@ def build_parser(prog: str = "cfstudio") -> argparse.ArgumentParser:
     train.add_argument("--grad-clip", type=float, dest="grad_clip")
     train.add_argument("--early-stopping", type=int, dest="early_stopping",
                        help="patience in epochs; 0 stops at the first non-improving epoch")
+    train.add_argument("--stop-on", choices=STOP_ON, dest="stop_on",
+                       help="with the tuned model: both (default: the stars keep their best-RMSE epoch and the lists "
+                            "their best-NDCG@10 epoch, each stopping on its own), rmse or ndcg (both follow one)")
     train.add_argument("--output", choices=OUTPUTS)
     train.add_argument("--seed", type=int)
     train.add_argument("--device", choices=DEVICES)
     kinds = registry.kinds()
     train.add_argument("--ranking-model", choices=list(kinds), dest="ranking_model",
-                       help="what orders recommendation lists (default ease): "
+                       help=f"what orders recommendation lists (default {registry.default()}): "
                             + "; ".join(f"{name}: {kind.label}" for name, kind in kinds.items()))
     for name, kind in kinds.items():  # each kind's own settings: --<kind>-<setting>
         for setting in kind.Params.settings():
@@ -152,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     overrides = {key: getattr(args, key) for key in ("embedding_dim", "learning_rate", "batch_size", "epochs",
                                                      "weight_decay", "dropout", "optimizer", "grad_clip",
-                                                     "early_stopping", "output", "seed", "device", "ranking_model")
+                                                     "early_stopping", "stop_on", "output", "seed", "device",
+                                                     "ranking_model")
                  if getattr(args, key, None) is not None}
     config = PRESETS[args.preset].replace(**overrides)
     given = [(*dest.removeprefix(RANKER_FLAG).split(":"), value) for dest, value in vars(args).items()
@@ -206,6 +210,11 @@ def _train(args: argparse.Namespace) -> int:
                 say(f"Epoch {record.epoch}: Training Loss: {record.train_loss:.4f}, Validation RMSE: {record.val_rmse:.4f}, "
                     f"MAE: {record.val_mae:.4f}, lr {record.learning_rate:.2g}, {record.seconds:.1f}s, "
                     f"{record.ratings_per_second / 1e3:,.0f}K ratings/s{' *' if record.is_best else ''}")
+            elif record.kind == "ranker_epoch":
+                bar.clear()
+                say(f"  lists, epoch {record.epoch}: choice loss {record.loss:.4f}, NDCG@10 {record.val_ndcg:.4f} "
+                    f"({record.users:,} validation users), lr {record.learning_rate:.2g}, {record.seconds:.1f}s"
+                    f"{' *' if record.is_best else ''}")
     except KeyboardInterrupt:
         experiment.stop()
         say("interrupted: keeping the best epoch so far")

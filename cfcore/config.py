@@ -13,9 +13,11 @@ from cfcore.rankers.mf import RatingModelRanker
 Optimizer = Literal["sparse_adam", "adam"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
 Output = Literal["clip", "sigmoid"]
+StopOn = Literal["both", "rmse", "ndcg"]
 OPTIMIZERS: tuple[str, ...] = get_args(Optimizer)  # the choices, spelled once (in the type)
 DEVICES: tuple[str, ...] = get_args(Device)
 OUTPUTS: tuple[str, ...] = get_args(Output)
+STOP_ON: tuple[str, ...] = get_args(StopOn)
 
 # The accepted range of each number: (lowest, highest, whole numbers only). TrainConfig checks them
 # and the form's widgets take their bounds from here, so the two cannot disagree.
@@ -52,6 +54,10 @@ class TrainConfig:
     lr_factor: float = 0.5  # ReduceLROnPlateau: multiply the learning rate by this on a plateau
     lr_patience: int | None = 1  # epochs without improvement before reducing; None = fixed learning rate
     early_stopping: int | None = 3  # epochs without improvement before stopping; None = run every epoch
+    stop_on: StopOn = "both"  # with a ranking model trained beside the stars (the tuned model): "both" = each keeps
+    #                           its best epoch by its own measure (stars: validation RMSE, lists: NDCG@10) and stops
+    #                           when that stalls, since tying them keeps one at a worse epoch; "rmse" / "ndcg" = both
+    #                           keep the epoch that measure liked best and stop together when it stalls
     output: Output = "clip"  # clip to the rating scale (seed) or a scaled sigmoid
     seed: int = 42  # model init and batch order; same seed + data + CPU = same numbers
     device: Device = "auto"  # auto = CUDA, then Apple MPS, then CPU
@@ -67,7 +73,7 @@ class TrainConfig:
             if value is not None:  # grad_clip, lr_patience and early_stopping may be off
                 check_range(name, value, low, high, integer=integer)
         for name, value, allowed in (("optimizer", self.optimizer, OPTIMIZERS), ("device", self.device, DEVICES),
-                                     ("output", self.output, OUTPUTS)):
+                                     ("output", self.output, OUTPUTS), ("stop_on", self.stop_on, STOP_ON)):
             if value not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
         if self.ranking_model is None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from cfcore import resources
 from cfcore.config import TrainConfig
 from cfcore.device import resolve_device
+from cfcore.rankers import registry
 from cfcore.ratings import Ratings
 from cfcore.resources import memory_needed
 from cfcore.sizes import fits
@@ -30,9 +31,11 @@ class ResourceEstimate:
     total_bytes: int
     available_bytes: int | None  # free RAM (CPU) or free GPU memory
     device: str
-    seconds_per_epoch: float | None
+    seconds_per_epoch: float | None  # the rating model's epoch
     steps_per_epoch: int
     handoff_bytes: int = 0  # of data_bytes: the copy of the data a training process of its own holds
+    lists_seconds_per_epoch: float | None = None  # a ranking model trained beside it (the tuned model): its epoch
+    lists_bytes: int = 0  # of optimizer_bytes: that model's vectors, Adam state and a batch of its scores
 
     @property
     def fits(self) -> bool:
@@ -46,17 +49,23 @@ def estimate_resources(train: Ratings, val: Ratings, config: TrainConfig, timing
     ``handoff_bytes``: a copy of the data the run's own process will hold (``worker.handoff_bytes``)."""
     device = resolve_device(config.device)
     n_params, weights, optimizer, data = memory_needed(train.n_users, train.n_items, len(train), len(val), config)
+    kind = registry.get(config.ranking_model)
+    lists_bytes = kind.memory_needed(train.n_users, train.n_items, config, config.ranking_params)
+    optimizer += lists_bytes
     data += handoff_bytes
     total = weights + optimizer + data
     available = resources.available_memory(device)  # read at call time (tests set it)
     steps = config.steps_per_epoch(len(train))
-    seconds = None
+    seconds = lists_seconds = None
     if timing_seconds and fits(total, available):
         warm_up(config)
         timed = config.replace(log_every=max(1, min(config.log_every, 8)))  # frequent records: a finer clock
         seconds = TrainingRun(train, val, timed).time_epoch(timing_seconds)
+        trainer = kind.trainer(train, val, config, config.ranking_params, k=10, threshold=4.0) if kind.trained else None
+        if trainer is not None:
+            lists_seconds = trainer.time_epoch(timing_seconds / 2)
     return ResourceEstimate(n_params, weights, optimizer, data, total, available, str(device), seconds, steps,
-                            handoff_bytes)
+                            handoff_bytes, lists_seconds, lists_bytes)
 
 
 _WARM: set[tuple] = set()

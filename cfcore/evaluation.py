@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cfcore.errors import ConfigError
 from cfcore.metrics import per_user, ranking_metrics
 from cfcore.queries import Recommender
 from cfcore.rankers import registry
@@ -73,24 +74,34 @@ def ndcg_by_user(model: Recommender, test: Ratings, k: int = 10, threshold: floa
     return ranked.users, per_user(ranked.top, ranked.relevant)[2]
 
 
-def ladder_rankers(model: Recommender) -> dict[str, Ranker]:
-    """The rankings a run is compared on: most popular, the rating model, and its own ranking model.
+def ladder_rankers(model: Recommender, free_bytes: int | None = None) -> dict[str, Ranker]:
+    """The rankings a run is compared on: the reference kinds (most popular, EASE, the rating model's own lists)
+    and its own ranking model.
 
-    The floor kinds are fitted from what the model holds (its training interactions and rating model)."""
+    The references are fitted from what the model holds (its training interactions and rating model); one that
+    would not fit in ``free_bytes`` (None: unknown) is left off the ladder rather than failing the run."""
     train = Ratings(np.repeat(np.arange(model.n_users), model.seen.counts()), model.seen.items.astype(np.int64),
                     model.seen.ratings, model.users, model.items, scale=model.scale)
-    out = {kind: model.ranker if kind == model.kind else registry.get(kind).fit(train, registry.params_for(kind),
-                                                                                 model.rating)
-           for kind in registry.references()}
+    out = {}
+    for kind in registry.references():
+        if kind == model.kind:
+            out[kind] = model.ranker
+            continue
+        found, params = registry.get(kind), registry.params_for(kind)
+        try:
+            found.check_fits(model.n_users, model.n_items, params, free_bytes)
+        except ConfigError:
+            continue
+        out[kind] = found.fit(train, params, model.rating)
     out.setdefault(model.kind, model.ranker)
     return out
 
 
 def ranking_ladder(model: Recommender, test: Ratings, k: int = 10, threshold: float = 4.0,
-                   max_users: int | None = 5000, seed: int = 0) -> Ladder:
+                   max_users: int | None = 5000, seed: int = 0, free_bytes: int | None = None) -> Ladder:
     """``evaluate_ranking`` for each of ``ladder_rankers``, on the same users."""
     rows, own = {}, None
-    for kind, ranker in ladder_rankers(model).items():
+    for kind, ranker in ladder_rankers(model, free_bytes).items():
         ranked = judged(model, test, k, threshold, max_users, seed, ranker)
         rows[kind] = ranking_row(model, ranked, k, threshold)
         if ranker is model.ranker:

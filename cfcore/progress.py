@@ -51,3 +51,33 @@ class EndRecord:
 
 
 Record = StepRecord | EpochRecord | EndRecord
+
+
+@dataclass(frozen=True)
+class RankerStepRecord:
+    """Progress inside an epoch of a ranking model trained beside the rating model (the choice model)."""
+
+    step: int  # its optimiser steps so far, over all epochs
+    epoch: int
+    epoch_progress: float  # 0..1 through the epoch
+    loss: float  # its training loss (the choice model: nats per chosen item) over the steps since the last record
+    kind: str = "ranker_step"
+
+
+@dataclass(frozen=True)
+class RankerEpochRecord:
+    """One finished epoch of that ranking model, judged by the lists it makes."""
+
+    epoch: int
+    loss: float  # mean training loss over the epoch
+    val_ndcg: float  # NDCG@k of its lists for a fixed sample of validation users (nan when none could be judged)
+    users: int  # how many users that sample judged
+    floor_ndcg: float  # most popular's NDCG@k on the same users: the floor its lists must beat
+    seconds: float
+    is_best: bool
+    learning_rate: float
+    completed: float = 1.0  # share of the epoch trained: below 1 when Stop cut it short
+    kind: str = "ranker_epoch"
+
+
+Progress = Record | RankerStepRecord | RankerEpochRecord

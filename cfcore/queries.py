@@ -109,8 +109,14 @@ class Recommender:
         self.users, self.items, self.catalog, self.scale = users, items, catalog, scale
         self.seen, self.heldout = seen, heldout
         self.record, self.map_frames = record, map_frames
-        norms = np.linalg.norm(rating.item_factors, axis=1, keepdims=True)
-        self._unit_items = rating.item_factors / np.maximum(norms, 1e-12)  # (I, D), zero rows stay zero
+        # the vectors similar movies, the map and "because" show: those that rank when the ranker has any
+        # (the tuned model's), else the rating model's taste vectors
+        own = ranker.item_vectors()
+        self.vectors_rank = own is not None
+        self.shown_item_vectors = own if own is not None else rating.item_factors  # (I, D)
+        self.shown_user_vectors = ranker.user_vectors() if own is not None else rating.user_factors  # (U, D)
+        norms = np.linalg.norm(self.shown_item_vectors, axis=1, keepdims=True)
+        self._unit_items = self.shown_item_vectors / np.maximum(norms, 1e-12)  # (I, D), zero rows stay zero
 
     @classmethod
     def build(cls, rating: RatingModel, ranker: Ranker, train: Ratings, metadata: pd.DataFrame | None = None, *,
@@ -191,16 +197,51 @@ class Recommender:
         ``exclude_seen`` leaves out everything the user rated, held-out ratings included. The
         ``score`` column is the ranking model's; with the rating model as ranker it is the raw
         (unclipped) prediction, so picks tied at the top of the scale keep a meaningful order.
+        Two columns read without the model's units: ``match``, the share of the movies the user has not
+        rated that score below the pick (0.998: it beats 99.8% of them), and ``vs_average``, the predicted
+        stars minus the user's own mean rating (a harsh rater's 3.2 can be +0.7 for them).
         """
         user_idx = self.users.idx(user_id)
         score = self.ranker.score_users(np.array([user_idx]))[0]  # (I,)
         allowed = np.ones(self.n_items, dtype=bool) if item_mask is None else item_mask.copy()
+        unrated = np.ones(self.n_items, dtype=bool)
+        unrated[self.rated(user_idx)] = False
         if exclude_seen:
-            allowed[self.rated(user_idx)] = False
+            allowed &= unrated
         best = self._best(score, allowed, k)
-        frame = self._frame(best, self.predict_idx(np.full(len(best), user_idx), best), "predicted_rating")
+        stars = self.predict_idx(np.full(len(best), user_idx), best)
+        frame = self._frame(best, stars, "predicted_rating")
         frame["score"] = score[best].astype(np.float64)
+        pool = np.sort(score[unrated])  # (m,) the unrated movies' scores, ascending
+        frame["match"] = np.searchsorted(pool, score[best], side="left") / max(1, len(pool) - 1)
+        frame["match"] = frame["match"].clip(upper=1.0)
+        lo, hi = self.seen.indptr[user_idx], self.seen.indptr[user_idx + 1]
+        average = float(self.seen.ratings[lo:hi].mean()) if hi > lo else self.global_bias_
+        frame["vs_average"] = stars.astype(np.float64) - average
         return frame
+
+    def showcase_user(self, min_ratings: int = 30) -> object:
+        """A user whose taste is easy to see, for a demo: among users with at least ``min_ratings`` ratings (or the
+        most active tenth) who rate at or above the overall mean, the one with the largest share of their
+        well-rated movies in a single genre; ties go to more ratings. Raw user id."""
+        table = self.user_table()
+        counts = table["n_ratings"].to_numpy()
+        floor = min(min_ratings, np.quantile(counts[counts > 0], 0.9)) if (counts > 0).any() else 1
+        overall = float(self.seen.ratings.mean()) if len(self.seen.ratings) else self.global_bias_
+        candidates = np.flatnonzero((counts >= max(1, floor)) & (table["mean_rating"].to_numpy() >= overall))
+        if not len(candidates):
+            candidates = np.flatnonzero(counts == counts.max())
+        genres = self.catalog.frame["genres"].astype(str).str.split("|").str[0].to_numpy()  # (I,) first genre
+        best, best_key = candidates[0], (-1.0, -1)
+        for u in candidates:
+            lo, hi = self.seen.indptr[u], self.seen.indptr[u + 1]
+            liked = self.seen.items[lo:hi][self.seen.ratings[lo:hi] >= max(np.median(self.seen.ratings[lo:hi]), 4.0)]
+            names, n = np.unique(genres[liked], return_counts=True) if len(liked) else (np.array([""]), np.array([0]))
+            share = n.max() / max(1, len(liked)) if names[n.argmax()] else 0.0
+            key = (round(float(share), 3), int(counts[u]))
+            if key > best_key:
+                best, best_key = u, key
+        return self.users.to_id([best])[0]
 
     def _best(self, score: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
         """Indices of the k highest scores among allowed items, best first (ties: lower index first)."""
@@ -250,7 +291,8 @@ class Recommender:
 
     def similar_items(self, item_id, k: int = 10, item_mask: np.ndarray | None = None,
                       support_shrink: float = 10.0) -> pd.DataFrame:
-        """The k items whose embeddings are closest by cosine similarity (the item itself excluded).
+        """The k items whose vectors (``shown_item_vectors``: those that rank, when the ranking model has any)
+        are closest by cosine similarity (the item itself excluded).
 
         Ordered by cosine x n / (n + ``support_shrink``), n = the candidate's training ratings: a
         vector learned from three ratings is mostly noise, so such titles no longer top the list by
@@ -286,6 +328,17 @@ class Recommender:
             raise ConfigError(f"reg must be >= 0; got {reg}")
         item_idx, rating = self._profile(item_ratings)
         return self.rating.fold_in(item_idx, rating, reg)
+
+    def shown_profile(self, item_ratings: Sequence[tuple[object, float]]) -> np.ndarray:
+        """(D,) a new user's vector among ``shown_item_vectors`` (for their place on the map)."""
+        item_idx, rating = self._profile(item_ratings)
+        vec = self.ranker.profile_vector(item_idx, rating) if self.vectors_rank else None
+        return vec if vec is not None else self.rating.fold_in(item_idx, rating)[0]
+
+    @property
+    def vectors_label(self) -> str:
+        """What ``shown_item_vectors`` are, for captions."""
+        return "the vectors that rank the lists" if self.vectors_rank else "the rating model's taste vectors"
 
     def _profile(self, item_ratings: Sequence[tuple[object, float]]) -> tuple[np.ndarray, np.ndarray]:
         """(item_idx, rating) arrays from (item_id, rating) pairs; unknown ids raise UnknownIdError."""

@@ -15,7 +15,7 @@ import statistics
 from dataclasses import dataclass, field, fields
 
 from cfcore.config import TrainConfig
-from cfcore.progress import EpochRecord
+from cfcore.progress import EpochRecord, RankerEpochRecord
 from cfcore.rankers import registry
 from cfcore.rankers.ease import EaseRanker
 from cfcore.rankers.mf import RatingModelRanker
@@ -129,6 +129,8 @@ class RunRecord:
     test_mae: float | None = None
     created: float = 0.0  # seconds since 1970
     source: str = "trained"  # or "uploaded <file>"
+    ranker_epochs: tuple[RankerEpochRecord, ...] = ()  # a ranking model trained beside the stars: its epochs
+    ranker_best_epoch: int | None = None  # ... and the one it kept
     name: str = ""  # the person's name for the run (user text; label.json when saved)
     note: str = ""
     format_version: int = RECORD_VERSION
@@ -174,6 +176,7 @@ class RunRecord:
         values["config"] = TrainConfig.from_dict(data["config"])
         values["evaluation"] = _plain(Evaluation, data["evaluation"])
         values["epochs"] = tuple(_plain(EpochRecord, e) for e in data["epochs"])
+        values["ranker_epochs"] = tuple(_plain(RankerEpochRecord, e) for e in data.get("ranker_epochs", ()))
         values["baselines"] = _plain(Baselines, data["baselines"])
         values["ladder"] = {str(kind): _row(row) for kind, row in data.get("ladder", {}).items()}
         values["buckets"] = tuple(_plain(BucketRow, b) for b in data.get("buckets", ()))

@@ -3,6 +3,11 @@
 rating = global + user_bias + item_bias + user_vec . item_vec + N(0, noise^2), with long-tail item
 popularity and user activity, item vectors drawn around genre centres, and made-up titles.
 The noise sigma is the best RMSE any model can reach on this data.
+
+Which movies a user rates follows their taste as well as popularity (``choice``): a user picks a genre
+with odds ~ the genre's popularity x exp(choice x how much they like its centre), then a movie of that
+genre by popularity. So there is something to learn about choices beyond "most popular"; choice 0 picks
+by popularity alone (the generator before this option, draw for draw).
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ class SyntheticSpec:
     noise: float = 0.5  # sigma of the Gaussian noise: the irreducible RMSE
     n_genres: int = 6  # clusters of item vectors, named after film genres
     popularity_exponent: float = 1.0  # Zipf exponent of item popularity (long tail)
+    # how strongly taste (not only popularity) decides which movies a user rates; 0 (the default: every
+    # dataset and figure made before the option stays the same) = popularity alone
+    choice: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -43,6 +51,8 @@ class SyntheticSpec:
             raise ValueError(f"n_genres must be 1..{len(GENRES)}, got {self.n_genres}")
         if self.rank < 1:
             raise ValueError(f"rank must be >= 1, got {self.rank}")
+        if not 0 <= self.choice <= 10:
+            raise ValueError(f"choice must be between 0 and 10, got {self.choice}")
         if self.density > 0.5:
             raise ValueError(
                 f"{self.n_ratings} ratings do not fit in {self.users} users x {self.items} items "
@@ -56,7 +66,7 @@ class SyntheticSpec:
         for key, value in options.items():
             if key not in known:
                 raise ValueError(f"unknown option {key!r}; known: {', '.join(known)}")
-            kwargs[key] = float(value) if key in ("noise", "popularity_exponent") else int(float(value))
+            kwargs[key] = float(value) if key in ("noise", "popularity_exponent", "choice") else int(float(value))
         return cls(**kwargs)
 
     @property
@@ -74,7 +84,8 @@ class SyntheticSpec:
         return self.n_ratings / (self.users * self.items)
 
     def source(self) -> str:
-        return f"{BUILTIN_SYNTHETIC}?n_ratings={self.n_ratings}&noise={self.noise:g}&seed={self.seed}"
+        planted = f"&choice={self.choice:g}" if self.choice else ""
+        return f"{BUILTIN_SYNTHETIC}?n_ratings={self.n_ratings}&noise={self.noise:g}{planted}&seed={self.seed}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,7 +125,15 @@ def generate(spec: SyntheticSpec = SyntheticSpec()) -> SyntheticData:
     item_p /= item_p.sum()
     user_p = rng.lognormal(0.0, 0.8, n_users)
     user_p /= user_p.sum()
-    user_idx, item_idx = _distinct_pairs(rng, spec.n_ratings, user_p, item_p)
+    if spec.choice > 0:  # a user's genre odds follow their taste for its centre, then popularity within it
+        affinity = user_vecs @ genre_centres.T / np.sqrt(rank) ** 0.5  # (U, G): the taste term, per genre centre
+        affinity = (affinity - affinity.mean()) / max(affinity.std(), 1e-9)
+        genre_mass = np.bincount(item_genre, weights=item_p, minlength=spec.n_genres)  # (G,)
+        odds = genre_mass * np.exp(spec.choice * affinity)  # (U, G)
+        user_idx, item_idx = _distinct_pairs(rng, spec.n_ratings, user_p, item_p,
+                                             (odds / odds.sum(1, keepdims=True), item_genre))
+    else:
+        user_idx, item_idx = _distinct_pairs(rng, spec.n_ratings, user_p, item_p)
 
     dot = np.einsum("nd,nd->n", user_vecs[user_idx], item_vecs[item_idx])
     rating = global_mean + user_bias[user_idx] + item_bias[item_idx] + dot + rng.normal(0.0, spec.noise, len(user_idx))
@@ -140,14 +159,16 @@ def generate(spec: SyntheticSpec = SyntheticSpec()) -> SyntheticData:
     return SyntheticData(dataset, global_mean, user_bias, item_bias, user_vecs, item_vecs, item_genre)
 
 
-def _distinct_pairs(rng: np.random.Generator, n: int, user_p: np.ndarray, item_p: np.ndarray):
-    """``n`` distinct (user, item) pairs drawn from the popularity weights, in random order."""
+def _distinct_pairs(rng: np.random.Generator, n: int, user_p: np.ndarray, item_p: np.ndarray,
+                    by_genre: tuple[np.ndarray, np.ndarray] | None = None):
+    """``n`` distinct (user, item) pairs drawn from the popularity weights, in random order; with ``by_genre``
+    ((U, G) each user's genre odds, (I,) each item's genre) the item is drawn within a genre the user picked."""
     n_items = len(item_p)
     codes = np.empty(0, dtype=np.int64)
     draw = int(n * 1.2) + 100
     while len(codes) < n:
         u = rng.choice(len(user_p), draw, p=user_p)
-        i = rng.choice(n_items, draw, p=item_p)
+        i = rng.choice(n_items, draw, p=item_p) if by_genre is None else _items_by_genre(rng, u, item_p, *by_genre)
         new = u.astype(np.int64) * n_items + i
         codes = np.concatenate([codes, new])
         _, first = np.unique(codes, return_index=True)
@@ -155,3 +176,22 @@ def _distinct_pairs(rng: np.random.Generator, n: int, user_p: np.ndarray, item_p
         draw = int((n - len(codes)) * 2) + 100
     codes = codes[:n]
     return codes // n_items, codes % n_items
+
+
+def _items_by_genre(rng: np.random.Generator, users: np.ndarray, item_p: np.ndarray, odds: np.ndarray,
+                    item_genre: np.ndarray) -> np.ndarray:
+    """One item per user draw: a genre from that user's odds, then an item of the genre by popularity."""
+    cumulative = np.cumsum(odds, axis=1)  # (U, G)
+    genre = (rng.random(len(users))[:, None] > cumulative[users]).sum(1)  # (n,)
+    genre = np.minimum(genre, odds.shape[1] - 1)
+    items = np.empty(len(users), dtype=np.int64)
+    for g in range(odds.shape[1]):
+        mine = np.flatnonzero(genre == g)
+        members = np.flatnonzero(item_genre == g)
+        if not len(mine):
+            continue
+        if not len(members):  # a genre without movies: fall back to the whole catalogue
+            members = np.arange(len(item_p))
+        p = item_p[members] / item_p[members].sum()
+        items[mine] = members[rng.choice(len(members), len(mine), p=p)]
+    return items

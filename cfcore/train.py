@@ -331,6 +331,12 @@ class TrainingRun:
         model.load_state_dict({k: v.cpu() for k, v in self._best.state.items()})
         return model.eval()
 
+    def keep(self, epoch: int, state: dict[str, torch.Tensor]) -> None:
+        """Keep ``state`` (the model's weights after ``epoch``) instead of the best-RMSE epoch: the run chose
+        its epoch by another measure (the lists' NDCG)."""
+        record = next(r for r in self.history if r.epoch == epoch)
+        self._best = _Best(epoch, record.val_rmse, state)
+
     @property
     def best_record(self) -> EpochRecord | None:
         """The kept epoch's record (None before any epoch finished)."""

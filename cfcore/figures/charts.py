@@ -27,8 +27,11 @@ def smooth(values: Sequence[float], alpha: float = 0.3) -> np.ndarray:
     return out
 
 
-def training_figure(steps: Sequence, epochs: Sequence, baselines: dict[str, float], steps_per_epoch: int) -> go.Figure:
+def training_figure(steps: Sequence, epochs: Sequence, baselines: dict[str, float], steps_per_epoch: int,
+                    ranker_steps: Sequence = (), ranker_epochs: Sequence = (), lists: bool = False) -> go.Figure:
     """Left: training loss per step (raw and smoothed). Right: train/validation RMSE per epoch and baselines.
+    With ``lists`` (a ranking model trained beside the stars) a second row: its choice loss per step and its
+    NDCG@10 per epoch on the validation sample, against most popular's on the same users.
 
     Built as one plain dict (two axis domains, shapes for the baselines) rather than with
     make_subplots/add_hline: it is redrawn every couple of seconds while training runs in the same
@@ -60,16 +63,49 @@ def training_figure(steps: Sequence, epochs: Sequence, baselines: dict[str, floa
     if not epochs:  # say why the right panel is empty
         notes.append(dict(text="validation RMSE appears when the first epoch ends", xref="x2 domain",
                           yref="y2 domain", x=0.5, y=0.5, showarrow=False, font=dict(color=GREY)))
+    top = 0.56 if lists else 0.0  # the first row's bottom when a second row is drawn below it
     for x, title in ((0.23, "Training loss (MSE) per step"), (0.77, "RMSE per epoch")):
         notes.append(dict(text=title, xref="paper", yref="paper", x=x, y=1.0, yanchor="bottom", showarrow=False,
                           font=dict(size=14)))
-    layout = dict(LAYOUT, height=380, shapes=shapes, annotations=notes,
+    layout = dict(LAYOUT, height=700 if lists else 380, shapes=shapes, annotations=notes,
                   xaxis=dict(domain=[0, 0.46], title=dict(text="epoch"), anchor="y"),
-                  yaxis=dict(anchor="x"),
+                  yaxis=dict(anchor="x", domain=[top, 1]),
                   xaxis2=dict(domain=[0.54, 1], title=dict(text="epoch"), anchor="y2",
                               dtick=1 if len(epochs) <= 20 else None),
-                  yaxis2=dict(anchor="x2"))
+                  yaxis2=dict(anchor="x2", domain=[top, 1]))
+    if lists:
+        _lists_row(data, shapes, notes, layout, ranker_steps, ranker_epochs)
     return go.Figure(dict(data=data, layout=layout))
+
+
+def _lists_row(data: list, shapes: list, notes: list, layout: dict, steps: Sequence, epochs: Sequence) -> None:
+    """The training figure's second row (axes x3/y3 and x4/y4): the lists model's loss and NDCG@10."""
+    if steps:
+        x = [s.epoch - 1 + s.epoch_progress for s in steps]
+        y = [s.loss for s in steps]
+        data.append(dict(type="scatter", x=x, y=y, mode="lines", name="choice loss", line=dict(color=GREY, width=1),
+                         opacity=0.5, showlegend=False, xaxis="x3", yaxis="y3"))
+        data.append(dict(type="scatter", x=x, y=smooth(y).tolist(), mode="lines", name="choice loss (smoothed)",
+                         line=dict(color=ACCENT, width=2, dash="dot"), xaxis="x3", yaxis="y3"))
+    judged = [e for e in epochs if np.isfinite(e.val_ndcg)]
+    if judged:
+        data.append(dict(type="scatter", x=[e.epoch for e in judged], y=[e.val_ndcg for e in judged],
+                         mode="lines+markers", name="lists NDCG@10", line=dict(color=GREEN, width=3),
+                         xaxis="x4", yaxis="y4"))
+        floor = judged[0].floor_ndcg
+        if np.isfinite(floor):
+            shapes.append(dict(type="line", xref="x4 domain", yref="y4", x0=0, x1=1, y0=floor, y1=floor,
+                               line=dict(color=DARK, dash="dash", width=1)))
+            notes.append(dict(text=f"most popular {floor:.3f}", xref="x4 domain", yref="y4", x=1, y=floor,
+                              xanchor="right", yanchor="bottom", showarrow=False, font=dict(size=11, color=DARK)))
+    for x, title in ((0.23, "Lists: choice loss per step"), (0.77, "Lists: NDCG@10 per epoch (validation users)")):
+        notes.append(dict(text=title, xref="paper", yref="paper", x=x, y=0.44, yanchor="bottom", showarrow=False,
+                          font=dict(size=14)))
+    layout.update(xaxis3=dict(domain=[0, 0.46], title=dict(text="epoch"), anchor="y3"),
+                  yaxis3=dict(anchor="x3", domain=[0, 0.44]),
+                  xaxis4=dict(domain=[0.54, 1], title=dict(text="epoch"), anchor="y4",
+                              dtick=1 if len(epochs) <= 20 else None),
+                  yaxis4=dict(anchor="x4", domain=[0, 0.44]))
 
 
 def rating_histogram(rating: np.ndarray) -> go.Figure:
@@ -112,6 +148,10 @@ EPOCH_METRICS = {  # option -> (EpochRecord field, axis title, Baselines field s
     "train RMSE per epoch": ("train_rmse", "train RMSE", None),
     "validation MAE per epoch": ("val_mae", "validation MAE", "mae"),
 }
+LISTS_METRICS = {  # option -> (RankerEpochRecord field, axis title): the tuned model's, per epoch
+    "lists NDCG@10 per epoch": ("val_ndcg", "NDCG@10 of the lists (validation users)"),
+    "lists choice loss per epoch": ("loss", "choice loss of the lists model"),
+}
 RANKING = "ranking metrics (top-k lists)"
 RANKING_METRICS = {"ndcg": "NDCG", "precision": "precision", "recall": "recall", "coverage": "coverage"}
 BASELINES = {"global_mean": "global mean", "bias": "bias only"}
@@ -131,6 +171,8 @@ def has_metric(run, metric: str) -> bool:
         return len(record.step_loss.step) > 0 and len(record.step_loss.train_loss) > 0
     if metric in EPOCH_METRICS:
         return any(getattr(e, EPOCH_METRICS[metric][0]) is not None for e in record.epochs)
+    if metric in LISTS_METRICS:
+        return len(record.ranker_epochs) > 0
     if metric == RANKING:
         return record.ranking is not None
     raise KeyError(f"unknown run metric {metric!r}")
@@ -138,7 +180,7 @@ def has_metric(run, metric: str) -> bool:
 
 def run_metric_names(runs: Sequence) -> list[str]:
     """The metric options at least one of ``runs`` recorded, the validation RMSE first."""
-    return [m for m in (*EPOCH_METRICS, STEP_LOSS, RANKING) if any(has_metric(r, m) for r in runs)]
+    return [m for m in (*EPOCH_METRICS, *LISTS_METRICS, STEP_LOSS, RANKING) if any(has_metric(r, m) for r in runs)]
 
 
 def run_metric_figure(runs: Sequence, metric: str, *, x: str = "step", log_y: bool = False,
@@ -154,6 +196,11 @@ def run_metric_figure(runs: Sequence, metric: str, *, x: str = "step", log_y: bo
         _step_loss_traces(fig, runs, x, smoothing)
         title, y_title = "Training loss (MSE) per step", "training loss (MSE)"
         x_title = "step" if x == "step" else "seconds since training started"
+    elif metric in LISTS_METRICS:
+        key, y_title = LISTS_METRICS[metric]
+        _epoch_traces(fig, runs, key, x, lists=True)
+        title = f"{y_title[0].upper()}{y_title[1:]} per epoch"
+        x_title = "epoch" if x == "step" else "seconds of training (epochs summed)"
     else:
         key, y_title, baseline = EPOCH_METRICS[metric]
         _epoch_traces(fig, runs, key, x)
@@ -196,10 +243,14 @@ def _longest_first(runs: Sequence, length) -> list[int]:
     return sorted(range(len(runs)), key=lambda i: -length(runs[i]))
 
 
-def _epoch_traces(fig: go.Figure, runs: Sequence, key: str, x: str) -> None:
-    for i in _longest_first(runs, lambda r: len(r.record.epochs)):
+def _epoch_traces(fig: go.Figure, runs: Sequence, key: str, x: str, lists: bool = False) -> None:
+    """One line per run of an epoch record's field: the stars' epochs, or (``lists``) the tuned model's."""
+    def of(run):
+        return run.record.ranker_epochs if lists else run.record.epochs
+
+    for i in _longest_first(runs, lambda r: len(of(r))):
         run = runs[i]
-        epochs = run.record.epochs
+        epochs = of(run)
         elapsed = np.cumsum([float(e.seconds or 0.0) for e in epochs])
         points = [(elapsed[j] if x == "seconds" else e.epoch, getattr(e, key)) for j, e in enumerate(epochs)
                   if getattr(e, key) is not None]
@@ -341,33 +392,38 @@ def _setting_text(value) -> str:
     return f"{value:g}" if isinstance(value, (int, float, np.number)) else plot(value)
 
 
-def sweep_figure(frame: pd.DataFrame, varied: list[str]) -> go.Figure | None:
-    """Validation RMSE of a sweep's finished runs: a heatmap over the first two varied settings (the best
-    over the others), else one point per run; each value written, the best marked. None before two runs
-    have finished (one point says nothing about a grid)."""
-    done = frame.dropna(subset=["val RMSE"]).reset_index(drop=True)
+def sweep_figure(frame: pd.DataFrame, varied: list[str], value: str = "val RMSE",
+                 higher_is_better: bool = False) -> go.Figure | None:
+    """A sweep's finished runs by ``value`` (validation RMSE, lower is better, or NDCG@10 of the lists, higher is
+    better): a heatmap over the first two varied settings (the best over the others), else one point per run;
+    each value written with its distance to the best, the best marked. None before two runs have finished (one
+    point says nothing about a grid)."""
+    done = frame.dropna(subset=[value]).reset_index(drop=True)
     if len(done) < 2:
         return None
-    zmin, zmax = sweep_colour_range(done["val RMSE"])
-    best = zmin
-    scale = "Blues_r"  # the best run darkest, runs within MIN_SPREAD of it nearly as dark
+    sign = -1.0 if higher_is_better else 1.0
+    low, high = sweep_colour_range(sign * done[value])  # in "lower is better" terms
+    best = sign * low
+    zmin, zmax = sorted((sign * low, sign * high))
+    scale = "Blues" if higher_is_better else "Blues_r"  # the best run darkest, those within MIN_SPREAD nearly as dark
+    name = "validation RMSE" if value == "val RMSE" else value
 
     def cell(v: float) -> str:
-        return "" if not np.isfinite(v) else f"{v:.4f}<br>" + ("best" if v == best else f"+{v - best:.4f}")
+        return "" if not np.isfinite(v) else f"{v:.4f}<br>" + ("best" if v == best else f"{v - best:+.4f}")
 
     if len(varied) >= 2:
         rows, cols = varied[0], varied[1]
-        table = done.pivot_table(index=rows, columns=cols, values="val RMSE", aggfunc="min")
+        table = done.pivot_table(index=rows, columns=cols, values=value, aggfunc="max" if higher_is_better else "min")
         z = table.to_numpy(dtype=float)
         fig = go.Figure(go.Heatmap(
             z=z, x=[_setting_text(c) for c in table.columns], y=[_setting_text(r) for r in table.index],
             text=[[cell(v) for v in row] for row in z], texttemplate="%{text}", zmin=zmin, zmax=zmax,
-            colorscale=scale, colorbar=dict(title="val RMSE"), xgap=2, ygap=2,
-            hovertemplate=f"{plot(rows)} %{{y}}, {plot(cols)} %{{x}}: RMSE %{{z:.4f}}<extra></extra>"))
-        r, c = np.unravel_index(np.nanargmin(z), z.shape)
+            colorscale=scale, colorbar=dict(title=plot(value)), xgap=2, ygap=2,
+            hovertemplate=f"{plot(rows)} %{{y}}, {plot(cols)} %{{x}}: {plot(value)} %{{z:.4f}}<extra></extra>"))
+        r, c = np.unravel_index(np.nanargmax(z) if higher_is_better else np.nanargmin(z), z.shape)
         fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5, line=dict(color=ACCENT, width=3))
         others = f" (best over {', '.join(varied[2:])})" if len(varied) > 2 else ""
-        fig.update_layout(title=f"Sweep: validation RMSE by {rows} and {cols}{others}; colours span "
+        fig.update_layout(title=f"Sweep: {plot(name)} by {rows} and {cols}{others}; colours span "
                                 f"{zmin:.4f} to {zmax:.4f}", xaxis_title=cols, yaxis_title=rows)
         fig.update_xaxes(type="category")
         fig.update_yaxes(type="category", autorange="reversed")
@@ -379,21 +435,21 @@ def sweep_figure(frame: pd.DataFrame, varied: list[str]) -> go.Figure | None:
         else:
             x_name, order = "run", list(range(1, len(done) + 1))
             xs = [str(v) for v in order]
-        values = done["val RMSE"].to_numpy(dtype=float)
+        values = done[value].to_numpy(dtype=float)
         fig = go.Figure(go.Scatter(
             x=xs, y=values, mode="markers+text", text=[cell(v).replace("<br>", " ") for v in values],
             textposition="top center", marker=dict(size=16, color=values, colorscale=scale, cmin=zmin, cmax=zmax,
-                                                   showscale=True, colorbar=dict(title="val RMSE"),
+                                                   showscale=True, colorbar=dict(title=plot(value)),
                                                    line=dict(color=DARK, width=1)),
-            showlegend=False, hovertemplate=f"{plot(x_name)} %{{x}}: RMSE %{{y:.4f}}<extra></extra>"))
-        i = int(np.argmin(values))
+            showlegend=False, hovertemplate=f"{plot(x_name)} %{{x}}: {plot(value)} %{{y:.4f}}<extra></extra>"))
+        i = int(np.argmax(values) if higher_is_better else np.argmin(values))
         fig.add_trace(go.Scatter(x=[xs[i]], y=[values[i]], mode="markers", name="best",
                                  marker=dict(size=26, color="rgba(0,0,0,0)", line=dict(color=ACCENT, width=3))))
         pad = max(values.max() - values.min(), MIN_SPREAD) * 0.3
         fig.update_xaxes(type="category", categoryorder="array", categoryarray=[_setting_text(v) for v in order],
                          title=x_name)
-        fig.update_yaxes(range=[values.min() - pad, values.max() + pad], title="validation RMSE")
-        fig.update_layout(title="Sweep: validation RMSE per run")
+        fig.update_yaxes(range=[values.min() - pad, values.max() + pad], title=plot(name))
+        fig.update_layout(title=f"Sweep: {plot(name)} per run")
     fig.update_layout(height=400, **LAYOUT)
     return fig
 

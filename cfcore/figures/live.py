@@ -17,8 +17,9 @@ import numpy as np
 from cfcore.figures.charts import smooth
 from cfcore.figures.style import ACCENT, BLUE, DARK, GREEN, GREY, GRID, INK
 
-WIDTH, HEIGHT = 1000, 360  # viewBox units; the SVG scales to the column's width
-PANEL_W, TOP, BOTTOM = 410, 40, 290  # each panel's plot width, plot top and bottom
+WIDTH, HEIGHT = 1000, 360  # viewBox units (one row of panels); the SVG scales to the column's width
+PANEL_W, TOP, BOTTOM = 410, 40, 290  # each panel's plot width, plot top and bottom (first row)
+ROW = 330  # how far down a second row of panels (the lists model's) starts
 LEFTS = (60, 560)  # each panel's plot left edge
 MAX_POINTS = 400  # the loss line is thinned to this many points: more cannot be seen at this width
 
@@ -40,8 +41,9 @@ def _fmt(value: float) -> str:
 class _Panel:
     """Maps data to one panel's viewBox coordinates and collects its SVG elements."""
 
-    def __init__(self, left: float, x_range: tuple[float, float], y_range: tuple[float, float]):
+    def __init__(self, left: float, x_range: tuple[float, float], y_range: tuple[float, float], row: int = 0):
         self.left, self.parts = left, []
+        self.top, self.bottom = TOP + row * ROW, BOTTOM + row * ROW
         (self.x0, self.x1), (self.y0, self.y1) = x_range, y_range
         if self.x1 <= self.x0:
             self.x1 = self.x0 + 1
@@ -52,21 +54,21 @@ class _Panel:
         return self.left + (v - self.x0) / (self.x1 - self.x0) * PANEL_W
 
     def y(self, v: float) -> float:
-        return BOTTOM - (v - self.y0) / (self.y1 - self.y0) * (BOTTOM - TOP)
+        return self.bottom - (v - self.y0) / (self.y1 - self.y0) * (self.bottom - self.top)
 
     def axes(self, title: str, x_ticks: Sequence[float]) -> None:
-        right = self.left + PANEL_W
-        self.parts.append(f'<text x="{self.left + PANEL_W / 2}" y="22" text-anchor="middle" font-size="16">'
-                          f"{html.escape(title)}</text>")
+        right, bottom = self.left + PANEL_W, self.bottom
+        self.parts.append(f'<text x="{self.left + PANEL_W / 2}" y="{self.top - 18}" text-anchor="middle" '
+                          f'font-size="16">{html.escape(title)}</text>')
         for v in _ticks(self.y0, self.y1):
             y = self.y(v)
             self.parts.append(f'<line x1="{self.left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>'
                               f'<text x="{self.left - 6}" y="{y + 4:.1f}" text-anchor="end">{_fmt(v)}</text>')
         for v in x_ticks:
             x = self.x(v)
-            self.parts.append(f'<text x="{x:.1f}" y="{BOTTOM + 18}" text-anchor="middle">{_fmt(v)}</text>')
-        self.parts.append(f'<text x="{self.left + PANEL_W / 2}" y="{BOTTOM + 38}" text-anchor="middle">epoch</text>'
-                          f'<line x1="{self.left}" x2="{right}" y1="{BOTTOM}" y2="{BOTTOM}" stroke="{GREY}"/>')
+            self.parts.append(f'<text x="{x:.1f}" y="{bottom + 18}" text-anchor="middle">{_fmt(v)}</text>')
+        self.parts.append(f'<text x="{self.left + PANEL_W / 2}" y="{bottom + 38}" text-anchor="middle">epoch</text>'
+                          f'<line x1="{self.left}" x2="{right}" y1="{bottom}" y2="{bottom}" stroke="{GREY}"/>')
 
     def line(self, xs: Sequence[float], ys: Sequence[float], colour: str, width: float = 2, opacity: float = 1,
              markers: bool = False) -> None:
@@ -85,18 +87,21 @@ class _Panel:
                           f"{html.escape(label)}</text>")
 
 
-def _legend(items: Sequence[tuple[str, str]]) -> str:
+def _legend(items: Sequence[tuple[str, str]], height: float) -> str:
     parts, x = [], 60.0
     for label, colour in items:
-        parts.append(f'<line x1="{x}" x2="{x + 24}" y1="{HEIGHT - 6}" y2="{HEIGHT - 6}" stroke="{colour}" '
-                     f'stroke-width="3"/><text x="{x + 30}" y="{HEIGHT - 2}">{html.escape(label)}</text>')
+        parts.append(f'<line x1="{x}" x2="{x + 24}" y1="{height - 6}" y2="{height - 6}" stroke="{colour}" '
+                     f'stroke-width="3"/><text x="{x + 30}" y="{height - 2}">{html.escape(label)}</text>')
         x += 40 + 8 * len(label)
     return "".join(parts)
 
 
 def training_svg(steps: Sequence, epochs: Sequence, baselines: dict[str, float], steps_per_epoch: int,
-                 total_epochs: int) -> str:
-    """Loss per step (raw and smoothed) and train/validation RMSE per epoch with the baselines, as SVG."""
+                 total_epochs: int, ranker_steps: Sequence = (), ranker_epochs: Sequence = (),
+                 lists: bool = False) -> str:
+    """Loss per step (raw and smoothed) and train/validation RMSE per epoch with the baselines, as SVG; with
+    ``lists`` (a ranking model trained beside the stars) a second row: its loss per step and its NDCG@10 per
+    epoch on the validation sample, against most popular's on the same users."""
     out = []
     loss = _Panel(LEFTS[0], (0, total_epochs), (0, 1))
     if steps:
@@ -129,7 +134,42 @@ def training_svg(steps: Sequence, epochs: Sequence, baselines: dict[str, float],
         rmse.parts.append(f'<text x="{LEFTS[1] + PANEL_W / 2}" y="{(TOP + BOTTOM) / 2}" text-anchor="middle" '
                           f'fill="{GREY}">validation RMSE appears when the first epoch ends</text>')
     out.extend(rmse.parts)
-    out.append(_legend([("loss (smoothed)", ACCENT), ("train RMSE", GREY), ("validation RMSE", BLUE)]))
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT + 8}" width="100%" '
+    legend = [("loss (smoothed)", ACCENT), ("train RMSE", GREY), ("validation RMSE", BLUE)]
+    height = HEIGHT
+    if lists:
+        out.extend(_lists_row(ranker_steps, ranker_epochs, total_epochs))
+        legend.append(("lists NDCG@10", GREEN))
+        height += ROW
+    out.append(_legend(legend, height))
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height + 8}" width="100%" '
             f'font-family="sans-serif" font-size="12" fill="{INK}" role="img" '
-            f'aria-label="Training loss and RMSE so far">{"".join(out)}</svg>')
+            f'aria-label="Training loss, RMSE and the lists NDCG so far">{"".join(out)}</svg>')
+
+
+def _lists_row(steps: Sequence, epochs: Sequence, total_epochs: int) -> list[str]:
+    """The second row: the lists model's choice loss per step, and its NDCG@10 per epoch against most popular."""
+    loss = _Panel(LEFTS[0], (0, total_epochs), (0, 1), row=1)
+    if steps:
+        keep = np.unique(np.linspace(0, len(steps) - 1, min(len(steps), MAX_POINTS)).astype(int))
+        x = np.array([steps[i].epoch - 1 + steps[i].epoch_progress for i in keep])
+        raw = np.array([s.loss for s in steps])
+        y, trend = raw[keep], smooth(raw)[keep]
+        loss = _Panel(LEFTS[0], (0, max(float(x[-1]), 1e-9)), (float(y.min()) * 0.98, float(y.max()) * 1.02), row=1)
+        loss.line(x, y, GREY, width=1, opacity=0.5)
+        loss.line(x, trend, ACCENT)
+    loss.axes("Lists: choice loss per step", _ticks(loss.x0, loss.x1))
+    judged = [e for e in epochs if np.isfinite(e.val_ndcg)]
+    values = [e.val_ndcg for e in judged] + [e.floor_ndcg for e in judged[:1] if np.isfinite(e.floor_ndcg)]
+    low, high = (min(values), max(values)) if values else (0.0, 0.3)
+    pad = (high - low) * 0.1 or 0.02
+    ndcg = _Panel(LEFTS[1], (1, max(2, len(epochs))), (max(0.0, low - pad), high + pad), row=1)
+    ndcg.axes("Lists: NDCG@10 per epoch (validation users)",
+              [e.epoch for e in epochs] if len(epochs) <= 20 else _ticks(1, len(epochs)))
+    if judged and np.isfinite(judged[0].floor_ndcg):
+        ndcg.level(judged[0].floor_ndcg, f"most popular {judged[0].floor_ndcg:.3f}", DARK)
+    if judged:
+        ndcg.line([e.epoch for e in judged], [e.val_ndcg for e in judged], GREEN, width=3, markers=True)
+    else:
+        ndcg.parts.append(f'<text x="{LEFTS[1] + PANEL_W / 2}" y="{(ndcg.top + ndcg.bottom) / 2}" '
+                          f'text-anchor="middle" fill="{GREY}">NDCG@10 appears when the lists\u2019 first epoch ends</text>')
+    return loss.parts + ndcg.parts

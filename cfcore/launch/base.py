@@ -24,7 +24,7 @@ from cfcore.config import TrainConfig
 from cfcore.data.dataset import Dataset
 from cfcore.errors import CFError
 from cfcore.experiment import Experiment
-from cfcore.progress import EndRecord, EpochRecord, StepRecord
+from cfcore.progress import EndRecord, EpochRecord, RankerEpochRecord, RankerStepRecord, StepRecord
 from cfcore.queries import Recommender
 from cfcore.records import Evaluation, RunRecord
 from cfcore.split import Split, SplitSettings
@@ -76,7 +76,7 @@ class Started:
 class Steps:
     """Step records of the last moments, with the wall-clock time each was made at."""
 
-    records: list[StepRecord]
+    records: list[StepRecord | RankerStepRecord]
     times: list[float]
 
 
@@ -97,7 +97,7 @@ class Failed:
     detail: str = ""
 
 
-Message = Started | StepRecord | Steps | EpochRecord | EndRecord | Finished | Failed
+Message = Started | StepRecord | RankerStepRecord | Steps | EpochRecord | RankerEpochRecord | EndRecord | Finished | Failed
 
 
 class Handle(Protocol):

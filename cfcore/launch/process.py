@@ -37,7 +37,7 @@ from cfcore.data.dataset import Dataset
 from cfcore.errors import CFError
 from cfcore.estimate import warm_up
 from cfcore.launch.base import Failed, Finished, LaunchRequest, Message, RunResult, Steps, failure, run_request
-from cfcore.progress import StepRecord
+from cfcore.progress import RankerStepRecord, StepRecord
 from cfcore.runs import save_run
 from cfcore.split import Split
 from cfcore.train import TrainingRun
@@ -261,7 +261,7 @@ def _train_child(conn: Connection) -> None:
 
     def emit(message: Message) -> None:
         now = time.time()
-        if isinstance(message, StepRecord):
+        if isinstance(message, (StepRecord, RankerStepRecord)):
             bunch.records.append(message)
             bunch.times.append(now)
             if now - sent[0] < SEND_EVERY_SECONDS:
@@ -271,7 +271,7 @@ def _train_child(conn: Connection) -> None:
             bunch.records.clear()
             bunch.times.clear()
             sent[0] = now
-        if not isinstance(message, StepRecord):
+        if not isinstance(message, (StepRecord, RankerStepRecord)):
             send(message)
 
     threading.Thread(target=listen, daemon=True).start()

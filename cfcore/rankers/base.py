@@ -12,7 +12,8 @@ the Runs table read it from there. The contract, once (indices only; raw ids are
 - ``score_users(user_idx)`` -> (n, I) float32: higher = rank higher; rank-neutral terms may be left out.
 - ``score_profile(item_idx, rating)`` -> (I,): a new user known only by a few ratings (no retraining).
 - ``similar(item_idx)`` -> (I,) or None: how much an item goes with each other item, if the kind knows.
-- ``item_vectors()`` -> (I, D) or None: the item vectors the kind ranks by, if it has any.
+- ``item_vectors()``, ``user_vectors()``, ``profile_vector(item_idx, rating)``: the vectors the kind ranks by
+  and a new user's among them, if it has any (None otherwise).
 - ``because(item_idx, rating, target_idx)`` -> (item_idx, value): which of a profile's items pushed a
   target up, strongest first (empty when the kind cannot say); ``because_measure`` names the value.
 - ``to_arrays()`` / ``from_arrays(arrays, n_users, n_items)``: plain numpy arrays for the checkpoint.
@@ -22,12 +23,14 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
 from cfcore.errors import CheckpointError, ConfigError, check_range
+from cfcore.progress import RankerEpochRecord, RankerStepRecord
 from cfcore.rating_model import RatingModel
 from cfcore.ratings import Ratings
 
@@ -86,6 +89,28 @@ class NoParams(RankerParams):
     """For kinds that have nothing to set."""
 
 
+class RankerTrainer(Protocol):
+    """What a kind trained beside the rating model gives the run: its epochs, as records, judged by its lists."""
+
+    best_epoch: int | None  # the epoch it keeps (the best by NDCG@k so far)
+    stale_epochs: int  # epochs since that one
+
+    def epoch(self, number: int) -> Iterator[RankerStepRecord | RankerEpochRecord]:
+        """Train one more epoch: step records, then the epoch's record."""
+
+    def stop(self) -> None:
+        """End the current epoch after its current step (from any thread)."""
+
+    def keep(self) -> object:
+        """A copy of the current weights (``restore`` takes it back)."""
+
+    def restore(self, kept: object) -> None:
+        """Keep ``kept`` (from ``keep``) as the weights the run ends with."""
+
+    def item_vectors(self) -> np.ndarray:
+        """(I, D) the current item vectors (the map over training shows them)."""
+
+
 class Ranker(ABC):
     """Base of every ranking model kind (see the module docstring for the contract)."""
 
@@ -99,11 +124,30 @@ class Ranker(ABC):
     because_measure: ClassVar[str] = "weight"  # what ``because`` returns, as a column name
     because_help: ClassVar[str] = ""  # one sentence saying what that value means
     slow_fit: ClassVar[bool] = False  # fitting takes seconds after training (the Train page's estimate says so)
+    trained: ClassVar[bool] = False  # trained beside the rating model by the run's knobs (``trainer``), not fitted
 
     @classmethod
     @abstractmethod
     def fit(cls, train: Ratings, params: RankerParams, rating: RatingModel) -> Ranker:
         """This kind fitted on ``train`` (``rating``: the fitted rating model, for kinds that rank by it)."""
+
+    @classmethod
+    def trainer(cls, train: Ratings, val: Ratings, config: Any, params: RankerParams, *, k: int,
+                threshold: float) -> RankerTrainer | None:
+        """The trainer of a kind the Train form's knobs (``config``: the run's TrainConfig, not imported here since
+        the config finds the kinds) train beside the rating model, epoch by epoch in the same run, its lists judged
+        by NDCG@k on ``val``; None for kinds fitted after training (``fit``)."""
+        return None
+
+    @classmethod
+    def from_trainer(cls, trainer: RankerTrainer) -> Ranker:
+        """The ranker a finished ``trainer`` kept (kinds with a trainer only)."""
+        raise NotImplementedError(f"the {cls.kind!r} ranking model is fitted, not trained beside the stars")
+
+    @classmethod
+    def memory_needed(cls, n_users: int, n_items: int, config: Any, params: RankerParams) -> int:
+        """Bytes a kind trained beside the stars needs while it trains (the Train page's estimate adds them)."""
+        return 0
 
     @classmethod
     def check_fits(cls, n_users: int, n_items: int, params: RankerParams, free_bytes: int | None) -> None:
@@ -124,6 +168,14 @@ class Ranker(ABC):
 
     def item_vectors(self) -> np.ndarray | None:
         """(I, D) the item vectors this kind ranks by, when it has any (a map can show them); None otherwise."""
+        return None
+
+    def user_vectors(self) -> np.ndarray | None:
+        """(U, D) its user vectors, beside ``item_vectors``."""
+        return None
+
+    def profile_vector(self, item_idx: np.ndarray, rating: np.ndarray) -> np.ndarray | None:
+        """(D,) a new user's vector among ``item_vectors`` from a few ratings (None for kinds without vectors)."""
         return None
 
     def because(self, item_idx: np.ndarray, rating: np.ndarray, target_idx: int) -> tuple[np.ndarray, np.ndarray]:

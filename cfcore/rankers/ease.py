@@ -136,7 +136,8 @@ class EaseRanker(Ranker):
     label = "EASE (item-item)"
     summary = ("Learns from which movies people rated together (its top-10 lists are about 5x better than the "
                "rating model's on MovieLens); stars and explanations still come from the rating model.")
-    order = 0
+    order = 1
+    reference = True  # the strongest list that needs no training: every run's lists are judged beside it
     Params = EaseParams
     because_measure = "weight"
     because_help = "Weight: how strongly people who rated that movie also rated this one, as EASE learned it."

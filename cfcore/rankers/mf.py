@@ -16,7 +16,7 @@ class RatingModelRanker(Ranker):
     kind = "mf"
     label = "rating model (MF)"
     summary = "The rating model's own predicted stars (as the seed document ranks)."
-    order = 1
+    order = 2
     reference = True  # the seed's own lists: what a ranking model has to improve on
     because_measure = "similarity"
     because_help = "Similarity: cosine of the two movies' taste vectors (1 = same direction)."
@@ -43,6 +43,12 @@ class RatingModelRanker(Ranker):
 
     def item_vectors(self) -> np.ndarray:
         return self.rating.item_factors  # (I, D)
+
+    def user_vectors(self) -> np.ndarray:
+        return self.rating.user_factors  # (U, D)
+
+    def profile_vector(self, item_idx: np.ndarray, rating: np.ndarray) -> np.ndarray:
+        return self.rating.fold_in(np.asarray(item_idx, np.int64), rating)[0]  # (D,)
 
     def because(self, item_idx: np.ndarray, rating: np.ndarray, target_idx: int) -> tuple[np.ndarray, np.ndarray]:
         """The profile's items closest to the target in taste space; only positive cosines (an unlike item

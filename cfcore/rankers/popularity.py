@@ -15,7 +15,7 @@ class PopularityRanker(Ranker):
     kind = "popularity"
     label = "most popular"
     summary = "Everyone gets the most-rated movies: the floor a ranking model must beat."
-    order = 2
+    order = 3
     reference = floor = True
 
     def __init__(self, counts: np.ndarray) -> None:
