@@ -20,7 +20,7 @@ from cfcore.data.dataset import Dataset
 from cfcore.errors import CFError
 from cfcore.launch import registry as launchers
 from cfcore.launch.base import Failed, Finished, Launcher, LaunchRequest, Message, Started, Steps, failure
-from cfcore.progress import EndRecord, EpochRecord, StepRecord
+from cfcore.progress import EndRecord, EpochRecord, RankerEpochRecord, RankerStepRecord, StepRecord
 from cfcore.projection import tsne_stages
 from cfcore.queries import Recommender
 from cfcore.records import Evaluation
@@ -49,6 +49,8 @@ class JobState:
     steps: list[StepRecord] = field(default_factory=list)
     step_times: list[float] = field(default_factory=list)  # wall clock of each step record
     epochs: list[EpochRecord] = field(default_factory=list)
+    ranker_steps: list[RankerStepRecord] = field(default_factory=list)  # the tuned model's, when it trains
+    ranker_epochs: list[RankerEpochRecord] = field(default_factory=list)
     end: EndRecord | None = None
     baselines: dict[str, float] = field(default_factory=dict)  # the RMSE lines of the live chart
     device: str = ""
@@ -178,14 +180,15 @@ class TrainingJob(_BackgroundJob):
     def _take(self, message: Message) -> None:
         """Record one message of the run in ``state``, which the page reads."""
         state = self.state
-        if isinstance(message, StepRecord):
-            state.steps.append(message)
-            state.step_times.append(time.time())
-        elif isinstance(message, Steps):
-            state.steps.extend(message.records)
-            state.step_times.extend(message.times)
+        if isinstance(message, Steps):
+            for record, at in zip(message.records, message.times):
+                self._take_step(record, at)
+        elif isinstance(message, (StepRecord, RankerStepRecord)):
+            self._take_step(message, time.time())
         elif isinstance(message, EpochRecord):
             state.epochs.append(message)
+        elif isinstance(message, RankerEpochRecord):
+            state.ranker_epochs.append(message)
         elif isinstance(message, EndRecord):
             state.end = message
             state.status = "finishing"  # the loop is over; keeping the best model and saving it
@@ -205,6 +208,13 @@ class TrainingJob(_BackgroundJob):
             if message.detail:
                 state.notes.append(message.detail)
 
+    def _take_step(self, record: StepRecord | RankerStepRecord, at: float) -> None:
+        if isinstance(record, RankerStepRecord):
+            self.state.ranker_steps.append(record)
+        else:
+            self.state.steps.append(record)
+            self.state.step_times.append(at)
+
     # -- derived numbers for the progress bar -----------------------------------------------
 
     def progress(self) -> tuple[float, str]:
@@ -222,6 +232,10 @@ class TrainingJob(_BackgroundJob):
             # an early stop is a finished run: a bar left at 8/30 next to "finished" reads as a stall
             ended = "finished early: validation stopped improving" if reason == "early_stopping" else "finished"
             return 1.0, f"epoch {last.epoch}/{cfg.epochs} · {ended} · saving the run…"
+        lists = state.ranker_epochs[-1] if state.ranker_epochs else None
+        if lists is not None and lists.epoch > last.epoch:  # the stars stopped; the lists model trains on
+            return lists.epoch / cfg.epochs, (f"epoch {lists.epoch}/{cfg.epochs} · the stars are done; training "
+                                              f"the lists: NDCG@10 {lists.val_ndcg:.3f}")
         rate = self.ratings_per_second()
         if rate is None:
             return done, f"epoch {last.epoch}/{cfg.epochs} · measuring speed…"
@@ -263,6 +277,7 @@ class SweepResult:
     best_epoch: int | None = None
     seconds: float = 0.0
     run_id: str | None = None
+    ndcg: float | None = None  # NDCG@k of the run's lists on the validation split
 
 
 class SweepJob(_BackgroundJob):
@@ -312,7 +327,8 @@ class SweepJob(_BackgroundJob):
             self.results.append(SweepResult(config, state.status, record.val_rmse if record else None,
                                             record.best_epoch if record else None,
                                             (state.finished or time.time()) - state.started,
-                                            state.run_info.run_id if state.run_info else None))
+                                            state.run_info.run_id if state.run_info else None,
+                                            record.ranking.ndcg if record and record.ranking else None))
         self.current = None
         self.status = "stopped" if self._stop.is_set() else "done"
         self.message = f"{len(self.results)} of {len(self.configs)} runs finished"

@@ -38,12 +38,12 @@ def popular_items(rec: Recommender, limit: int = 20_000, min_ratings: int = 1) -
 
 def item_projection(rec: Recommender, min_ratings: int, dims: int) -> Projection:
     rows = np.flatnonzero(rec.catalog.counts() >= min_ratings)
-    return state.memo(rec, ("items", min_ratings, dims), lambda: project(rec.item_factors_, dims, rows))
+    return state.memo(rec, ("items", min_ratings, dims), lambda: project(rec.shown_item_vectors, dims, rows))
 
 
 def user_projection(rec: Recommender, min_ratings: int, dims: int) -> Projection:
     rows = np.flatnonzero(rec.seen.counts() >= min_ratings)
-    return state.memo(rec, ("users", min_ratings, dims), lambda: project(rec.user_factors_, dims, rows))
+    return state.memo(rec, ("users", min_ratings, dims), lambda: project(rec.shown_user_vectors, dims, rows))
 
 
 def item_frame(rec: Recommender, proj: Projection) -> pd.DataFrame:

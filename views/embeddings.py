@@ -67,9 +67,12 @@ def model_caption(model: state.ActiveModel) -> None:
     """Which model is mapped, and that the lists' ranking model has no map of its own when it has none."""
     rec = model.recommender
     st.caption(f"Active model: {md(model.label)}.")
-    if rec.ranker.item_vectors() is None:
+    if not rec.vectors_rank:
         st.caption(f"This map shows the rating model's taste vectors. The lists come from {registry.label(rec.kind)}, "
                    "which has no embeddings to map: it scores a movie by the movies a person already rated.")
+    elif rec.ranker.item_vectors() is not rec.rating.item_factors:
+        st.caption(f"This map shows the vectors that order the lists ({registry.label(rec.kind)}, trained on which "
+                   "movies people chose); the stars on the Recommend page come from the rating model's own vectors.")
 
 
 def genre_picker(rec: Recommender, coords: np.ndarray, genres: pd.Series, key: str, where=st) -> str | None:
@@ -157,7 +160,7 @@ def tsne_positions(rec: Recommender, show: str, rows: np.ndarray) -> np.ndarray 
         st.warning(f"t-SNE is offered for up to {TSNE_MAX:,} points and this map has {len(rows):,}; raise the "
                    "minimum ratings. Showing PCA.")
         return None
-    vectors = rec.item_factors_ if show == "movies" else rec.user_factors_
+    vectors = rec.shown_item_vectors if show == "movies" else rec.shown_user_vectors
     job = tsne_job(rec, show, rows, vectors)
     if job.error:
         st.error(md(job.error))
@@ -306,7 +309,7 @@ def downloads(rec: Recommender, choice: MapChoice, points: MapPoints) -> None:
     if layout == "t-SNE":
         export = export.rename(columns={"pc1": "tsne1", "pc2": "tsne2"})
     rows = points.proj.rows
-    vectors = rec.item_factors_[rows] if what == "movies" else rec.user_factors_[rows]
+    vectors = rec.shown_item_vectors[rows] if what == "movies" else rec.shown_user_vectors[rows]
     meta_cols = ["item_id", "title", "year", "genres", "n_ratings"] if what == "movies" else ["user_id", "n_ratings"]
     a, b, c = st.columns(3)
     # each file is built when its button is clicked, not on every rerun of the page

@@ -30,14 +30,24 @@ def model_caption(model: state.ActiveModel) -> None:
                f"are ordered by {registry.label(rec.kind)}; the stars beside each pick are the rating model's prediction.")
 
 
+MATCH_HELP = ("How strongly the ranking model picks it for them: the share of the movies they have not rated that "
+              "it places below this one (99.9% = in their top 0.1%).")
+VS_AVERAGE_HELP = ("The predicted stars minus this user's own average rating: a harsh rater's 3.2 stars can be the "
+                   "highest they give.")
+
+
 def table(frame: pd.DataFrame, value: str | None = None, fmt: str = "%.2f", numbered: bool = False) -> None:
-    """A list of movies; ``numbered`` puts its rank first (the new-user map numbers its points the same way)."""
+    """A list of movies; ``numbered`` puts its rank first (the new-user map numbers its points the same way). A
+    recommendation list also shows its match and its stars against the user's own average."""
     columns = {"year": YEAR_FORMAT, "n_ratings": st.column_config.NumberColumn("ratings"),
-               "genres": st.column_config.TextColumn("genres")}
+               "genres": st.column_config.TextColumn("genres"),
+               "match": st.column_config.NumberColumn("match", format="percent", help=MATCH_HELP),
+               "vs_average": st.column_config.NumberColumn("vs their average", format="%+.2f", help=VS_AVERAGE_HELP)}
     if value:
         columns[value] = st.column_config.NumberColumn(value.replace("_", " "), format=fmt)
-    # the number people look for goes right after the title, before the long genre lists
-    shown = frame[["title", *([value] if value else []), "year", "genres", "n_ratings"]]
+    extra = [c for c in ("match", "vs_average") if c in frame.columns]
+    # the numbers people look for go right after the title, before the long genre lists
+    shown = frame[["title", *extra, *([value] if value else []), "year", "genres", "n_ratings"]]
     if numbered:
         shown = shown.assign(**{"#": np.arange(1, len(shown) + 1)})[["#", *shown.columns]]
     st.dataframe(shown, hide_index=True, column_config=columns)
@@ -66,6 +76,9 @@ def user_ui(rec: Recommender, users: pd.DataFrame, where=st) -> object:
         match = active_users["user_id"][active_users["user_id"].astype(str) == asked]
         if len(match):
             st.session_state[state.REC_USER] = match.iloc[0]
+    if state.REC_USER not in st.session_state and len(active_users):
+        # the first look (the demo lands here): a user whose taste is easy to see, not whoever has the lowest id
+        st.session_state[state.REC_USER] = state.memo(rec, ("showcase",), rec.showcase_user)
     if len(active_users) <= 20_000:
         return where.selectbox("User (type to search)", active_users["user_id"].tolist(), key=state.REC_USER,
                                format_func=lambda u: f"user {u} · {int(users.loc[rec.users.idx(u), 'n_ratings'])} ratings")
@@ -166,7 +179,7 @@ def similar_tab(rec: Recommender) -> None:
     except CFError as exc:
         st.error(md(exc))
         return
-    st.markdown(f"**Movies most like {md(movie_label(rec, chosen))}** (cosine similarity of learned vectors; "
+    st.markdown(f"**Movies most like {md(movie_label(rec, chosen))}** (cosine similarity of {rec.vectors_label}; "
                 "the order discounts movies with few ratings)")
     table(similar, "similarity")
 
@@ -195,12 +208,13 @@ def new_ratings_ui(rec: Recommender) -> list[tuple[object, float]]:
 
 def new_user_map(rec: Recommender, pairs: list[tuple[object, float]], result: pd.DataFrame) -> None:
     """The movie map with the new user's rated movies, their recommendations (numbered) and their taste."""
-    vec, _ = rec.fold_in(pairs)
+    vec = rec.shown_profile(pairs)
     proj = item_projection(rec, 20, 2)
     frame = item_frame(rec, proj)
     rated_idx = rec.items.to_idx([p[0] for p in pairs])
     shown_idx = result["item_idx"].to_numpy()  # every recommendation, in list order
-    rated_xy, shown_xy = proj.transform(rec.item_factors_[rated_idx]), proj.transform(rec.item_factors_[shown_idx])
+    rated_xy = proj.transform(rec.shown_item_vectors[rated_idx])
+    shown_xy = proj.transform(rec.shown_item_vectors[shown_idx])
     fig = mapcharts.new_user_map(
         frame,
         pd.DataFrame({"pc1": rated_xy[:, 0], "pc2": rated_xy[:, 1], "rating": [p[1] for p in pairs],
@@ -209,15 +223,15 @@ def new_user_map(rec: Recommender, pairs: list[tuple[object, float]], result: pd
                       "title": rec.catalog.frame["title"].iloc[shown_idx].to_numpy()}),
         proj.transform(vec[None, :])[0], proj.explained_variance_ratio, (rec.scale.min, rec.scale.max))
     st.plotly_chart(fig, key="new_user_map")
-    st.caption("● the movies you rated, coloured by your rating · ◆ your recommendations, numbered as in the "
-               "list · ★ your taste. Hover a point for its title.")
+    st.caption(f"The map of {rec.vectors_label}: ● the movies you rated, coloured by your rating · ◆ your "
+               "recommendations, numbered as in the list · ★ your taste. Hover a point for its title.")
 
 
 def new_user_tab(rec: Recommender) -> None:
     """Recommendations for someone who rates a few movies here, without retraining, and where they land."""
     st.caption(f"Rate a few movies as a new user: recommendations update at once, without retraining. The list is "
-               f"ordered by {registry.label(rec.kind)} from your ratings; the stars come from your taste vector, solved "
-               "against the learned movie vectors.")
+               f"ordered by {registry.label(rec.kind)} from your ratings; the stars come from the rating model, your "
+               "taste vector solved against its movie vectors.")
     pairs = new_ratings_ui(rec)
     k_new = st.slider("How many recommendations", 5, 30, 10, key="new_k")
     new_mask = filters_ui(rec, "new")

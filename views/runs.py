@@ -326,20 +326,26 @@ def sweep_panel() -> None:
     if sweep.results:
         frame = pd.DataFrame([{"dim": r.config.embedding_dim, "learning rate": r.config.learning_rate,
                                "batch": r.config.batch_size, "weight decay": r.config.weight_decay,
-                               "val RMSE": r.val_rmse, "best epoch": r.best_epoch, "seconds": round(r.seconds, 1),
-                               "status": r.status, "run": r.run_id} for r in sweep.results])
+                               "val RMSE": r.val_rmse, "NDCG@10": r.ndcg, "best epoch": r.best_epoch,
+                               "seconds": round(r.seconds, 1), "status": r.status, "run": r.run_id}
+                              for r in sweep.results])
         names = {"embedding_dim": "dim", "learning_rate": "learning rate", "batch_size": "batch", "weight_decay": "weight decay"}
         varied = [names[k] for k in sweep.grid_keys if frame[names[k]].nunique() > 1]
-        figure = charts.sweep_figure(frame, varied)
-        if figure is None:
+        figures = [charts.sweep_figure(frame, varied),  # the stars; and the lists, when they were judged
+                   charts.sweep_figure(frame, varied, "NDCG@10", higher_is_better=True)]
+        if figures[0] is None:
             st.caption("The chart appears when two runs have finished.")
         else:
-            st.plotly_chart(figure, key="sweep_chart")
+            left, right = st.columns(2) if figures[1] is not None else (st.container(), None)
+            left.plotly_chart(figures[0], key="sweep_chart")
+            if right is not None:
+                right.plotly_chart(figures[1], key="sweep_ndcg_chart")
         best = frame.loc[frame["val RMSE"].idxmin()] if frame["val RMSE"].notna().any() else None
         if best is not None:
             st.success(f"Best so far: dim {best['dim']}, learning rate {best['learning rate']:g}, batch {best['batch']}, "
                        f"weight decay {best['weight decay']:g} → validation RMSE {best['val RMSE']:.4f} (run {best['run']})")
         st.dataframe(frame, hide_index=True, column_config={"val RMSE": st.column_config.NumberColumn(format="%.4f"),
+                                                            "NDCG@10": st.column_config.NumberColumn(format="%.4f"),
                                                             "learning rate": st.column_config.NumberColumn(format="%g")})
     if state.sweep_just_ended(sweep):
         st.rerun()

@@ -120,15 +120,16 @@ def estimate_ui(data: Dataset, parts: Split, config: TrainConfig) -> ResourceEst
                 + (" (the training process's copy included)" if e.handoff_bytes else "") + " = "
                 f"**{human_bytes(e.total_bytes)}** of {human_bytes(e.available_bytes)} free")
     if e.seconds_per_epoch is not None:
-        total = e.seconds_per_epoch * config.epochs
-        st.markdown(f"**Expected:** about {_seconds(e.seconds_per_epoch)} per epoch "
-                    f"({e.steps_per_epoch:,} steps), at most {_seconds(total)} for {config.epochs} epochs"
-                    + _ranking_fit_note(config),
-                    help="Timed on this data with the real training loop for about a second (validation "
-                         "included). Early stopping usually ends sooner. After the epochs come fitting the "
-                         "ranking model and saving the run, which took 4 s on the built-in data and "
-                         "27 s on 3M synthetic ratings (7,500 movies, 20,000 users) on 2 CPU cores; EASE's "
-                         "cost grows with the number of movies it models (at most `ranking_max_items`).")
+        per_epoch = e.seconds_per_epoch + (e.lists_seconds_per_epoch or 0.0)
+        both = (f" ({_seconds(e.seconds_per_epoch)} for the stars, {_seconds(e.lists_seconds_per_epoch)} for the "
+                "lists' model)") if e.lists_seconds_per_epoch is not None else f" ({e.steps_per_epoch:,} steps)"
+        st.markdown(f"**Expected:** about {_seconds(per_epoch)} per epoch{both}, at most "
+                    f"{_seconds(per_epoch * config.epochs)} for {config.epochs} epochs" + _ranking_fit_note(config),
+                    help="Timed on this data with the real training loops for about a second (validation "
+                         "included). Early stopping usually ends sooner. After the epochs come judging the lists "
+                         "(beside most popular, EASE and the rating model's own) and saving the run: seconds on "
+                         "the built-in data, a minute or two on millions of ratings (EASE's cost grows with the "
+                         "number of movies it models, at most its `max_items`).")
     if not e.fits:
         st.error(f"This configuration needs {human_bytes(e.total_bytes)} but only "
                  f"{human_bytes(e.available_bytes)} is free on {e.device}; lower the embedding dimension.")
@@ -162,14 +163,32 @@ def live_panel() -> None:
         st.progress(done, text=text)
     for note in s.notes[:1]:
         st.caption(md(note))
-    if job.running:  # a cheap SVG while training shares the CPU with the browser (see ui/livechart.py)
-        st.image(training_svg(list(s.steps), list(s.epochs), s.baselines, job.steps_per_epoch, job.config.epochs),
-                 width="stretch")
+    lists = registry.get(job.config.ranking_model).trained  # the tuned model's loss and NDCG, in a second row
+    if job.running:  # a cheap SVG while training shares the CPU with the browser (see cfcore/figures/live.py)
+        st.image(training_svg(list(s.steps), list(s.epochs), s.baselines, job.steps_per_epoch, job.config.epochs,
+                              list(s.ranker_steps), list(s.ranker_epochs), lists), width="stretch")
     else:
-        st.plotly_chart(charts.training_figure(list(s.steps), list(s.epochs), s.baselines, job.steps_per_epoch),
+        st.plotly_chart(charts.training_figure(list(s.steps), list(s.epochs), s.baselines, job.steps_per_epoch,
+                                               list(s.ranker_steps), list(s.ranker_epochs), lists),
                         key="train_live_chart")
     if absorb_finished(job, st.session_state, state.JOB_ABSORBED, state.set_active_model):
         st.rerun()  # the whole page: summary, buttons and sidebar
+
+
+def lists_verdict(record) -> str | None:
+    """One sentence: how this run's lists compare with the best ready-made list (EASE) and with most popular's."""
+    own, floor = record.ranking, record.floor
+    if own is None or floor is None or own is floor or not own.users or not floor.ndcg:
+        return None
+    others = {kind: row for kind, row in record.ladder.items() if row is not own and row is not floor and row.ndcg}
+    parts = []
+    if others:
+        kind, best = max(others.items(), key=lambda item: item[1].ndcg)  # EASE, on MovieLens-like data
+        parts.append(f"{own.ndcg / best.ndcg:.0%} of {registry.label(kind)}'s {best.ndcg:.3f} "
+                     f"({own.coverage / best.coverage:.1f}x its catalogue coverage)" if best.coverage else
+                     f"{own.ndcg / best.ndcg:.0%} of {registry.label(kind)}'s {best.ndcg:.3f}")
+    parts.append(f"{own.ndcg / floor.ndcg:.1f}x most popular's {floor.ndcg:.3f}")
+    return f"Its lists score NDCG@{own.k} **{own.ndcg:.3f}** on this split: " + " and ".join(parts) + "."
 
 
 def result_panel(job: TrainingJob) -> None:
@@ -204,6 +223,9 @@ def result_panel(job: TrainingJob) -> None:
     if record.ladder:
         st.markdown(f"**Recommendation lists** (ordered by {registry.label(record.ranking_kind)}; stars from the "
                     "rating model)")
+        sentence = lists_verdict(record)
+        if sentence:
+            st.markdown(sentence)
         ladder_panel(record.ladder, record.ranking_kind, "train_ladder")
     bucket_panel(record.buckets, record.evaluation.k, "train_buckets")
     if s.run_info:
