@@ -60,7 +60,9 @@ def test_recommend_and_similar(trained):
     rows = json.loads(cli("similar", "--model", str(out / "m.pt"), "--item", "2", "-k", "3", "--json").stdout)
     assert len(rows) == 3 and {"item_id", "title", "similarity"} <= set(rows[0])
     assert all(r["item_id"] != 2 for r in rows)
-    assert rows[0]["similarity"] >= rows[1]["similarity"] >= rows[2]["similarity"]
+    # ordered by cosine discounted for movies with few ratings (cosine x n / (n + 10)); the column is the cosine
+    ordered = [r["similarity"] * r["n_ratings"] / (r["n_ratings"] + 10) for r in rows]
+    assert ordered == sorted(ordered, reverse=True)
 
 
 def test_test_file_with_unseen_users(tmp_path):
@@ -108,10 +110,10 @@ def test_bad_files_and_ids_are_one_error_line(trained, tmp_path):
 def test_train_reports_the_ranking_ladder(trained):
     out, result = trained
     metrics = json.loads((out / "m.json").read_text())
-    assert metrics["ranking_model"] == "ease"
-    assert set(metrics["ranking_ladder"]) == {"popularity", "mf", "ease"}
-    assert metrics["ranking"] == metrics["ranking_ladder"]["ease"]
-    for name in ("most popular", "rating model (MF)", "EASE (item-item) *"):
+    assert metrics["ranking_model"] == "tuned"  # the model the knobs train orders the lists by default
+    assert set(metrics["ranking_ladder"]) == {"popularity", "mf", "ease", "tuned"}
+    assert metrics["ranking"] == metrics["ranking_ladder"]["tuned"]
+    for name in ("most popular", "rating model (MF)", "EASE (item-item)", "tuned factor model *"):
         assert name in result.stdout
     assert "P@10" in result.stdout and "NDCG@10" in result.stdout
 
@@ -157,7 +159,7 @@ def test_ease_too_large_for_memory_is_one_error_line(monkeypatch, capsys):
     from cfcore import resources
 
     monkeypatch.setattr(resources, "available_memory", lambda device: 500 * 2**10)  # fits the MF (349 KiB), not EASE (469 KiB)
-    code = cli_module.main(["train", "--data", SYNTH, "--dim", "2", "--epochs", "1", "--quiet"])
+    code = cli_module.main(["train", "--data", SYNTH, "--dim", "2", "--epochs", "1", "--quiet", "--ranking-model", "ease"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
     assert err[0].startswith("error: ") and "EASE ranking model needs about" in err[0] and "--ease-max-items" in err[0]
@@ -166,14 +168,16 @@ def test_ease_too_large_for_memory_is_one_error_line(monkeypatch, capsys):
 def test_each_ranking_kind_has_its_own_flags_from_the_registry(tmp_path):
     help_text = cli("train", "--help").stdout
     assert "--ease-l2" in help_text and "--ease-max-items" in help_text and "--ranking-l2" not in help_text
-    result = cli("train", "--data", SYNTH, "--epochs", "1", "--dim", "4", "--ease-l2", "50", "--ease-max-items", "200",
+    result = cli("train", "--data", SYNTH, "--epochs", "1", "--dim", "4", "--ranking-model", "ease", "--ease-l2", "50",
+                 "--ease-max-items", "200",
                  "--quiet", "--metrics-json", str(tmp_path / "m.json"))
     assert result.returncode == 0, result.stderr
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert metrics["config"]["ranking_params"] == {"l2": 50.0, "max_items": 200} == metrics["ranking_params"]
     assert_one_line_error(cli("train", "--data", SYNTH, "--ranking-model", "popularity", "--ease-l2", "5"),
                           "--ease-l2 sets a ranking model the lists are not ordered by (popularity)")
-    assert_one_line_error(cli("train", "--data", SYNTH, "--ease-l2", "-1"), "l2 must be between 0.001 and 1e+06; got -1.0")
+    assert_one_line_error(cli("train", "--data", SYNTH, "--ranking-model", "ease", "--ease-l2", "-1"),
+                          "l2 must be between 0.001 and 1e+06; got -1.0")
 
 
 def _strict(text: str):

@@ -140,12 +140,12 @@ def test_train_page_trains_and_activates_model(tmp_path):
     spec = next(p.proto.spec for p in at.get("plotly_chart") if "By user activity" in p.proto.spec)
     assert all(r.bucket in spec for r in rows)
     assert list_runs(tmp_path)[0].record.buckets == rows  # kept with the run for the Runs page
-    assert "EASE (item-item) lists" in at.session_state[state.ACTIVE_MODEL].label
-    # the ladder: the model's lists beside most popular and the rating model, same split
+    assert "tuned factor model lists" in at.session_state[state.ACTIVE_MODEL].label
+    # the ladder: the model's lists beside most popular, EASE and the rating model, same split
     ladder = job.state.result.record.ladder
-    assert set(ladder) == {"popularity", "mf", "ease"} and ladder["ease"].ndcg > ladder["popularity"].ndcg
+    assert set(ladder) == {"popularity", "mf", "ease", "tuned"} and ladder["ease"].ndcg > ladder["popularity"].ndcg
     table = next(d.value for d in at.dataframe if "NDCG@10" in d.value.columns)
-    assert table["ranking"].iloc[0] == "EASE (item-item) ★"  # this model's row, best NDCG first
+    assert "tuned factor model ★" in table["ranking"].tolist()  # this model's row
     assert table["NDCG@10"].tolist() == sorted((m.ndcg for m in ladder.values()), reverse=True)
     assert any("Ranking ladder" in p.proto.spec for p in at.get("plotly_chart"))
     assert list_runs(tmp_path)[0].record.ladder["ease"].ndcg == pytest.approx(ladder["ease"].ndcg)
@@ -171,10 +171,10 @@ def test_the_forms_bounds_are_the_configs_limits(tmp_path):
                  "early_stopping", "seed"):
         widget = at.number_input(key=f"train_{name}")
         assert (widget.min, widget.max) == (LIMITS[name][0], LIMITS[name][1]), name
-    from cfcore.rankers.ease import EaseParams  # the default ranking kind's own settings: its Params' limits
+    from cfcore.rankers.choice import TunedParams  # the default ranking kind's own settings: its Params' limits
 
-    for setting in EaseParams.settings():
-        widget = at.number_input(key=f"train_ease_{setting.name}")
+    for setting in TunedParams.settings():
+        widget = at.number_input(key=f"train_tuned_{setting.name}")
         assert (widget.min, widget.max) == (setting.low, setting.high), setting.name
 
 
@@ -206,7 +206,7 @@ def test_runs_page_lists_runs_and_flags_unreadable(tmp_path, saved_model):
     assert any("2 runs" in plain(c.value) for c in at.caption)
     runs_table = at.dataframe[0].value
     assert {"lists by", "NDCG@10", "P@10", "R@10", "coverage", "popularity NDCG@10"} <= set(runs_table.columns)
-    assert (runs_table["lists by"] == "EASE (item-item)").all()
+    assert (runs_table["lists by"] == "tuned factor model").all()
     assert any("20200101-000000-broken" in plain(w.value) and "unreadable" in plain(w.value) for w in at.warning)
 
 
@@ -291,7 +291,7 @@ def test_recommend_page_for_user_new_user_and_quality(tmp_path, saved_model, sma
     assert "text" not in traces["rated by you"]  # titles are hover text: labels collided with markers
     assert any(m.label.startswith("Precision@") for m in at.metric)
     assert any("Ranking ladder" in p.proto.spec for p in at.get("plotly_chart"))
-    assert any("ordered by EASE (item-item)" in plain(c.value) for c in at.caption)
+    assert any("ordered by tuned factor model" in plain(c.value) for c in at.caption)
 
 
 def test_recommend_page_leaves_out_held_out_ratings(tmp_path, saved_model):
@@ -586,8 +586,11 @@ def test_the_estimate_says_the_run_ends_by_fitting_ease_and_how_long_that_took_f
     at.run()
     at.switch_page("views/train.py").run()
     assert not at.exception
+    assert "then fitting" not in expected_line(at)  # the tuned model trains with the epochs: nothing after them
+    at.selectbox(key="train_ranking_model").set_value("ease").run()
     assert expected_line(at).endswith(" epochs, then fitting the EASE (item-item) ranking model")  # no figure yet
-    record = replace(saved_model.record, ranking_seconds=4.2)
+    record = replace(saved_model.record, ranking_seconds=4.2,
+                     config=saved_model.record.config.replace(ranking_model="ease"))
     assert record.ranking_kind == "ease" and record.dataset.content_hash == content_hash(small_synthetic.dataset.ratings)
     at.session_state[state.ACTIVE_MODEL] = state.ActiveModel(saved_model.with_record(record), None, "trained here")
     at.run()

@@ -79,7 +79,7 @@ def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 def test_a_kind_module_in_a_plugin_folder_is_a_whole_ranking_model(kinds_folder, tmp_path):
     assert "random" in registry.names() and registry.label("random") == "random (seeded)"
-    help_text = cli("train", "--help").stdout
+    help_text = " ".join(cli("train", "--help").stdout.split())  # argparse wraps its lines where it likes
     assert "random: random (seeded)" in help_text and "--random-seed" in help_text
 
     trained = cli("train", "--data", SYNTH, "--epochs", "1", "--dim", "4", "--ranking-model", "random",
@@ -88,7 +88,7 @@ def test_a_kind_module_in_a_plugin_folder_is_a_whole_ranking_model(kinds_folder,
     assert "random (seeded) *" in trained.stdout  # its own row of the ladder, marked as what orders the lists
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert metrics["ranking_model"] == "random" and metrics["ranking_params"] == {"seed": 3}
-    assert set(metrics["ranking_ladder"]) == {"popularity", "mf", "random"}
+    assert set(metrics["ranking_ladder"]) == {"popularity", "ease", "mf", "random"}  # beside the reference rungs
 
     model = checkpoint.load(tmp_path / "m.pt")  # through the checkpoint: the kind's own arrays, read back
     assert model.kind == "random" and model.record.config.ranking_params.seed == 3
@@ -104,7 +104,7 @@ def test_a_kind_module_in_a_plugin_folder_is_a_whole_ranking_model(kinds_folder,
     os.environ.pop(registry.PLUGIN_PATH)
     unknown = cli("recommend", "--model", str(tmp_path / "m.pt"), "--user", "1")
     assert unknown.returncode == 2
-    assert "unknown ranking model kind 'random'; this CF Studio knows ease, mf, popularity" in unknown.stderr
+    assert "unknown ranking model kind 'random'; this CF Studio knows tuned, ease, mf, popularity" in unknown.stderr
 
 
 def test_the_train_page_offers_the_plugin_kind_with_its_own_setting_and_trains_it(kinds_folder, tmp_path,

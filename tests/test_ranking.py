@@ -103,7 +103,7 @@ def planted_groups(n_per_group=40, items_per_group=30, seed=0) -> Ratings:
 def planted():
     ratings = planted_groups()
     parts = split(ratings, "random", 0.15, 0)
-    model = fit(ratings, TrainConfig(embedding_dim=4, epochs=3), SplitSettings("random", 0.15, 0),
+    model = fit(ratings, TrainConfig(embedding_dim=4, epochs=3, ranking_model="ease"), SplitSettings("random", 0.15, 0),
                 evaluation=Evaluation(5, 4.0))
     return model, parts
 
@@ -242,15 +242,16 @@ def test_version_1_checkpoints_still_load_and_rank_with_the_rating_model(planted
 
 def test_the_registry_finds_every_kind_by_name():
     ratings = planted_groups()
-    assert registry.names() == ("ease", "mf", "popularity")
+    assert registry.names() == ("tuned", "ease", "mf", "popularity")  # in the order offered: the default first
+    assert registry.default() == TrainConfig().ranking_model == "tuned"
     rating = rating_model(ratings.n_users, np.ones((ratings.n_items, 2)))
     assert isinstance(fit_kind("ease", ratings), EaseRanker)
     assert fit_kind("mf", ratings, rating).rating is rating  # the rating model ranks itself
     counts = fit_kind("popularity", ratings).score_users(np.array([0, 1]))
     assert np.array_equal(counts[0], np.bincount(ratings.item_idx)) and np.array_equal(counts[0], counts[1])
-    with pytest.raises(ConfigError, match="ranking model must be one of ease, mf, popularity; got 'svd'"):
+    with pytest.raises(ConfigError, match="ranking model must be one of tuned, ease, mf, popularity; got 'svd'"):
         registry.get("svd")
-    with pytest.raises(ConfigError, match="ranking model must be one of ease, mf, popularity; got 'svd'"):
+    with pytest.raises(ConfigError, match="ranking model must be one of tuned, ease, mf, popularity; got 'svd'"):
         TrainConfig(ranking_model="svd")
 
 
