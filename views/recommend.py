@@ -47,7 +47,7 @@ def table(frame: pd.DataFrame, value: str | None = None, fmt: str = "%.2f", numb
         columns[value] = st.column_config.NumberColumn(value.replace("_", " "), format=fmt)
     extra = [c for c in ("match", "vs_average") if c in frame.columns]
     # the numbers people look for go right after the title, before the long genre lists
-    shown = frame[["title", *extra, *([value] if value else []), "year", "genres", "n_ratings"]]
+    shown = frame[["title", *([value] if value else []), *extra, "year", "genres", "n_ratings"]]
     if numbered:
         shown = shown.assign(**{"#": np.arange(1, len(shown) + 1)})[["#", *shown.columns]]
     st.dataframe(shown, hide_index=True, column_config=columns)
