@@ -305,7 +305,7 @@ def upload_and_use(page, ratings: Path, items: Path | None = None) -> None:
     wait_idle(page)
     inputs = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
     inputs.nth(0).set_input_files(str(ratings))
-    expect(page.get_by_text("Read ")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(re.compile(r"^Read [0-9,]+ ratings"))).to_be_visible(timeout=30_000)
     wait_idle(page)
     if items is not None:
         # a file given while the first upload's rerun still redraws the uploaders can be dropped

@@ -5,18 +5,21 @@ Train form's knobs move its lists."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from cfcore.choice import ChoiceTrainer
 from cfcore.config import TrainConfig
 from cfcore.evaluation import ranking_ladder
+from cfcore.figures import charts
 from cfcore.rankers.choice import TunedParams, TunedRanker
 from cfcore.records import Evaluation
 from cfcore.rundiff import diff_runs
 from cfcore.split import SplitSettings, split
 from cfcore.synthetic import SyntheticSpec, generate
 from tests.conftest import fit
+from ui.ranking import lists_verdict
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +139,16 @@ def test_the_knobs_move_the_lists_on_the_builtin_data(movielens):
     assert abs(small.record.ranking.ndcg - large.record.ranking.ndcg) > 0.005
     val = SplitSettings().apply(movielens.ratings).val
     assert ranking_ladder(small, val).rows["tuned"] == small.record.ranking  # what the record says is what it is
+    # a sweep over the dimension, judged by its lists, draws a curve that is not flat (EASE's was)
+    frame = pd.DataFrame([{"dim": 8, "NDCG@10": small.record.ranking.ndcg},
+                          {"dim": 64, "NDCG@10": large.record.ranking.ndcg}])
+    points = charts.sweep_figure(frame, ["dim"], "NDCG@10", higher_is_better=True).data[0]
+    assert list(points.x) == ["8", "64"] and abs(points.y[0] - points.y[1]) > 0.005
+    # and the Train result says how the lists compare, in one sentence with the run's own numbers
+    sentence = lists_verdict(large.record)
+    ease, floor = large.record.ladder["ease"], large.record.floor
+    assert f"**{large.record.ranking.ndcg:.3f}**" in sentence and f"EASE (item-item)'s {ease.ndcg:.3f}" in sentence
+    assert f"most popular's {floor.ndcg:.3f}" in sentence
 
 
 def test_the_tuned_kind_refits_outside_a_run_and_round_trips(planted, tmp_path):

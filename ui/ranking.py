@@ -46,3 +46,19 @@ def ladder_panel(ladder: dict[str, RankingRow], active: str, key: str) -> None:
                    "every movie they did not rate in training is a candidate. \"Most popular\" gives everyone the "
                    "most-rated movies: a model whose lists do not beat it is not worth showing.")
     right.plotly_chart(charts.ranking_ladder(ladder, k), key=f"{key}_chart")
+
+
+def lists_verdict(record) -> str | None:
+    """One sentence: how this run's lists compare with the best ready-made list (EASE) and with most popular's."""
+    own, floor = record.ranking, record.floor
+    if own is None or floor is None or own is floor or not own.users or not floor.ndcg:
+        return None
+    others = {kind: row for kind, row in record.ladder.items() if row is not own and row is not floor and row.ndcg}
+    parts = []
+    if others:
+        kind, best = max(others.items(), key=lambda item: item[1].ndcg)  # EASE, on MovieLens-like data
+        parts.append(f"{own.ndcg / best.ndcg:.0%} of {registry.label(kind)}'s {best.ndcg:.3f} "
+                     f"({own.coverage / best.coverage:.1f}x its catalogue coverage)" if best.coverage else
+                     f"{own.ndcg / best.ndcg:.0%} of {registry.label(kind)}'s {best.ndcg:.3f}")
+    parts.append(f"{own.ndcg / floor.ndcg:.1f}x most popular's {floor.ndcg:.3f}")
+    return f"Its lists score NDCG@{own.k} **{own.ndcg:.3f}** on this split: " + " and ".join(parts) + "."

@@ -21,7 +21,7 @@ from ui import state
 from ui.buckets import bucket_panel
 from ui.forms import config_form, evaluation_from_state
 from ui.jobs import TrainingJob, absorb_finished
-from ui.ranking import ladder_panel
+from ui.ranking import ladder_panel, lists_verdict
 from ui.text import md
 
 LIVE_SECONDS = 2.0  # redraw cadence while training: each redraw costs the server and the browser CPU that
@@ -173,22 +173,6 @@ def live_panel() -> None:
                         key="train_live_chart")
     if absorb_finished(job, st.session_state, state.JOB_ABSORBED, state.set_active_model):
         st.rerun()  # the whole page: summary, buttons and sidebar
-
-
-def lists_verdict(record) -> str | None:
-    """One sentence: how this run's lists compare with the best ready-made list (EASE) and with most popular's."""
-    own, floor = record.ranking, record.floor
-    if own is None or floor is None or own is floor or not own.users or not floor.ndcg:
-        return None
-    others = {kind: row for kind, row in record.ladder.items() if row is not own and row is not floor and row.ndcg}
-    parts = []
-    if others:
-        kind, best = max(others.items(), key=lambda item: item[1].ndcg)  # EASE, on MovieLens-like data
-        parts.append(f"{own.ndcg / best.ndcg:.0%} of {registry.label(kind)}'s {best.ndcg:.3f} "
-                     f"({own.coverage / best.coverage:.1f}x its catalogue coverage)" if best.coverage else
-                     f"{own.ndcg / best.ndcg:.0%} of {registry.label(kind)}'s {best.ndcg:.3f}")
-    parts.append(f"{own.ndcg / floor.ndcg:.1f}x most popular's {floor.ndcg:.3f}")
-    return f"Its lists score NDCG@{own.k} **{own.ndcg:.3f}** on this split: " + " and ".join(parts) + "."
 
 
 def result_panel(job: TrainingJob) -> None:
