@@ -34,7 +34,7 @@ def demo_ui(job: TrainingJob | None) -> None:
     """Draw the one-click demo box; its button switches to the built-in data, starts training and reruns."""
     with st.container(border=True):
         st.markdown("**Try it in one click.** Trains the recommended settings on the built-in MovieLens sample "
-                    "(100,004 ratings by 671 people; about 10 seconds) and opens the recommendations.")
+                    "(100,004 ratings by 671 people; about 20 seconds) and opens the recommendations.")
         if st.button("Run the demo", type="primary", key="home_demo", disabled=job is not None and job.running):
             if state.dataset() is not builtin_dataset():
                 state.set_dataset(builtin_dataset())
@@ -75,9 +75,10 @@ def steps_panel() -> None:
 
 def footer() -> None:
     """Draw the note on the two models and the data's credit."""
-    st.caption("Two models work together: a **rating model** (matrix factorisation) predicts how many stars a person "
-               "would give, explains it and draws the map; a **ranking model** (EASE) picks what to show, learned from "
-               "which movies people chose to rate. MovieLens data by GroupLens Research.")
+    st.caption("Two models train together, with the same settings: a **rating model** (matrix factorisation) "
+               "predicts how many stars a person would give and explains it; a **ranking model** learns from which "
+               "movies people chose to rate, picks what to show and draws the map. MovieLens data by GroupLens "
+               "Research.")
 
 
 intro()
