@@ -13,6 +13,12 @@ batch size (ratings per step), epochs, weight decay (``sparse_adam``: an L2 pena
 touches; ``adam``: decoupled weight decay on every parameter, AdamW), the learning-rate schedule and early stopping
 (both on NDCG@k of a fixed sample of validation users, measured after every epoch), and the seed. Gradients
 are written out by hand (a step is a few matrix products), so no autograd graph is built per step.
+
+The user and item vectors live in one table ``W`` of (users + items) rows and D + 1 columns: a user's row is
+[P_u, 1], an item's [Q_i, c_i], so a score is one dot product of two rows (the bias rides in the last column)
+and one row-wise Adam step updates everything a batch touched. Adam works element by element, so this is the
+same arithmetic as separate tables (the same NDCG epoch by epoch) with fewer small operations per step, which
+on the built-in data cost more than the matrix products (``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
@@ -52,9 +58,10 @@ class ChoiceArrays:
 
 @dataclass(frozen=True, eq=False)
 class Gradients:
-    """One batch's loss and the gradients of its rows: its distinct users (G,) with (G, D); items: every item
-    (item_rows None, (I, D) and (I, 1)) or the rows item_rows (R,) with (R, D) and (R, 1), which start with the
-    batch's chosen items row for row (B,) and may repeat."""
+    """One batch's loss and the gradients of its rows of ``W`` (D + 1 columns): its distinct users (G,) with
+    (G, D + 1), the last column zero (the constant 1); items: every item (item_rows None, (I, D + 1)) or the
+    items item_rows (R,) with (R, D + 1), which start with the batch's chosen items row for row (B,) and may
+    repeat. An item's last column is its bias's gradient."""
 
     loss: float
     users: torch.Tensor
@@ -62,7 +69,6 @@ class Gradients:
     d_users: torch.Tensor
     item_rows: torch.Tensor | None
     d_items: torch.Tensor
-    d_bias: torch.Tensor
 
 
 def choice_weights(train: Ratings) -> np.ndarray:
@@ -87,9 +93,13 @@ class ChoiceTrainer:
         self.negatives = max(1, min(negatives, train.n_items))
         generator = torch.Generator().manual_seed(config.seed + 1)  # not the rating model's draws
         dev = self.device
-        self.P = (torch.randn(train.n_users, config.embedding_dim, generator=generator) * INIT_STD).to(dev)
-        self.Q = (torch.randn(train.n_items, config.embedding_dim, generator=generator) * INIT_STD).to(dev)
-        self.c = torch.zeros(train.n_items, 1, device=dev)  # (I, 1): a one-column table, as RowAdam updates
+        n_users, dim = train.n_users, config.embedding_dim
+        self.n_users = n_users
+        self.W = torch.zeros(n_users + train.n_items, dim + 1)  # [P, 1] over [Q, c] (the module's docstring)
+        self.W[:n_users, :dim] = torch.randn(n_users, dim, generator=generator) * INIT_STD
+        self.W[n_users:, :dim] = torch.randn(train.n_items, dim, generator=generator) * INIT_STD
+        self.W[:n_users, dim] = 1.0
+        self.W = self.W.to(dev)
         # users, items and weights of the training choices, grouped by user (full) or as they come (sampled)
         order = np.lexsort((train.item_idx, train.user_idx))
         self._user = torch.as_tensor(train.user_idx[order], dtype=torch.long, device=dev)
@@ -98,18 +108,18 @@ class ChoiceTrainer:
         self._counts = np.bincount(train.user_idx, minlength=train.n_users)
         popularity = (np.bincount(train.item_idx, minlength=train.n_items).astype(np.float64) + 1.0) ** DRAW_POWER
         self._draw_p = torch.as_tensor(popularity / popularity.sum(), dtype=torch.float32, device=dev)
+        self._log_draw_p = torch.log(self._draw_p)
         self._rng = np.random.default_rng(config.seed)
         self._torch_rng = torch.Generator(device="cpu").manual_seed(config.seed)
         self.sparse = config.optimizer == "sparse_adam"
         decay = 0.0 if self.sparse else config.weight_decay
         if self.sparse:
-            self._opt = RowAdam([self.P, self.Q, self.c], lr=config.learning_rate)
+            self._opt = RowAdam([self.W], lr=config.learning_rate)
         else:
-            for table in (self.P, self.Q, self.c):
-                table.grad = torch.zeros_like(table)
+            self.W.grad = torch.zeros_like(self.W)
             # decoupled weight decay (AdamW): added to the gradient (Adam's way) it would dwarf a mean choice-loss
             # gradient and pull every list onto the most popular movies
-            self._opt = torch.optim.AdamW([self.P, self.Q, self.c], lr=config.learning_rate, weight_decay=decay)
+            self._opt = torch.optim.AdamW([self.W], lr=config.learning_rate, weight_decay=decay)
         self._scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self._opt, mode="max", factor=config.lr_factor, patience=config.lr_patience) \
             if config.lr_patience is not None else None
@@ -117,10 +127,25 @@ class ChoiceTrainer:
         self.step_count = 0
         self.best_epoch: int | None = None
         self.best_ndcg = -math.inf
-        self._best: tuple[torch.Tensor, ...] | None = None
+        self._best: torch.Tensor | None = None
         self.stale_epochs = 0  # epochs since the best one
         self.diverged = False
         self._stop = False
+
+    @property
+    def P(self) -> torch.Tensor:
+        """(U, D) the user vectors (a view of ``W``)."""
+        return self.W[:self.n_users, :-1]
+
+    @property
+    def Q(self) -> torch.Tensor:
+        """(I, D) the item vectors (a view of ``W``)."""
+        return self.W[self.n_users:, :-1]
+
+    @property
+    def c(self) -> torch.Tensor:
+        """(I, 1) the item biases (a view of ``W``)."""
+        return self.W[self.n_users:, -1:]
 
     # -- one epoch --------------------------------------------------------------------------
 
@@ -196,16 +221,18 @@ class ChoiceTrainer:
         users, items, weight = self._user[rows], self._item[rows], self._weight[rows]  # (B,) each
         total_weight = weight.sum()
         batch_users, local = torch.unique(users, return_inverse=True)  # (G,), (B,)
-        vec = self.P[batch_users]  # (G, D)
-        scores = vec @ self.Q.T + self.c.T  # (G, I)
+        vec = self.W.index_select(0, batch_users)  # (G, D + 1), the last column 1
+        item_table = self.W[self.n_users:]  # (I, D + 1), the last column the bias
+        scores = vec @ item_table.T  # (G, I)
         lse = torch.logsumexp(scores, dim=1)  # (G,)
         loss = (weight * (lse[local] - scores[local, items])).sum() / total_weight
         user_weight = torch.zeros(len(batch_users), device=self.device).index_add_(0, local, weight)  # (G,)
-        d_scores = torch.softmax(scores, dim=1) * user_weight[:, None]  # (G, I)
+        d_scores = scores.sub_(lse[:, None]).exp_().mul_(user_weight[:, None])  # (G, I) softmax x weight, in place
         d_scores.index_put_((local, items), -weight, accumulate=True)
         d_scores /= total_weight
-        return Gradients(float(loss), batch_users, local, d_scores @ self.Q, None, d_scores.T @ vec,
-                         d_scores.sum(0)[:, None])
+        d_users = d_scores @ item_table
+        d_users[:, -1] = 0.0  # the constant column
+        return Gradients(float(loss), batch_users, local, d_users, None, d_scores.T @ vec)
 
     def sampled_gradients(self, rows: torch.Tensor, negatives: torch.Tensor) -> Gradients:
         """Loss and gradients of the choices ``rows`` against the chosen item and ``negatives`` (drawn by
@@ -221,12 +248,14 @@ class ChoiceTrainer:
         share = weight / weight.sum()  # (B,)
         batch_users, local = torch.unique(users, return_inverse=True)  # (G,), (B,)
         drawn, copies = torch.unique(negatives, return_counts=True)  # (N,) sorted, each drawn ``copies`` times
-        vec = self.P[batch_users]  # (G, D)
-        q_pos = self.Q[items]  # (B, D)
-        positive = (vec[local] * q_pos).sum(1) + self.c[items, 0]  # (B,)
-        q_neg = self.Q[drawn]  # (N, D)
-        offset = self.c[drawn, 0] - torch.log(self._draw_p[drawn] * len(negatives)) + torch.log(copies.float())
-        negative = torch.addmm(offset[None, :], vec, q_neg.T)  # (G, N)
+        vec = self.W.index_select(0, batch_users)  # (G, D + 1), the last column 1
+        vec_b = vec.index_select(0, local)  # (B, D + 1)
+        item_table = self.W[self.n_users:]  # (I, D + 1), the last column the bias
+        q_pos = item_table.index_select(0, items)  # (B, D + 1)
+        positive = (vec_b * q_pos).sum(1)  # (B,) with the bias
+        q_neg = item_table.index_select(0, drawn)  # (N, D + 1)
+        offset = torch.log(copies.float()) - self._log_draw_p[drawn] - math.log(len(negatives))  # log-Q, copies
+        negative = torch.addmm(offset[None, :], vec, q_neg.T)  # (G, N) with the bias
         top = negative.max(1).values  # (G,)
         expo = negative.sub_(top[:, None]).exp_()  # (G, N) exp(score - top), in place
         # accidental hits: choice b's own item among the negatives, at position slot[b]
@@ -243,42 +272,38 @@ class ChoiceTrainer:
         d_neg = expo.mul_(torch.zeros_like(top).index_add_(0, local, coef)[:, None])  # (G, N), in place
         d_neg.index_put_((local, slot), -coef * hit_expo, accumulate=True)  # no gradient through a hit
         d_users = torch.addmm(torch.zeros_like(vec).index_add_(0, local, d_pos[:, None] * q_pos), d_neg, q_neg)
+        d_users[:, -1] = 0.0  # the constant column
         return Gradients(float(loss), batch_users, local, d_users,
-                         torch.cat([items, drawn]), torch.cat([d_pos[:, None] * vec[local], d_neg.T @ vec]),
-                         torch.cat([d_pos, d_neg.sum(0)])[:, None])
+                         torch.cat([items, drawn]), torch.cat([d_pos[:, None] * vec_b, d_neg.T @ vec]))
 
     def _apply(self, g: Gradients, rows: torch.Tensor) -> None:
         """Add the L2 terms and take the Adam step: row-wise on the rows touched (sparse_adam), or dense."""
-        d_vec, item_rows, d_items, d_bias = g.d_users, g.item_rows, g.d_items, g.d_bias
-        decay = self.config.weight_decay
+        d_vec, item_rows, d_items = g.d_users, g.item_rows, g.d_items
+        decay, n_users = self.config.weight_decay, self.n_users
         if self.sparse and decay:
-            # an L2 penalty per rating on the two rows it touches, as the rating model's sparse_adam applies it
+            # an L2 penalty per rating on the two vectors it touches (not the biases), as the rating model's
+            # sparse_adam applies it
             items, weight = self._item[rows], self._weight[rows]
             share = weight / weight.sum()  # (B,)
             per_user = torch.zeros(len(g.users), device=self.device).index_add_(0, g.local, share)  # (G,)
-            d_vec = d_vec + 2 * decay * per_user[:, None] * self.P[g.users]
-            penalty = 2 * decay * share[:, None] * self.Q[items]  # (B, D)
+            d_vec[:, :-1] += 2 * decay * per_user[:, None] * self.W.index_select(0, g.users)[:, :-1]
+            penalty = 2 * decay * share[:, None] * self.W.index_select(0, n_users + items)[:, :-1]  # (B, D)
             if item_rows is None:
-                d_items = d_items.index_add(0, items, penalty)
+                d_items[:, :-1].index_add_(0, items, penalty)
             else:  # item_rows starts with the chosen items, row for row
-                d_items[:len(items)] += penalty
+                d_items[:len(items), :-1] += penalty
+        if item_rows is None:  # the full softmax moves every item
+            item_rows = torch.arange(len(d_items), device=self.device)
+        elif self.sparse:
+            item_rows, d_items = _summed(item_rows, d_items)
         if self.sparse:
-            if item_rows is None:  # the full softmax moves every item
-                rows_i, d_q, d_c = torch.arange(len(self.Q), device=self.device), d_items, d_bias
-            else:
-                rows_i, d_q, d_c = _summed(item_rows, d_items, d_bias)
-            self._opt.step_rows([(self.P, g.users, d_vec), (self.Q, rows_i, d_q), (self.c, rows_i, d_c)])
+            self._opt.step_rows([(self.W, torch.cat([g.users, n_users + item_rows]), torch.cat([d_vec, d_items]))])
             return
-        for table in (self.P, self.Q, self.c):
-            table.grad.zero_()
-        self.P.grad.index_add_(0, g.users, d_vec)
-        if item_rows is None:
-            self.Q.grad.copy_(d_items)
-            self.c.grad.copy_(d_bias)
-        else:
-            self.Q.grad.index_add_(0, item_rows, d_items)
-            self.c.grad.index_add_(0, item_rows, d_bias)
+        self.W.grad.zero_()
+        self.W.grad.index_add_(0, g.users, d_vec)
+        self.W.grad[n_users:].index_add_(0, item_rows, d_items)
         self._opt.step()
+        self.W[:n_users, -1] = 1.0  # AdamW's decay shrinks every entry; the users' constant column stays 1
 
     def time_epoch(self, budget_seconds: float = 1.0) -> float:
         """Seconds one epoch will take: steps for about ``budget_seconds`` at the run's pace, extrapolated to
@@ -307,31 +332,31 @@ class ChoiceTrainer:
     def _evaluate(self) -> float:
         return self._eval.ndcg(self.P, self.Q, self.c, self.k)
 
-    def keep(self) -> tuple[torch.Tensor, ...]:
+    def keep(self) -> torch.Tensor:
         """A copy of the current weights."""
-        return tuple(t.detach().clone() for t in (self.P, self.Q, self.c))
+        return self.W.detach().clone()
 
-    def restore(self, kept: tuple[torch.Tensor, ...]) -> None:
+    def restore(self, kept: torch.Tensor) -> None:
         """End with ``kept`` (from ``keep``) as the weights ``arrays()`` returns."""
         self._best = kept
 
     def arrays(self, best: bool = True) -> ChoiceArrays:
         """The kept (best) epoch's arrays, or the current ones."""
-        tables = self._best if best and self._best is not None else (self.P, self.Q, self.c)
-        p, q, c = (t.detach().cpu().numpy().copy() for t in tables)
-        return ChoiceArrays(p, q, c[:, 0])
+        table = (self._best if best and self._best is not None else self.W).detach().cpu().numpy()
+        users, items = table[:self.n_users], table[self.n_users:]
+        return ChoiceArrays(np.ascontiguousarray(users[:, :-1]), np.ascontiguousarray(items[:, :-1]),
+                            items[:, -1].copy())
 
     def item_vectors(self) -> np.ndarray:
         """(I, D) the current item vectors (for the map over training)."""
         return self.Q.detach().cpu().numpy()
 
 
-def _summed(rows: torch.Tensor, *grads: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """Unique ``rows`` and each gradient summed per row (RowAdam wants one entry per row)."""
+def _summed(rows: torch.Tensor, grads: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unique ``rows`` and their gradients summed per row (RowAdam wants one entry per row)."""
     unique, inverse = torch.unique(rows, return_inverse=True)
-    out = [torch.zeros(len(unique), g.shape[1], device=g.device, dtype=g.dtype).index_add_(0, inverse, g)
-           for g in grads]
-    return (unique, *out)
+    return unique, torch.zeros(len(unique), grads.shape[1], device=grads.device,
+                               dtype=grads.dtype).index_add_(0, inverse, grads)
 
 
 @dataclass(frozen=True, eq=False)
@@ -373,8 +398,10 @@ class _EvalSample:
 
     def ndcg(self, P: torch.Tensor, Q: torch.Tensor, c: torch.Tensor, k: int) -> float:
         """Mean NDCG@k of the lists these users would get now (nan when the sample is empty)."""
-        if not self.n_users:
-            return math.nan
+        return float(self.per_user(P, Q, c, k).mean()) if self.n_users else math.nan
+
+    def per_user(self, P: torch.Tensor, Q: torch.Tensor, c: torch.Tensor, k: int) -> np.ndarray:
+        """(n,) each sampled user's NDCG@k of the list they would get now."""
         tops = []
         for start in range(0, self.n_users, EVAL_BATCH):
             scores = P[self.users[start:start + EVAL_BATCH]] @ Q.T + c.T  # (b, I)
@@ -386,4 +413,4 @@ class _EvalSample:
         hits = np.isin(keys, self.relevant_keys, assume_unique=False)  # (n, k)
         discounts = 1.0 / np.log2(np.arange(2, top.shape[1] + 2))
         ideal = np.cumsum(discounts)[np.minimum(self.n_relevant, top.shape[1]) - 1]
-        return float(((hits * discounts).sum(1) / ideal).mean())
+        return (hits * discounts).sum(1) / ideal

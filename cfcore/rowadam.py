@@ -31,11 +31,13 @@ class RowAdam(torch.optim.Optimizer):
         self.n_steps += 1
         correction1 = 1 - beta1**self.n_steps
         correction2 = 1 - beta2**self.n_steps
+        # index_select / index_copy_ rather than t[rows] and index_add_: the rows are unique, and on the CPU these
+        # take a third of the time (measured on 2,000 rows of a 10,000 x 51 table)
         for table, rows, grad in updates:
             state = self.state[table]
-            exp_avg = state["exp_avg"][rows].mul_(beta1).add_(grad, alpha=1 - beta1)  # (R, D)
-            exp_avg_sq = state["exp_avg_sq"][rows].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)  # (R, D)
-            state["exp_avg"][rows] = exp_avg
-            state["exp_avg_sq"][rows] = exp_avg_sq
+            exp_avg = state["exp_avg"].index_select(0, rows).mul_(beta1).add_(grad, alpha=1 - beta1)  # (R, D)
+            exp_avg_sq = state["exp_avg_sq"].index_select(0, rows).mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            state["exp_avg"].index_copy_(0, rows, exp_avg)
+            state["exp_avg_sq"].index_copy_(0, rows, exp_avg_sq)
             denom = exp_avg_sq.div_(correction2).sqrt_().add_(eps)  # (R, D); exp_avg_sq is a copy, free to reuse
-            table.index_add_(0, rows, exp_avg.div_(denom), alpha=-lr / correction1)
+            table.index_copy_(0, rows, table.index_select(0, rows).add_(exp_avg.div_(denom), alpha=-lr / correction1))

@@ -66,12 +66,11 @@ def test_the_hand_written_gradients_are_autograds(planted, full):
     loss = reference_loss(t, rows, negatives, P, Q, c)
     loss.backward()
     assert grads.loss == pytest.approx(float(loss), rel=1e-5)
-    d_p = torch.zeros_like(t.P).index_add_(0, grads.users, grads.d_users)
-    if grads.item_rows is None:
-        d_q, d_c = grads.d_items, grads.d_bias
-    else:
-        d_q = torch.zeros_like(t.Q).index_add_(0, grads.item_rows, grads.d_items)
-        d_c = torch.zeros_like(t.c).index_add_(0, grads.item_rows, grads.d_bias)
+    assert not grads.d_users[:, -1].any()  # the users' constant column never moves
+    d_p = torch.zeros_like(t.P).index_add_(0, grads.users, grads.d_users[:, :-1])
+    d_items = grads.d_items if grads.item_rows is None else \
+        torch.zeros(len(t.Q), t.Q.shape[1] + 1).index_add_(0, grads.item_rows, grads.d_items)
+    d_q, d_c = d_items[:, :-1], d_items[:, -1:]  # an item's last column is its bias
     torch.testing.assert_close(d_p, P.grad, rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(d_q, Q.grad, rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(d_c, c.grad, rtol=1e-4, atol=1e-6)
