@@ -330,7 +330,7 @@ class ChoiceTrainer:
 
     @torch.no_grad()
     def _evaluate(self) -> float:
-        return self._eval.ndcg(self.P, self.Q, self.c, self.k)
+        return self._eval.ndcg(self.W[:self.n_users], self.W[self.n_users:], self.k)  # [P, 1] . [Q, c]
 
     def keep(self) -> torch.Tensor:
         """A copy of the current weights."""
@@ -392,25 +392,28 @@ class _EvalSample:
                      np.bincount(rows, minlength=len(users)), math.nan)
         counts = torch.as_tensor(np.bincount(train.item_idx, minlength=train.n_items), dtype=torch.float32,
                                  device=device)
-        floor = sample.ndcg(torch.zeros(train.n_users, 1, device=device), torch.zeros(train.n_items, 1, device=device),
-                            counts[:, None], 10)  # everyone's list by popularity alone
+        floor = sample.ndcg(torch.ones(train.n_users, 1, device=device), counts[:, None], 10)  # by popularity alone
         return replace(sample, floor=floor)
 
-    def ndcg(self, P: torch.Tensor, Q: torch.Tensor, c: torch.Tensor, k: int) -> float:
-        """Mean NDCG@k of the lists these users would get now (nan when the sample is empty)."""
-        return float(self.per_user(P, Q, c, k).mean()) if self.n_users else math.nan
+    def ndcg(self, user_rows: torch.Tensor, item_rows: torch.Tensor, k: int) -> float:
+        """Mean NDCG@k of the lists these users would get now, scored user row . item row (nan when the sample
+        is empty)."""
+        return float(self.per_user(user_rows, item_rows, k).mean()) if self.n_users else math.nan
 
-    def per_user(self, P: torch.Tensor, Q: torch.Tensor, c: torch.Tensor, k: int) -> np.ndarray:
-        """(n,) each sampled user's NDCG@k of the list they would get now."""
+    def per_user(self, user_rows: torch.Tensor, item_rows: torch.Tensor, k: int) -> np.ndarray:
+        """(n,) each sampled user's NDCG@k of the list they would get now; a score is user_rows[u] . item_rows[i]
+        (the trainer's [P, 1] and [Q, c] rows: one product, the bias included)."""
         tops = []
         for start in range(0, self.n_users, EVAL_BATCH):
-            scores = P[self.users[start:start + EVAL_BATCH]] @ Q.T + c.T  # (b, I)
+            scores = user_rows.index_select(0, self.users[start:start + EVAL_BATCH]) @ item_rows.T  # (b, I)
             mine = (self.seen_rows >= start) & (self.seen_rows < start + EVAL_BATCH)
             scores[self.seen_rows[mine] - start, self.seen_items[mine]] = -torch.inf
             tops.append(torch.topk(scores, min(k, scores.shape[1]), dim=1).indices.cpu().numpy())
         top = np.concatenate(tops)  # (n, k), as metrics.per_user judges it, in one pass (no loop over users)
-        keys = np.arange(self.n_users, dtype=np.int64)[:, None] * Q.shape[0] + top
-        hits = np.isin(keys, self.relevant_keys, assume_unique=False)  # (n, k)
+        keys = np.arange(self.n_users, dtype=np.int64)[:, None] * item_rows.shape[0] + top
+        # each sampled user has a relevant item, so relevant_keys is not empty
+        found = np.minimum(np.searchsorted(self.relevant_keys, keys), len(self.relevant_keys) - 1)
+        hits = self.relevant_keys[found] == keys  # (n, k)
         discounts = 1.0 / np.log2(np.arange(2, top.shape[1] + 2))
         ideal = np.cumsum(discounts)[np.minimum(self.n_relevant, top.shape[1]) - 1]
         return (hits * discounts).sum(1) / ideal
