@@ -19,6 +19,7 @@ from cfcore.data.dataset import BUILTIN_MOVIELENS
 from cfcore.data.load import load_dataset
 from cfcore.errors import CFError
 from cfcore.experiment import Experiment
+from cfcore.export import whole_numbers
 from cfcore.launch import registry as launchers
 from cfcore.rankers import registry
 from cfcore.records import Evaluation, RunRecord
@@ -319,7 +320,7 @@ def _query(args: argparse.Namespace) -> int:
         value = "similarity"
     frame = frame[["item_id", "title", "year", "genres", value, "n_ratings"]]
     if args.json:
-        print(json.dumps(json.loads(frame.to_json(orient="records")), indent=2))
+        print(json.dumps(json.loads(whole_numbers(frame).to_json(orient="records")), indent=2))  # 1995, not 1995.0
     else:
         frame = frame.assign(year=frame["year"].map(lambda y: "" if np.isnan(y) else f"{y:.0f}"))
         print(frame.to_string(index=False, float_format=lambda v: f"{v:.3f}", max_colwidth=50))

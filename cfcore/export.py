@@ -7,9 +7,20 @@ import io
 import numpy as np
 import pandas as pd
 
+# columns that hold whole numbers but arrive as floats, because a missing year is NaN
+WHOLE_NUMBER_COLUMNS = ("year", "n_ratings")
+
+
+def whole_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its year and count columns as integers (a missing one stays missing), so a file says 1995,
+    not 1995.0; a column with a fraction in it is left as it is."""
+    cast = {name: frame[name].astype("Int64") for name in WHOLE_NUMBER_COLUMNS
+            if name in frame and pd.api.types.is_float_dtype(frame[name]) and (frame[name].dropna() % 1 == 0).all()}
+    return frame.assign(**cast) if cast else frame
+
 
 def frame_to_csv(frame: pd.DataFrame) -> bytes:
-    return frame.to_csv(index=False).encode("utf-8")
+    return whole_numbers(frame).to_csv(index=False).encode("utf-8")
 
 
 def projector_tsv(vectors: np.ndarray, metadata: pd.DataFrame) -> tuple[bytes, bytes]:
@@ -29,5 +40,7 @@ def vectors_tsv(vectors: np.ndarray) -> bytes:
 def metadata_tsv(metadata: pd.DataFrame) -> bytes:
     """A header row when there is more than one column; tabs and newlines inside labels would break
     the format, so they become spaces."""
-    clean = metadata.astype(str).apply(lambda col: col.str.replace(r"[\t\r\n]+", " ", regex=True))
+    metadata = whole_numbers(metadata)
+    clean = metadata.astype(object).where(metadata.notna(), "").astype(str)  # a missing value: an empty field
+    clean = clean.apply(lambda col: col.str.replace(r"[\t\r\n]+", " ", regex=True))
     return clean.to_csv(sep="\t", index=False, header=clean.shape[1] > 1).encode("utf-8")

@@ -60,6 +60,7 @@ def test_recommend_and_similar(trained):
     rows = json.loads(cli("similar", "--model", str(out / "m.pt"), "--item", "2", "-k", "3", "--json").stdout)
     assert len(rows) == 3 and {"item_id", "title", "similarity"} <= set(rows[0])
     assert all(r["item_id"] != 2 for r in rows)
+    assert all(isinstance(r["year"], int) and isinstance(r["n_ratings"], int) for r in rows)  # 1995, not 1995.0
     # ordered by cosine discounted for movies with few ratings (cosine x n / (n + 10)); the column is the cosine
     ordered = [r["similarity"] * r["n_ratings"] / (r["n_ratings"] + 10) for r in rows]
     assert ordered == sorted(ordered, reverse=True)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cfcore.export import projector_tsv
+from cfcore.export import frame_to_csv, metadata_tsv, projector_tsv
 from cfcore.projection import axis_extremes, main_genre, project
 from tests.test_recommender import _planted
 
@@ -36,6 +36,18 @@ def test_axis_extremes_and_main_genre():
     low, high = axis_extremes(frame, "pc1", 2)
     assert low["title"].tolist() == ["e", "b"] and high["title"].tolist() == ["d", "a"]
     assert main_genre(pd.Series(["Drama|War", "", None])).tolist() == ["Drama", "(none)", "(none)"]
+
+
+def test_exports_write_years_and_counts_as_integers():
+    """Years arrive as floats (a missing one is NaN); a file must say 1995, not 1995.0, and leave a gap when
+    it is missing; a column with fractions keeps them."""
+    frame = pd.DataFrame({"title": ["A", "B"], "year": [1995.0, np.nan], "n_ratings": [3.0, 12.0],
+                          "similarity": [0.5, 1.0]})
+    assert frame_to_csv(frame).decode().splitlines() == ["title,year,n_ratings,similarity", "A,1995,3,0.5",
+                                                         "B,,12,1.0"]
+    assert metadata_tsv(frame[["title", "year"]]).decode().splitlines() == ["title\tyear", "A\t1995", "B\t"]
+    odd = pd.DataFrame({"year": [1995.5, 2000.0]})  # not whole numbers: left as they are
+    assert frame_to_csv(odd).decode().splitlines() == ["year", "1995.5", "2000.0"]
 
 
 def test_projector_tsv_round_trip():
