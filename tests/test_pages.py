@@ -160,6 +160,23 @@ def test_seed_preset_fills_the_form(tmp_path):
     assert at.selectbox(key="train_optimizer").value == "adam"
 
 
+def test_the_preset_box_says_custom_once_a_value_changes(tmp_path):
+    """It said "Recommended (CF Studio defaults)" above values that were no longer the defaults."""
+    at = app(tmp_path)
+    at.switch_page("views/train.py").run()
+    assert at.selectbox(key="train_preset").value == "recommended"
+    at.number_input(key="train_epochs").set_value(12).run()
+    assert at.selectbox(key="train_preset").value == "custom"
+    assert "Custom (your own values)" in at.selectbox(key="train_preset").options
+    at.number_input(key="train_epochs").set_value(30).run()  # back to the defaults: the preset's name again
+    assert at.selectbox(key="train_preset").value == "recommended"
+    at.selectbox(key="train_preset").set_value("seed").run()
+    assert at.selectbox(key="train_preset").value == "seed" and at.number_input(key="train_epochs").value == 10
+    at.select_slider(key="train_learning_rate").set_value(0.002).run()
+    assert at.selectbox(key="train_preset").value == "custom"
+    assert at.number_input(key="train_epochs").value == 10  # Custom keeps every value as it was
+
+
 def test_the_forms_bounds_are_the_configs_limits(tmp_path):
     """One table (config.LIMITS) bounds both: the form offered epochs up to 1,000 and patience up to
     100 while TrainConfig accepted 10,000."""

@@ -19,14 +19,38 @@ OPTIMIZER_HELP = ("Row-wise Adam (sparse_adam) updates only the users and movies
                   "seed document does.")
 DEVICE_LABELS = {"auto": "auto (best available)", "cpu": "CPU", "cuda": "CUDA GPU", "mps": "Apple GPU (MPS)"}
 OUTPUT_LABELS = {"clip": "clip to the rating scale (seed)", "sigmoid": "scaled sigmoid"}
+CUSTOM = "custom"  # what the preset box says once a value differs from every preset's
+PRESET_LABELS = {"recommended": "Recommended (CF Studio defaults)",
+                 "seed": "Seed document (lr 0.001, dense Adam, 10 epochs)", CUSTOM: "Custom (your own values)"}
+
+
 def _apply_preset() -> None:
-    """Write a preset's values into the widgets' state (on_change of the preset selector)."""
-    config = PRESETS[st.session_state[PRESET]]
-    _load_values(config)
+    """Write a preset's values into the widgets' state (on_change of the preset selector; Custom keeps them)."""
+    name = st.session_state[PRESET]
+    if name in PRESETS:
+        _load_values(PRESETS[name])
+
+
+def _preset_in_force() -> str:
+    """The preset whose values the form holds (the chosen one first), else CUSTOM. Widgets not drawn in the
+    last run (another ranking kind's settings) have no state and are not compared."""
+    chosen = st.session_state.get(PRESET)
+    for name in sorted(PRESETS, key=lambda n: n != chosen):
+        values = _form_values(PRESETS[name])
+        if all(st.session_state[key] == value for key, value in values.items() if key in st.session_state):
+            return name
+    return CUSTOM
 
 
 def _load_values(config: TrainConfig) -> None:
-    values = {
+    for key, value in _form_values(config).items():
+        st.session_state[key] = value
+    st.session_state.setdefault(form_key("relevance_threshold"), Evaluation().relevance_threshold)
+
+
+def _form_values(config: TrainConfig) -> dict:
+    """Each widget's value for ``config``, by its session key."""
+    fields = {
         "embedding_dim": config.embedding_dim, "learning_rate": _nearest(LEARNING_RATES, config.learning_rate),
         "batch_size": _nearest(BATCH_SIZES, config.batch_size), "epochs": config.epochs,
         "weight_decay": config.weight_decay, "dropout": config.dropout, "optimizer": config.optimizer,
@@ -38,12 +62,11 @@ def _load_values(config: TrainConfig) -> None:
         "output": config.output, "seed": config.seed, "device": config.device,
         "ranking_model": config.ranking_model,
     }
+    values = {form_key(name): value for name, value in fields.items()}
     for kind, ranker in registry.kinds().items():  # every kind's settings: its defaults, or the config's own
         params = config.ranking_params if kind == config.ranking_model else ranker.Params()
         values.update({ranker_key(kind, s.name): getattr(params, s.name) for s in ranker.Params.settings()})
-    values["relevance_threshold"] = st.session_state.get(form_key("relevance_threshold"), Evaluation().relevance_threshold)
-    for name, value in values.items():
-        st.session_state[form_key(name)] = value
+    return values
 
 
 def _bounds(name: str) -> dict:
@@ -79,10 +102,10 @@ def config_form() -> tuple[TrainConfig | None, str | None]:
     """Draw the form; return (config, None) or (None, what is wrong with the values)."""
     if form_key("embedding_dim") not in st.session_state:
         _load_values(TrainConfig())
-    st.selectbox("Preset", list(PRESETS), key=PRESET, on_change=_apply_preset,
-                 format_func=lambda p: {"recommended": "Recommended (CF Studio defaults)",
-                                        "seed": "Seed document (lr 0.001, dense Adam, 10 epochs)"}.get(p, p),
-                 help="Fills the form; change any value afterwards.")
+    st.session_state[PRESET] = _preset_in_force()  # a changed value makes it "Custom", not the preset's name
+    st.selectbox("Preset", [*PRESETS, CUSTOM], key=PRESET, on_change=_apply_preset,
+                 format_func=lambda p: PRESET_LABELS.get(p, p),
+                 help="Fills the form; change any value afterwards (the box then says Custom).")
     left, right = st.columns(2)
     left.number_input("Embedding dimension", **_bounds("embedding_dim"), step=1, key=form_key("embedding_dim"),
                       help="Length of each user's and movie's taste vector.")
