@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -176,9 +176,12 @@ class Experiment:
         if self.trainer is not None:
             self.trainer.stop()
 
-    def finish(self) -> RunRecord | None:
+    def finish(self, on_stage: Callable[[str], None] = lambda what: None) -> RunRecord | None:
         """Fit the ranking model on the kept epoch, evaluate, and return the run's record (None when no
-        epoch finished); the model is then ``self.model``."""
+        epoch finished); the model is then ``self.model``. ``on_stage`` hears what it is doing, in words
+        ("judging the lists ..."): on large data this takes a minute, and a bar at 100% must say why."""
+        finish_started = time.perf_counter()
+        on_stage("keeping the best epoch")
         if self._kept_rating is not None:  # stop_on "ndcg": the stars of the lists' best epoch
             self.run.keep(*self._kept_rating)
         rating = self.run.finish()
@@ -186,6 +189,8 @@ class Experiment:
             return None
         train, ev, config = self.parts.train, self.evaluation, self.config
         started = time.perf_counter()
+        if self.trainer is None and self.ranker_kind.slow_fit:
+            on_stage(f"fitting the {registry.label(self.ranker_kind.kind)} ranking model")
         ranker = self._ranker(rating)
         if ranker.kind != config.ranking_model:  # the tuned model kept nothing: the stars' own lists
             config = config.replace(ranking_model=ranker.kind)
@@ -195,8 +200,13 @@ class Experiment:
         model = Recommender.build(rating, ranker, train, self.dataset.catalog, heldout=self.parts.val)
         judged = self.test if self.test is not None else self.parts.val
         scores = self.run.baselines if self.test is None else baseline_scores(train, self.test)
+        on_stage("judging the lists beside " + ", ".join(registry.label(kind) for kind in registry.references()
+                                                         if kind != ranker.kind))
         ladder = ranking_ladder(model, judged, ev.k, ev.relevance_threshold,
                                 free_bytes=resources.available_memory(torch.device("cpu")))
+        on_stage("measuring where it errs")
+        buckets = error_by_bucket(model, judged, ev.k, ev.relevance_threshold,
+                                  ndcg_by_user=(ladder.users, ladder.ndcg))
         best = self.run.best_record
         test_rmse = test_mae = None
         if self.test is not None:
@@ -209,14 +219,14 @@ class Experiment:
             split=self.split_settings, config=config, evaluation=ev, epochs=tuple(self.run.history),
             best_epoch=best.epoch, val_rmse=best.val_rmse, val_mae=best.val_mae, stop_reason=self.run.end.reason,
             baselines=Baselines(**scores, noise_floor=self.dataset.noise_floor), ladder=ladder.rows,
-            buckets=error_by_bucket(model, judged, ev.k, ev.relevance_threshold,
-                                    ndcg_by_user=(ladder.users, ladder.ndcg)),
+            buckets=buckets,
             step_loss=_thinned(self.step_log), seconds=sum(r.seconds for r in self.run.history),
             ranking_seconds=ranking_seconds,
             where=Where(self.run.device_name, socket.gethostname(), self.launcher),
             partial=best.completed < 1.0, test_rmse=test_rmse, test_mae=test_mae, created=time.time(),
             ranker_epochs=tuple(self.ranker_epochs),
-            ranker_best_epoch=self._lists_epoch_kept())
+            ranker_best_epoch=self._lists_epoch_kept(),
+            finish_seconds=time.perf_counter() - finish_started)
         # the map over training ends on the vectors that rank (the tuned model's), else the stars'
         shown = ranker.item_vectors() if self.trainer is not None and ranker.item_vectors() is not None else None
         frames = self.snapshots.frames(shown if shown is not None else rating.item_factors,

@@ -123,6 +123,7 @@ class RunRecord:
     step_loss: StepLoss = StepLoss()
     seconds: float = 0.0  # training epochs, summed
     ranking_seconds: float = 0.0  # fitting the ranking model
+    finish_seconds: float = 0.0  # after the last epoch: fitting, judging the lists, measuring errors (0: unknown)
     where: Where = Where()
     partial: bool = False  # stopped inside the first epoch: the weights of part of it
     test_rmse: float | None = None

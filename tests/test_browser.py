@@ -464,7 +464,13 @@ def test_a_reloaded_tab_finds_its_running_job_and_can_stop_it(browser, tmp_path)
 
 def test_demo_from_the_home_page_lands_on_recommend(browser, tmp_path):
     with streamlit_server(env={"CF_STUDIO_RUNS_DIR": str(tmp_path / "runs")}) as url:
-        page = open_app(browser, url)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        outside, failed = [], []  # every request is counted, from the first page load on
+        page.on("request", lambda r: None if r.url.startswith(url) or r.url.startswith("data:") else
+                outside.append(r.url))
+        page.on("requestfailed", lambda r: failed.append(f"{r.url} {r.failure}"))
+        page.goto(url)
+        wait_idle(page)
         page.get_by_role("button", name="Run the demo").click()
         expect(page.get_by_test_id("stMain").get_by_test_id("stProgress")).to_contain_text("epoch", timeout=60_000)
         expect(sidebar(page)).to_contain_text("training: progress on this page")  # one progress bar, not two
@@ -475,6 +481,11 @@ def test_demo_from_the_home_page_lands_on_recommend(browser, tmp_path):
         expect(sidebar(page)).to_contain_text("tuned factor model lists")
         page.wait_for_timeout(1500)
         screenshot(page, "demo-landed-on-recommend")
+        # the URL names the view shown and no job that has ended (a link to it reopens Recommend)
+        assert page.url.split("?")[0].rstrip("/").endswith("/recommend") and "job=" not in page.url, page.url
+        assert "run=" in page.url
+        # nothing was fetched from outside the app's server (an offline machine would have failed it)
+        assert outside == [] and failed == [], (outside, failed)
         page.close()
 
 

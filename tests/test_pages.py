@@ -590,7 +590,7 @@ def test_the_cli_and_the_dashboard_record_the_same_metrics(tmp_path, small_synth
     assert from_job.val_rmse == pytest.approx(from_cli.val_rmse, rel=1e-4)  # same data, split, config
 
 
-def test_the_estimate_says_the_run_ends_by_fitting_ease_and_how_long_that_took_for_the_active_model(
+def test_the_estimate_counts_what_comes_after_the_epochs_as_long_as_it_took_the_active_models_run(
         tmp_path, saved_model, small_synthetic):
     from cfcore.datastore import content_hash
 
@@ -603,16 +603,34 @@ def test_the_estimate_says_the_run_ends_by_fitting_ease_and_how_long_that_took_f
     at.run()
     at.switch_page("views/train.py").run()
     assert not at.exception
-    assert "then fitting" not in expected_line(at)  # the tuned model trains with the epochs: nothing after them
+    # the tuned model trains with the epochs: after them only the lists' judging and saving
+    assert expected_line(at).endswith(" epochs, then judging the lists and saving")
     at.selectbox(key="train_ranking_model").set_value("ease").run()
-    assert expected_line(at).endswith(" epochs, then fitting the EASE (item-item) ranking model")  # no figure yet
-    record = replace(saved_model.record, ranking_seconds=4.2,
+    assert expected_line(at).endswith(" epochs, then fitting the EASE (item-item) ranking model, judging the lists "
+                                      "and saving")  # not timed yet: no figure
+    record = replace(saved_model.record, ranking_seconds=4.2, finish_seconds=6.5,
                      config=saved_model.record.config.replace(ranking_model="ease"))
     assert record.ranking_kind == "ease" and record.dataset.content_hash == content_hash(small_synthetic.dataset.ratings)
     at.session_state[state.ACTIVE_MODEL] = state.ActiveModel(saved_model.with_record(record), None, "trained here")
     at.run()
-    assert expected_line(at).endswith(", then fitting the EASE (item-item) ranking model (4.2 s for the active model)")
+    line = expected_line(at)
+    epochs = float(re.search(r"at most ([0-9.]+) s for", line).group(1))
+    in_all = float(re.search(r"so at most \*\*([0-9.]+) s\*\* in all$", line).group(1))
+    assert "and saving; about 6.5 s for the active model's run" in line and in_all == pytest.approx(epochs + 6.5, abs=1)
     elsewhere = replace(record, dataset=replace(record.dataset, content_hash="another dataset"))
     at.session_state[state.ACTIVE_MODEL] = state.ActiveModel(saved_model.with_record(elsewhere), None, "trained here")
     at.run()  # its time says nothing about this data
-    assert expected_line(at).endswith(" epochs, then fitting the EASE (item-item) ranking model")
+    assert expected_line(at).endswith(" judging the lists and saving")
+
+def test_a_link_to_a_job_the_server_no_longer_has_says_so_and_the_url_drops_it(tmp_path, saved_model):
+    run = save_run(tmp_path, saved_model)
+    at = fresh_session(tmp_path, job="0123456789ab", run=run.run_id, data="0000000000000000")
+    assert not at.exception and at.title[0].value == "CF Studio"
+    said = [plain(m.value) for m in at.info]
+    assert said == ["The link named a training job that this server no longer has: it finished or was stopped, or "
+                    "the server restarted since. A run it saved is on the Runs page."]
+    assert any("could not be restored" in plain(w.value) for w in at.warning)  # both problems are said
+    assert state.JOB not in at.session_state and at.session_state[state.ACTIVE_MODEL].run_id == run.run_id
+    assert "job" not in at.query_params and at.query_params["run"] == run.run_id
+    at.run()
+    assert not at.info  # said once

@@ -151,3 +151,33 @@ def test_the_estimate_counts_the_copy_of_the_data_the_training_process_holds(sma
                  for r in (parts.train, parts.val, small_synthetic.dataset.ratings))
     assert arrays <= ProcessLauncher().copy_bytes(small_synthetic.dataset, parts) < 1.2 * arrays + 1_000_000
     assert ThreadLauncher().copy_bytes(small_synthetic.dataset, parts) == 0  # a thread reads the caller's arrays
+
+
+def test_after_its_epochs_a_run_says_what_it_is_doing_and_times_it(small_synthetic, parts, tmp_path):
+    from cfcore.launch.base import Finished, LaunchRequest, Stage, run_request
+    from cfcore.progress import EndRecord
+
+    messages = []
+    config = TrainConfig(epochs=2, embedding_dim=8, ranking_model="ease")
+    result = run_request(LaunchRequest(small_synthetic.dataset, parts, config), messages.append, lambda run: None,
+                         "here")
+    end = next(i for i, m in enumerate(messages) if isinstance(m, EndRecord))
+    stages = [m.what for m in messages[end:] if isinstance(m, Stage)]
+    assert stages == ["keeping the best epoch", "fitting the EASE (item-item) ranking model",
+                      "judging the lists beside most popular, rating model (MF)", "measuring where it errs",
+                      "packing the model"]
+    assert isinstance(messages[-1], Finished) and all(not isinstance(m, Stage) for m in messages[:end])
+    assert 0 < result.record.ranking_seconds <= result.record.finish_seconds
+    # the job shows the stage on its bar, with the time left when a run like it was timed here before
+    job = jobs.TrainingJob(small_synthetic.dataset, parts, config, tmp_path, finish_seconds=30.0)
+    for message in messages[:end + 4]:  # up to "judging the lists"
+        job._take(message)
+    job.state.finishing_since = job.state.stage_since - 4.0  # 4 s after the last epoch
+    done, text = job.progress()
+    assert done == 1.0
+    assert text.endswith("finished · judging the lists beside most popular, rating model (MF) · 0 s, "
+                         "about 26 s left…"), text
+    unknown = jobs.TrainingJob(small_synthetic.dataset, parts, config, tmp_path)
+    for message in messages[:end + 3]:
+        unknown._take(message)
+    assert unknown.progress()[1].endswith("· fitting the EASE (item-item) ranking model · 0 s…")

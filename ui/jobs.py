@@ -19,7 +19,7 @@ from cfcore.config import TrainConfig
 from cfcore.data.dataset import Dataset
 from cfcore.errors import CFError
 from cfcore.launch import registry as launchers
-from cfcore.launch.base import Failed, Finished, Launcher, LaunchRequest, Message, Started, Steps, failure
+from cfcore.launch.base import Failed, Finished, Launcher, LaunchRequest, Message, Stage, Started, Steps, failure
 from cfcore.progress import EndRecord, EpochRecord, RankerEpochRecord, RankerStepRecord, StepRecord
 from cfcore.projection import tsne_stages
 from cfcore.queries import Recommender
@@ -52,6 +52,9 @@ class JobState:
     ranker_steps: list[RankerStepRecord] = field(default_factory=list)  # the tuned model's, when it trains
     ranker_epochs: list[RankerEpochRecord] = field(default_factory=list)
     end: EndRecord | None = None
+    stage: str = ""  # after the last epoch: what the run is doing ("judging the lists ...")
+    stage_since: float = 0.0  # ... since when (time.time())
+    finishing_since: float = 0.0  # when the last epoch ended (0: not yet)
     baselines: dict[str, float] = field(default_factory=dict)  # the RMSE lines of the live chart
     device: str = ""
     where: str = ""  # the launcher's description of where it trains
@@ -124,8 +127,12 @@ class TrainingJob(_BackgroundJob):
 
     def __init__(self, dataset: Dataset, parts: Split, config: TrainConfig, runs_dir: Path,
                  split_settings: SplitSettings = SplitSettings(), dataset_hash: str = "",
-                 evaluation: Evaluation = Evaluation(), launcher: Launcher | None = None) -> None:
+                 evaluation: Evaluation = Evaluation(), launcher: Launcher | None = None,
+                 finish_seconds: float | None = None) -> None:
         self.dataset, self.parts, self.config, self.runs_dir = dataset, parts, config, Path(runs_dir)
+        # how long the work after the epochs (ranking fit, judging the lists, saving) took a run like this one
+        # here; the ETA counts it, so "0 s left" is not followed by a minute at 100%. None: not known yet
+        self.finish_seconds = finish_seconds
         # split settings and the data's hash go into the run's record, so a saved run finds its split again;
         # keep_in: where the training side saves a result this server was not there to collect
         self.request = LaunchRequest(dataset, parts, config, split_settings, dataset_hash, evaluation,
@@ -162,6 +169,7 @@ class TrainingJob(_BackgroundJob):
                 self._follow(message)
             result = handle.result()
             if result is not None:
+                self._take(Stage("saving the run"))
                 model = result.load()
                 info = save_run(self.runs_dir, model)
                 self.state.run_info, self.state.result = info, model
@@ -193,6 +201,10 @@ class TrainingJob(_BackgroundJob):
             state.end = message
             state.status = "finishing"  # the loop is over; keeping the best model and saving it
             state.message = message.message
+            state.stage, state.stage_since = "keeping the best epoch", time.time()
+            state.finishing_since = state.stage_since
+        elif isinstance(message, Stage):
+            state.stage, state.stage_since = message.what, time.time()
         elif isinstance(message, Started):
             state.device, state.notes, state.pid = message.device, list(message.notes), message.pid
             state.where = message.where
@@ -227,11 +239,12 @@ class TrainingJob(_BackgroundJob):
         done = min(1.0, last.step / total_steps)
         if state.end is not None:  # the loop is over; a rate and ETA from its last, cut-short window would mislead
             reason = state.end.reason
+            doing = self.finishing_text()
             if reason in ("stopped", "diverged"):
-                return done, f"epoch {last.epoch}/{cfg.epochs} · {reason} · saving the run…"
+                return done, f"epoch {last.epoch}/{cfg.epochs} · {reason} · {doing}"
             # an early stop is a finished run: a bar left at 8/30 next to "finished" reads as a stall
             ended = "finished early: validation stopped improving" if reason == "early_stopping" else "finished"
-            return 1.0, f"epoch {last.epoch}/{cfg.epochs} · {ended} · saving the run…"
+            return 1.0, f"epoch {last.epoch}/{cfg.epochs} · {ended} · {doing}"
         lists = state.ranker_epochs[-1] if state.ranker_epochs else None
         if lists is not None and lists.epoch > last.epoch:  # the stars stopped; the lists model trains on
             return lists.epoch / cfg.epochs, (f"epoch {lists.epoch}/{cfg.epochs} · the stars are done; training "
@@ -239,9 +252,21 @@ class TrainingJob(_BackgroundJob):
         rate = self.ratings_per_second()
         if rate is None:
             return done, f"epoch {last.epoch}/{cfg.epochs} · measuring speed…"
-        eta = (total_steps - last.step) * cfg.batch_for(len(self.parts.train)) / rate
+        eta = (total_steps - last.step) * cfg.batch_for(len(self.parts.train)) / rate + (self.finish_seconds or 0.0)
         rate_text = f"{rate / 1e6:.2f}M" if rate >= 1e6 else f"{rate / 1e3:.0f}K"
         return done, f"epoch {last.epoch}/{cfg.epochs} · {rate_text} ratings/s · at most {_duration(eta)} left"
+
+    def finishing_text(self) -> str:
+        """After the epochs: what the run is doing and for how long, and the time left when a run like it was
+        timed here ("judging the lists beside Most popular, EASE · 4 s, about 3 s left…")."""
+        state, now = self.state, time.time()
+        doing = state.stage or "saving the run"
+        if not state.finishing_since:
+            return f"{doing}…"
+        text = f"{doing} · {_duration(now - state.stage_since)}"
+        if self.finish_seconds:
+            text += f", about {_duration(max(self.finish_seconds - (now - state.finishing_since), 1.0))} left"
+        return text + "…"
 
     def ratings_per_second(self) -> float | None:
         """Ratings trained per wall-clock second over the last RATE_WINDOW_SECONDS (validation included),

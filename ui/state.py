@@ -188,6 +188,9 @@ def restore_from_url() -> None:
     if job is not None and JOB not in st.session_state:
         st.session_state[JOB] = job
         job.heartbeat()
+    elif params.get("job") and job is None:  # sync_url drops the dead id from the URL on this run
+        flash("The link named a training job that this server no longer has: it finished or was stopped, or "
+              "the server restarted since. A run it saved is on the Runs page.", "info")
     run_id = params.get("run")
     if run_id and ACTIVE_MODEL not in st.session_state:
         try:
@@ -239,10 +242,20 @@ def prepare_launcher() -> bool:
     return True
 
 
+def finish_seconds(config) -> float | None:
+    """How long the work after the epochs (fitting the ranking model, judging the lists, measuring errors) took
+    the active model's run, when it was trained on this data with the same ranking kind; None when unknown."""
+    model = active_model()
+    record = model.recommender.record if model else None
+    if record is None or record.dataset.content_hash != dataset_hash() or record.ranking_kind != config.ranking_model:
+        return None
+    return record.finish_seconds or None  # 0: a run saved before it was timed
+
+
 def start_training(config, evaluation: Evaluation = Evaluation()) -> TrainingJob:
     """Train ``config`` on the active dataset and split in the background; the job belongs to this session."""
     job = TrainingJob(dataset(), current_split(), config, runs_dir(), split_settings(), dataset_hash(),
-                      evaluation).start()
+                      evaluation, finish_seconds=finish_seconds(config)).start()
     st.session_state[JOB] = job
     st.session_state.pop(JOB_ABSORBED, None)
     return job
@@ -270,13 +283,11 @@ def runs_dir() -> Path:
 
 def flash(message: str, kind: str = "success") -> None:
     """A message to show once on the next run (e.g. after a button caused a rerun)."""
-    st.session_state[FLASH] = (kind, message)
+    st.session_state.setdefault(FLASH, []).append((kind, message))  # a link may fail twice (data and job)
 
 
 def show_flash() -> None:
-    item = st.session_state.pop(FLASH, None)
-    if item:
-        kind, message = item
+    for kind, message in st.session_state.pop(FLASH, []):
         getattr(st, kind)(message)
 
 

@@ -35,19 +35,13 @@ def _seconds(value: float) -> str:
     return f"{value:.2g} s" if value < 10 else f"{value:.0f} s"
 
 
-def _ranking_fit_note(config: TrainConfig) -> str:
-    """The part of a run the epoch estimate leaves out: fitting a slow ranking model (EASE) at the end, with how
-    long it took for the active model when that was trained on this data with the same kind (so a 0.6 s
-    estimate is not read as the whole wait for a run that takes 7 s)."""
-    if not registry.get(config.ranking_model).slow_fit:
-        return ""  # most popular: a count; the rating model's own lists: nothing to fit
-    note = f", then fitting the {registry.label(config.ranking_model)} ranking model"
-    model = state.active_model()
-    record = model.recommender.record if model else None
-    if (record is not None and record.dataset.content_hash == state.dataset_hash()
-            and record.ranking_kind == config.ranking_model):
-        note += f" ({_seconds(record.ranking_seconds)} for the active model)"
-    return note
+def _after_epochs(config: TrainConfig) -> tuple[str, float | None]:
+    """What a run does after its epochs, in words, and how long that took the active model's run on this data
+    with the same ranking kind (None: not known), so a 0.6 s estimate is not read as the whole wait for a run
+    that then spends 7 s fitting EASE and judging its lists."""
+    fit = (f"fitting the {registry.label(config.ranking_model)} ranking model, "
+           if registry.get(config.ranking_model).slow_fit else "")
+    return f"{fit}judging the lists and saving", state.finish_seconds(config)
 
 
 def overfitting_note(epochs, best_val_rmse: float) -> str | None:
@@ -123,8 +117,11 @@ def estimate_ui(data: Dataset, parts: Split, config: TrainConfig) -> ResourceEst
         per_epoch = e.seconds_per_epoch + (e.lists_seconds_per_epoch or 0.0)
         both = (f" ({_seconds(e.seconds_per_epoch)} for the stars, {_seconds(e.lists_seconds_per_epoch)} for the "
                 "lists' model)") if e.lists_seconds_per_epoch is not None else f" ({e.steps_per_epoch:,} steps)"
+        after, after_seconds = _after_epochs(config)
+        in_all = (f"; about {_seconds(after_seconds)} for the active model's run, so at most "
+                  f"**{_seconds(per_epoch * config.epochs + after_seconds)}** in all") if after_seconds else ""
         st.markdown(f"**Expected:** about {_seconds(per_epoch)} per epoch{both}, at most "
-                    f"{_seconds(per_epoch * config.epochs)} for {config.epochs} epochs" + _ranking_fit_note(config),
+                    f"{_seconds(per_epoch * config.epochs)} for {config.epochs} epochs, then {after}{in_all}",
                     help="Timed on this data with the real training loops for about a second (validation "
                          "included). Early stopping usually ends sooner. After the epochs come judging the lists "
                          "(beside most popular, EASE and the rating model's own) and saving the run: seconds on "
@@ -157,10 +154,10 @@ def live_panel() -> None:
     job.heartbeat()
     s = job.state
     done, text = job.progress()
-    if job.running and s.end is not None:  # stopped or finished: saving takes a moment on large data
-        st.warning(f"{md(s.end.message)}. Keeping the best model and saving the run…", icon=":material/hourglass_top:")
-    elif job.running:
+    if job.running:  # after the epochs the bar's text says what the run is doing (see TrainingJob.progress)
         st.progress(done, text=text)
+    if job.running and s.end is not None:
+        st.caption(f"{md(s.end.message)}.")
     for note in s.notes[:1]:
         st.caption(md(note))
     lists = registry.get(job.config.ranking_model).trained  # the tuned model's loss and NDCG, in a second row

@@ -1,8 +1,8 @@
 """The launcher protocol: hand a run to somewhere it can execute, follow its records, stop it, collect its result.
 
     handle = launcher.launch(request)
-    for message in handle.records():   # Started, StepRecord/Steps, EpochRecord, EndRecord, then Finished
-        ...                            # or Failed; None when a poll passed without one
+    for message in handle.records():   # Started, StepRecord/Steps, EpochRecord, EndRecord, Stage..., then
+        ...                            # Finished or Failed; None when a poll passed without one
     result = handle.result()           # RunResult: the run's record and its model as plain data
     handle.stop()                      # from any thread: the run stops after its current step and still finishes
 
@@ -80,6 +80,13 @@ class Steps:
     times: list[float]
 
 
+@dataclass(frozen=True)
+class Stage:
+    """After the last epoch: what the run is doing now ("fitting the EASE ranking model"), so a page can say it."""
+
+    what: str
+
+
 @dataclass(frozen=True, eq=False)
 class Finished:
     """The run ended; ``result`` holds it when an epoch (or part of one) was kept."""
@@ -97,7 +104,8 @@ class Failed:
     detail: str = ""
 
 
-Message = Started | StepRecord | RankerStepRecord | Steps | EpochRecord | RankerEpochRecord | EndRecord | Finished | Failed
+Message = (Started | StepRecord | RankerStepRecord | Steps | EpochRecord | RankerEpochRecord | EndRecord | Stage
+           | Finished | Failed)
 
 
 class Handle(Protocol):
@@ -145,7 +153,9 @@ def run_request(request: LaunchRequest, emit: Callable[[Message], None], on_run:
     emit(Started(run.device_name, list(run.notes), dict(run.baselines), os.getpid(), where))
     for record in experiment:
         emit(record)
-    record = experiment.finish()
+    record = experiment.finish(lambda what: emit(Stage(what)))
+    if record is not None:
+        emit(Stage("packing the model"))
     result = RunResult.of(experiment.model) if record is not None else None
     emit(Finished(run.end.reason, run.end.message, result))
     return result
