@@ -19,7 +19,7 @@ from cfcore.launch import registry as launchers
 from cfcore.queries import Recommender
 from cfcore.ratings import Ratings
 from cfcore.records import Evaluation
-from cfcore.runs import load_run, run_label
+from cfcore.runs import load_run, read_run, run_label, run_path
 from cfcore.split import Split, SplitSettings
 from ui.data import builtin_dataset
 from ui.jobs import SweepJob, TrainingJob, find_job
@@ -215,7 +215,11 @@ def restore_from_url() -> None:
             st.session_state[f"{key}_from_url"] = params.get(param)
     previous = params.get("previous")
     if previous and PREVIOUS_ACTIVE not in st.session_state:
-        st.session_state[PREVIOUS_ACTIVE] = (previous, previous)  # its name is read when it is loaded
+        try:  # the person's name for it, as set_active_model keeps it; a bad id stays a bad id until clicked
+            name = read_run(run_path(runs_dir(), previous)).name
+        except CFError:
+            name = ""
+        st.session_state[PREVIOUS_ACTIVE] = (previous, name or previous)
     form = {name: value for name, value in params.items() if name.startswith(FORM_PREFIX) and name != PRESET}
     if form and FORM_VALUES not in st.session_state:  # text: the form reads each value as its widget's type
         st.session_state[FORM_VALUES] = form

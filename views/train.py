@@ -184,7 +184,7 @@ def verdict_ui(record: RunRecord, run_id: str | None) -> None:
     model, previous = state.active_model(), state.previous_active()
     if v.level == "bad" and previous and model is not None and model.run_id == run_id and run_id != previous[0]:
         previous_id, label = previous
-        if st.button(f"Make {label} active again", key="train_previous_active", icon=":material/undo:",
+        if st.button(f"Make {md(label)} active again", key="train_previous_active", icon=":material/undo:",
                      help="Recommend and Embeddings go back to the model that was active before this run; this "
                           "run stays saved on the Runs page."):
             def load():
@@ -218,7 +218,7 @@ def record_panel(record: RunRecord, run_id: str | None, seconds: float, where: s
                 delta=f"{record.val_mae - base.bias_mae:+.4f} vs bias-only", delta_color="inverse",
                 help="Mean absolute error on held-out ratings: the average number of stars a prediction is off.")
     c[2].metric("Best epoch", f"{record.best_epoch} of {len(record.epochs)}")
-    c[3].metric("Time", f"{seconds:.1f} s")
+    c[3].metric("Time", _seconds(seconds))  # two significant figures: a run on a small file takes 0.04 s
     st.caption(f"Baselines on the same split: global mean RMSE {base.global_mean_rmse:.4f} (predict the "
                f"average rating for everyone), bias-only RMSE {base.bias_rmse:.4f} (average plus how generous "
                f"each user and how liked each movie is). Device: {md(record.where.device or 'not recorded')}"
