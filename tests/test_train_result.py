@@ -9,12 +9,15 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from cfcore.config import TrainConfig
 from cfcore.progress import EpochRecord
 from cfcore.records import Baselines, RankingRow
-from cfcore.runs import list_runs, save_run, set_run_label
+from cfcore.runs import list_runs, load_run, save_run, set_run_label
+from cfcore.split import split
 from tests.test_runs_page import runs_grid, select_rows
 from tests.test_verdict import BIAS, DEFAULTS, HEAVY_DECAY
 from ui import state
+from ui.jobs import TrainingJob
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -154,3 +157,24 @@ def test_the_runs_table_marks_a_run_worse_than_bias_only(tmp_path, saved_model):
     at.run()
     table = runs_grid(at.switch_page("views/runs.py").run()).value
     assert dict(zip(table["name"], table["verdict"])) == {"defaults": "✓", "heavy decay": "✗ below bias-only"}
+
+
+def test_after_another_run_is_made_active_the_train_page_shows_that_run_not_the_sessions_last_job(
+        tmp_path, saved_model, small_synthetic):
+    trained = save_curve(tmp_path, saved_model, DEFAULTS, "trained here")
+    other = save_curve(tmp_path, saved_model, HEAVY_DECAY, "heavy decay", **bad_settings())
+    data = small_synthetic.dataset
+    job = TrainingJob(data, split(data.ratings, "random", 0.1, seed=0), TrainConfig(), tmp_path)  # never started
+    job.state.status, job.state.message = "done", "Finished 8 epochs"
+    job.state.result = load_run(tmp_path, trained)
+    job.state.run_info = next(info for info in list_runs(tmp_path) if info.run_id == trained)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.session_state[state.RUNS_DIR] = str(tmp_path)
+    at.session_state[state.JOB] = job
+    at.session_state[state.JOB_ABSORBED] = True  # its model was taken in; then the Runs page activated another
+    at.query_params["run"] = other
+    at.run()
+    at.switch_page("views/train.py").run()
+    assert not at.exception and at.session_state[state.ACTIVE_MODEL].run_id == other
+    assert any(m.value.startswith("**Active model: heavy decay") for m in at.markdown)
+    assert "Worse than bias-only" in alerts(at).replace("\\", "") and not at.success  # not "Saved as run ... and made active"

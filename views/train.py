@@ -288,11 +288,25 @@ def main() -> None:
         estimate = None if problem or running else estimate_ui(data, parts, config)
         can_start = config is not None and not running and (estimate is None or estimate.fits) and not problem
         buttons_ui(job, running, config, can_start)
+    if _superseded(job):  # this session's last run is over and another run is active: show that one
+        active_run_panel()
+        return
     st.fragment(run_every=LIVE_SECONDS if job is not None and job.running else None)(live_panel)()
     if job is not None and not job.running:
         result_panel(job)
     elif job is None:
         active_run_panel()
+
+
+def _superseded(job: TrainingJob | None) -> bool:
+    """True when the session's job ended, its model was taken in, and another saved run became active since
+    (on the Runs page, or "Make ... active again"): the page then shows the active run, not the job."""
+    if job is None or job.running or not st.session_state.get(state.JOB_ABSORBED):
+        return False
+    model = state.active_model()
+    own = job.state.run_info.run_id if job.state.run_info else None
+    return model is not None and model.run_id is not None and model.run_id != own and \
+        model.recommender.record is not None
 
 
 main()
