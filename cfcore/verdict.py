@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from cfcore.config import TrainConfig
 from cfcore.rankers import registry
 from cfcore.rankers.mf import RatingModelRanker
 from cfcore.records import RunRecord
@@ -22,6 +23,7 @@ Level = Literal["good", "warning", "bad"]
 OVERFIT_RISE = 0.02  # validation RMSE this far above its best (relative) by the last epoch: overfitting. The
 #                      recommended defaults on the built-in data end 0.8% above their best (early stopping's
 #                      patience), a run left to memorise its ratings 5-10%
+RECOMMENDED = TrainConfig()  # what the advice points to
 STILL_FALLING = 0.002  # the last epoch improved validation RMSE by more than this: training stopped too soon
 
 
@@ -97,14 +99,15 @@ def _stars_cause(record: RunRecord) -> str:
     falling = len(epochs) >= 2 and epochs[-2].val_rmse - last.val_rmse > STILL_FALLING
     if record.stop_reason in ("completed", "stopped") and best is last and falling:
         return (f"Too few epochs for this learning rate ({config.learning_rate:g}): validation RMSE was still "
-                f"falling at the last epoch ({epochs[-2].val_rmse:.4f} → {last.val_rmse:.4f}). Train more epochs "
-                "or raise the learning rate (the recommended preset uses 0.005 with row-wise Adam).")
+                f"falling at the last epoch ({epochs[-2].val_rmse:.4f} → {last.val_rmse:.4f}). Train more epochs"
+                + (f" or raise the learning rate (the recommended preset uses {RECOMMENDED.learning_rate:g} with "
+                   "row-wise Adam)." if config.learning_rate < RECOMMENDED.learning_rate else "."))
     if best.train_rmse >= record.baselines.bias_rmse and config.weight_decay > 0:
         return (f"Too much weight decay ({config.weight_decay:g}"
                 + (", applied by dense Adam to every parameter at every step" if config.optimizer == "adam" else "")
                 + f"): even on its training ratings the RMSE stayed at {best.train_rmse:.4f}, so the penalty kept "
                 "the model from learning anything beyond the average. Lower the weight decay (the recommended "
-                "preset: 0.05 with row-wise Adam).")
+                f"preset: {RECOMMENDED.weight_decay:g} with row-wise Adam).")
     return (f"It fitted its training ratings (RMSE {best.train_rmse:.4f}) but not held-out ones: it memorised "
             "from the first epochs. Raise the weight decay, or lower the embedding dimension or the learning rate.")
 

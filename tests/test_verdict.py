@@ -55,6 +55,11 @@ def test_the_seed_preset_still_falling_at_its_last_epoch_is_blamed_on_too_few_ep
     assert v.cause.startswith("Too few epochs for this learning rate (0.001)") and "1.0110 → 1.0007" in v.cause
 
 
+def test_a_run_at_the_recommended_learning_rate_still_falling_is_told_to_train_longer_not_faster():
+    v = verdict(record([(1.3, 1.45), (1.2, 1.33), (1.1, 1.20)], stop_reason="completed"))
+    assert v.cause.endswith("(1.3300 → 1.2000). Train more epochs.")
+
+
 def test_a_run_that_memorised_from_the_first_epochs_is_bad_and_says_so():
     v = verdict(record(MEMORISED))
     assert v.level == "bad" and "memorised from the first epochs" in v.cause
