@@ -57,4 +57,8 @@ def test_a_bad_run_is_a_clear_warning_with_the_way_back(browser, tmp_path, saved
         expect(page.get_by_text("is the active model again")).to_be_visible()
         expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
         page.wait_for_function(f"() => location.search.includes('run={good}')", timeout=10_000)
+        go(page, "Runs")  # the table marks the bad run
+        expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
+        page.wait_for_timeout(1000)
+        screenshot(page, "runs-verdict-column")
         page.close()

@@ -229,7 +229,7 @@ def runs_section(runs: list[RunInfo]) -> None:
                                      "val RMSE": number(format="%.4f"), "val MAE": number(format="%.4f"),
                                      "seconds": number(format="%.1f"), "learning rate": number(format="%g"),
                                      "weight decay": number(format="%g"),
-                                     "verdict": st.column_config.TextColumn(help=VERDICT_HELP),
+                                     "verdict": st.column_config.TextColumn(pinned=True, help=VERDICT_HELP),
                                      **{name: number(format="%.3f", help=help_text)
                                         for name, help_text in RANKING_COLUMNS.items()},
                                      "coverage": number(format="percent", help=METRIC_HELP["coverage"])})
