@@ -9,7 +9,8 @@ from cfcore.errors import ConfigError
 from cfcore.rankers import registry
 from cfcore.rankers.base import Setting
 from cfcore.records import Evaluation
-from ui.state import PRESET, form_key
+from ui.state import FORM_PREFIX, FORM_VALUES, PRESET, form_key
+from ui.text import md
 
 LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1, 3e-1, 1.0]
 BATCH_SIZES = [32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536]
@@ -40,6 +41,85 @@ def _preset_in_force() -> str:
         if all(st.session_state[key] == value for key, value in values.items() if key in st.session_state):
             return name
     return CUSTOM
+
+
+def _defaults() -> dict:
+    """Every form value a person may set, by its session key, at its default."""
+    return _form_values(TrainConfig()) | {form_key("relevance_threshold"): Evaluation().relevance_threshold}
+
+
+def _bounds_of(key: str) -> tuple[float, float] | None:
+    """The range a number widget accepts (a value outside it would break the widget), None for other widgets."""
+    name = key[len(FORM_PREFIX):]
+    if name in LIMITS:
+        return LIMITS[name][0], LIMITS[name][1]
+    if name == "relevance_threshold":
+        return -1e6, 1e6
+    for kind, ranker in registry.kinds().items():
+        for setting in ranker.Params.settings():
+            if key == ranker_key(kind, setting.name):
+                return setting.low, setting.high
+    return None
+
+
+def _typed(key: str, raw, default):
+    """``raw`` (the URL's text, or a value kept from an earlier visit) as the widget for ``key`` holds it;
+    ValueError saying what is wrong when it cannot be one."""
+    if isinstance(default, bool):
+        if str(raw) not in ("True", "False"):
+            raise ValueError(f"is {raw!r}; it must be True or False")
+        return str(raw) == "True"
+    if isinstance(default, (int, float)):
+        try:
+            value = int(raw) if isinstance(default, int) else float(raw)
+        except (TypeError, ValueError):
+            raise ValueError(f"is {raw!r}, not a {'whole ' if isinstance(default, int) else ''}number") from None
+        low, high = _bounds_of(key) or (-float("inf"), float("inf"))
+        if not low <= value <= high:
+            raise ValueError(f"is {raw!r}, outside {low:g} to {high:g}")
+        for options in ((LEARNING_RATES,) if key == form_key("learning_rate") else
+                        (BATCH_SIZES,) if key == form_key("batch_size") else ()):
+            value = _nearest(options, value)  # a slider of fixed stops
+        return value
+    options = {form_key("optimizer"): OPTIMIZERS, form_key("device"): DEVICES, form_key("output"): OUTPUTS,
+               form_key("ranking_model"): list(registry.kinds())}.get(key)
+    if options is not None and raw not in options:
+        raise ValueError(f"is {raw!r}; it must be one of {', '.join(options)}")
+    return raw
+
+
+def _restore_values() -> list[str]:
+    """Put the kept values (FORM_VALUES: from the URL, an earlier visit or "Load these settings") into the
+    freshly defaulted widgets, before they are drawn; what could not be used, as sentences."""
+    defaults, problems = _defaults(), []
+    for key, raw in dict(st.session_state.get(FORM_VALUES, {})).items():
+        name = key[len(FORM_PREFIX):]
+        if key not in defaults:
+            problems.append(f"the link's Train setting {name!r} is not one this form has; it was left out")
+            continue
+        try:
+            st.session_state[key] = _typed(key, raw, defaults[key])
+        except ValueError as exc:
+            problems.append(f"the link's Train setting {name} {exc}; the form shows the default "
+                            f"{defaults[key]!r} instead")
+    return problems
+
+
+def _keep_values() -> None:
+    """Remember the values that differ from the defaults (for a reload, another page's visit and the URL)."""
+    defaults = _defaults()
+    st.session_state[FORM_VALUES] = {key: st.session_state[key] for key, default in defaults.items()
+                                     if key in st.session_state and st.session_state[key] != default}
+
+
+def load_settings(config: TrainConfig, evaluation: Evaluation) -> None:
+    """Fill the Train form with a run's settings on its next draw. A button's callback: a widget's state cannot
+    change once the widget is drawn, so the widgets are cleared and rebuilt from these values at the form's top."""
+    for key in [k for k in st.session_state if str(k).startswith(FORM_PREFIX)]:
+        del st.session_state[key]
+    values = _form_values(config) | {form_key("relevance_threshold"): evaluation.relevance_threshold}
+    defaults = _defaults()
+    st.session_state[FORM_VALUES] = {key: value for key, value in values.items() if value != defaults.get(key)}
 
 
 def _load_values(config: TrainConfig) -> None:
@@ -100,8 +180,12 @@ def _setting_bounds(setting: Setting) -> dict:
 
 def config_form() -> tuple[TrainConfig | None, str | None]:
     """Draw the form; return (config, None) or (None, what is wrong with the values)."""
-    if form_key("embedding_dim") not in st.session_state:
+    problems = []
+    if form_key("embedding_dim") not in st.session_state:  # a new session, another page's visit, a loaded run
         _load_values(TrainConfig())
+        problems = _restore_values()
+    for problem in problems:
+        st.warning(md(problem[0].upper() + problem[1:] + "."))  # the URL's text, shown literally
     st.session_state[PRESET] = _preset_in_force()  # a changed value makes it "Custom", not the preset's name
     st.selectbox("Preset", [*PRESETS, CUSTOM], key=PRESET, on_change=_apply_preset,
                  format_func=lambda p: PRESET_LABELS.get(p, p),
@@ -153,6 +237,7 @@ def config_form() -> tuple[TrainConfig | None, str | None]:
         a.selectbox("Device", DEVICES, key=form_key("device"), format_func=DEVICE_LABELS.get,
                     help="auto picks a CUDA GPU if there is one, then an Apple GPU, then the CPU.")
         _ranker_settings_ui(st.session_state[form_key("ranking_model")], (a, b))
+    _keep_values()
     try:
         return config_from_state(), None
     except ConfigError as exc:

@@ -19,7 +19,7 @@ from cfcore.launch import registry as launchers
 from cfcore.queries import Recommender
 from cfcore.ratings import Ratings
 from cfcore.records import Evaluation
-from cfcore.runs import load_run, run_label
+from cfcore.runs import load_run, read_run, run_label, run_path
 from cfcore.split import Split, SplitSettings
 from ui.data import builtin_dataset
 from ui.jobs import SweepJob, TrainingJob, find_job
@@ -34,6 +34,7 @@ BUILTIN_PARAM = "movielens"  # ?data= value of the built-in sample
 SPLIT_SETTINGS = "cf_split_settings"
 SPLIT_CACHE = "cf_split_cache"
 ACTIVE_MODEL = "cf_active_model"
+PREVIOUS_ACTIVE = "cf_previous_active"  # (run id, short name) of the run that was active before the current one
 JOB = "cf_job"
 JOB_ABSORBED = "cf_job_absorbed"
 SWEEP = "cf_sweep"
@@ -46,6 +47,8 @@ DEMO = "cf_demo"  # the home page's one-click demo is training: land on Recommen
 DATA_SOURCE = "data_source"  # the Data page's source radio (built-in, upload, saved, synthetic)
 FORM_PREFIX = "train_"  # the Train form's widgets: train_<TrainConfig field> (and train_preset)
 PRESET = FORM_PREFIX + "preset"
+FORM_VALUES = "cf_form_values"  # the Train form's values that differ from the defaults (form key -> value): kept
+#                                 apart from the widgets, whose state Streamlit drops on another page, and in the URL
 
 
 def form_key(field: str) -> str:
@@ -130,7 +133,18 @@ def active_model() -> ActiveModel | None:
 
 
 def set_active_model(rec: Recommender, run_id: str | None, label: str, val: Ratings | None = None) -> None:
+    """Make ``rec`` the active model; a saved run it replaces is remembered as the previous one (a way back)."""
+    old = st.session_state.get(ACTIVE_MODEL)
+    if old is not None and old.run_id and old.run_id != run_id:
+        record = old.recommender.record  # a button names it: the person's name for it, else its id
+        st.session_state[PREVIOUS_ACTIVE] = (old.run_id, record.name if record is not None and record.name
+                                             else old.run_id)
     st.session_state[ACTIVE_MODEL] = ActiveModel(rec, run_id, label, val if val is not None else _validation_for(rec))
+
+
+def previous_active() -> tuple[str, str] | None:
+    """(run id, short name) of the saved run that was active before the current one, if any."""
+    return st.session_state.get(PREVIOUS_ACTIVE)
 
 
 def relabel_active(run_id: str, label: str) -> None:
@@ -202,6 +216,16 @@ def restore_from_url() -> None:
     for key, param in ((REC_USER, "user"), (SIM_MOVIE, "movie")):
         if params.get(param) and key not in st.session_state:
             st.session_state[f"{key}_from_url"] = params.get(param)
+    previous = params.get("previous")
+    if previous and PREVIOUS_ACTIVE not in st.session_state:
+        try:  # the person's name for it, as set_active_model keeps it; a bad id stays a bad id until clicked
+            name = read_run(run_path(runs_dir(), previous)).name
+        except CFError:
+            name = ""
+        st.session_state[PREVIOUS_ACTIVE] = (previous, name or previous)
+    form = {name: value for name, value in params.items() if name.startswith(FORM_PREFIX) and name != PRESET}
+    if form and FORM_VALUES not in st.session_state:  # text: the form reads each value as its widget's type
+        st.session_state[FORM_VALUES] = form
 
 
 def sync_url() -> None:
@@ -220,6 +244,10 @@ def sync_url() -> None:
     movie = st.session_state.get(SIM_MOVIE)
     if movie is not None and model is not None and 0 <= int(movie) < model.recommender.n_items:
         wanted["movie"] = str(model.recommender.items.to_id([int(movie)])[0])
+    previous = previous_active()
+    if previous is not None and model is not None and model.run_id != previous[0]:
+        wanted["previous"] = previous[0]
+    wanted.update({key: str(value) for key, value in st.session_state.get(FORM_VALUES, {}).items()})
     if dict(st.query_params) != wanted:
         st.query_params.from_dict(wanted)
 

@@ -14,17 +14,20 @@ from cfcore.errors import CFError
 from cfcore.figures import charts
 from cfcore.rankers import registry
 from cfcore.runs import NAME_MAX, NOTE_MAX, RunInfo, delete_run, import_checkpoint, list_runs, set_run_label
+from cfcore.verdict import verdict
 from ui import state
 from ui.activate import activate, activate_run
 from ui.buckets import bucket_panel
 from ui.compare import diff_panel, settings_panel
-from ui.forms import BATCH_SIZES, LEARNING_RATES, config_from_state, evaluation_from_state
+from ui.forms import BATCH_SIZES, LEARNING_RATES, config_from_state, evaluation_from_state, load_settings
 from ui.jobs import SweepJob
 from ui.ranking import METRIC_HELP, ladder_panel
 from ui.text import md
 
 RANKING_COLUMNS = {"NDCG@10": METRIC_HELP["ndcg"], "P@10": METRIC_HELP["precision"], "R@10": METRIC_HELP["recall"],
                    "popularity NDCG@10": "NDCG@10 of the most-popular ranking on the same split: the floor to beat."}
+VERDICT_HELP = ("✓ beats bias-only (and most popular's lists); ⚠ overfit: validation RMSE rose well above its best; "
+                "✗ not worth presenting: worse than bias-only or most popular, or diverged. The Train page says why.")
 SETTINGS = ["dim", "learning rate", "batch", "weight decay", "dropout", "optimizer", "lists by"]  # parcoords axes
 GROUPS = {"none": None, "dataset": "dataset", "lists by": "lists by"}
 TABLE_KEY = "runs_table"  # + a digest of the rows shown: a new filter starts with no selection
@@ -46,6 +49,7 @@ def runs_table(infos: list[RunInfo]) -> pd.DataFrame:
             "val RMSE": rec.val_rmse, "NDCG@10": metric(own, "ndcg"), "P@10": metric(own, "precision"),
             "R@10": metric(own, "recall"), "coverage": metric(own, "coverage"),
             "popularity NDCG@10": metric(popular, "ndcg"),
+            "verdict": verdict(rec).mark,  # ✗: not worth presenting (worse than a baseline); ⚠: overfitted
             "val MAE": rec.val_mae, "best epoch": rec.best_epoch, "epochs": len(rec.epochs),
             "dim": c.embedding_dim, "learning rate": c.learning_rate, "batch": c.batch_size,
             "weight decay": c.weight_decay, "dropout": c.dropout, "optimizer": c.optimizer,
@@ -138,6 +142,12 @@ def label_form(run: RunInfo) -> None:
                 st.rerun()
 
 
+def _load_settings(run: RunInfo) -> None:
+    load_settings(run.record.config, run.record.evaluation)
+    state.flash(f"The Train form now holds the settings of run {md(run.title)}: open the Train page to train "
+                "with them or change one.")
+
+
 def single_run_panel(run: RunInfo) -> None:
     """One selected run: its name and note, ranking ladder and buckets, and activate, download and delete."""
     st.markdown(f"**{md(run.title)}**")
@@ -145,6 +155,8 @@ def single_run_panel(run: RunInfo) -> None:
     ladder_panel(run.record.ladder, run.record.ranking_kind, "runs_ladder")
     bucket_panel(run.record.buckets, run.record.evaluation.k, "runs_buckets")
     a, b, c = st.columns(3)
+    a.button("Load these settings", key="runs_load_settings", icon=":material/tune:", on_click=_load_settings,
+              args=(run,), help="Fill the Train page's form with this run's hyperparameters.")
     if a.button("Make active model", type="primary", key="runs_activate") and activate_run(run):
         state.flash(f"Run {md(run.title)} is now the active model.")
         st.rerun()
@@ -217,6 +229,7 @@ def runs_section(runs: list[RunInfo]) -> None:
                                      "val RMSE": number(format="%.4f"), "val MAE": number(format="%.4f"),
                                      "seconds": number(format="%.1f"), "learning rate": number(format="%g"),
                                      "weight decay": number(format="%g"),
+                                     "verdict": st.column_config.TextColumn(pinned=True, help=VERDICT_HELP),
                                      **{name: number(format="%.3f", help=help_text)
                                         for name, help_text in RANKING_COLUMNS.items()},
                                      "coverage": number(format="percent", help=METRIC_HELP["coverage"])})

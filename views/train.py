@@ -14,12 +14,17 @@ from cfcore.estimate import ResourceEstimate, estimate_resources
 from cfcore.figures import charts
 from cfcore.figures.live import training_svg
 from cfcore.launch import registry as launchers
+from cfcore.progress import StepRecord
 from cfcore.rankers import registry
+from cfcore.records import RunRecord
+from cfcore.runs import load_run, run_label
 from cfcore.sizes import human_bytes
 from cfcore.split import Split
+from cfcore.verdict import verdict
 from ui import state
+from ui.activate import activate
 from ui.buckets import bucket_panel
-from ui.forms import config_form, evaluation_from_state
+from ui.forms import config_form, evaluation_from_state, load_settings
 from ui.jobs import TrainingJob, absorb_finished
 from ui.ranking import ladder_panel, lists_verdict
 from ui.text import md
@@ -42,19 +47,6 @@ def _after_epochs(config: TrainConfig) -> tuple[str, float | None]:
     fit = (f"fitting the {registry.label(config.ranking_model)} ranking model, "
            if registry.get(config.ranking_model).slow_fit else "")
     return f"{fit}judging the lists and saving", state.finish_seconds(config)
-
-
-def overfitting_note(epochs, best_val_rmse: float) -> str | None:
-    """Say so when the model fits its training ratings far better than held-out ones (not a green number)."""
-    if not epochs:
-        return None
-    last = epochs[-1]
-    if last.train_rmse >= 0.8 * best_val_rmse:
-        return None
-    return (f"Overfitting: by the last epoch the training RMSE ({last.train_rmse:.3f}) was far below the validation "
-            f"RMSE ({last.val_rmse:.3f}), so the model was memorising its training ratings rather than learning "
-            f"taste. The run keeps the epoch that did best on validation ({best_val_rmse:.4f}); more weight decay "
-            "or a smaller embedding dimension narrows the gap.")
 
 
 def split_ui(data: Dataset) -> Split | None:
@@ -172,17 +164,47 @@ def live_panel() -> None:
         st.rerun()  # the whole page: summary, buttons and sidebar
 
 
-def result_panel(job: TrainingJob) -> None:
-    """Draw how the ended job ended and, when it kept a model, its metrics, lists and where it was saved."""
-    s = job.state
-    if s.status in ("diverged", "failed"):
-        st.error(md(s.message))
-    elif s.status == "stopped":
-        st.warning(md(s.message))
-    if s.result is None:
+STOP_REASONS = {"completed": "It ran every epoch", "early_stopping": "It stopped early: validation stopped improving",
+                "stopped": "It was stopped by hand", "diverged": "It diverged"}
+
+
+def verdict_ui(record: RunRecord, run_id: str | None) -> None:
+    """The run's verdict where a presenter looks first: a bad run says what it means and why, with a button
+    back to the run that was active before it; a good one a quiet line."""
+    v = verdict(record)
+    if v.level == "good":
+        st.caption(f"{v.mark} {md(v.headline)}")
         return
-    record = s.result.record
+    alert = st.error if v.level == "bad" else st.warning
+    alert(f"**{md(v.headline)}**  \n{md(v.cause)}",
+          icon=":material/error:" if v.level == "bad" else ":material/trending_up:")
+    model, previous = state.active_model(), state.previous_active()
+    if v.level == "bad" and previous and model is not None and model.run_id == run_id and run_id != previous[0]:
+        previous_id, label = previous
+        if st.button(f"Make {md(label)} active again", key="train_previous_active", icon=":material/undo:",
+                     help="Recommend and Embeddings go back to the model that was active before this run; this "
+                          "run stays saved on the Runs page."):
+            def load():
+                rec = load_run(state.runs_dir(), previous_id)
+                return rec, previous_id, run_label(previous_id, rec.record)
+            if activate(load):
+                state.flash(f"{md(state.active_model().label)} is the active model again.")
+                st.rerun()
+
+
+def _record_steps(record: RunRecord) -> tuple[list[StepRecord], int]:
+    """The run's saved per-step losses as the records the training chart draws, and its steps per epoch."""
+    log = record.step_loss
+    steps = [StepRecord(step, 0, 0.0, loss, 0.0) for step, loss in zip(log.step, log.train_loss)]
+    first = record.epochs[0] if record.epochs else None
+    per_epoch = round(first.step / first.completed) if first is not None and first.step and first.completed else 1
+    return steps, max(1, per_epoch)
+
+
+def record_panel(record: RunRecord, run_id: str | None, seconds: float, where: str, message: str) -> None:
+    """A run's result, from its record alone: verdict, metrics, lists, where it errs, and its settings."""
     st.subheader("Result")
+    verdict_ui(record, run_id)
     base = record.baselines
     c = st.columns(4)
     c[0].metric("Validation RMSE", f"{record.val_rmse:.4f}",
@@ -192,15 +214,12 @@ def result_panel(job: TrainingJob) -> None:
     c[1].metric("Validation MAE", f"{record.val_mae:.4f}",
                 delta=f"{record.val_mae - base.bias_mae:+.4f} vs bias-only", delta_color="inverse",
                 help="Mean absolute error on held-out ratings: the average number of stars a prediction is off.")
-    c[2].metric("Best epoch", f"{record.best_epoch} of {len(s.epochs)}")
-    c[3].metric("Time", f"{(s.finished or time.time()) - s.started:.1f} s")
+    c[2].metric("Best epoch", f"{record.best_epoch} of {len(record.epochs)}")
+    c[3].metric("Time", _seconds(seconds))  # two significant figures: a run on a small file takes 0.04 s
     st.caption(f"Baselines on the same split: global mean RMSE {base.global_mean_rmse:.4f} (predict the "
                f"average rating for everyone), bias-only RMSE {base.bias_rmse:.4f} (average plus how generous "
-               f"each user and how liked each movie is). Device: {md(s.device)}, on {md(s.where)}. "
-               f"{md(s.message)}.")
-    gap = overfitting_note(s.epochs, record.val_rmse)
-    if gap:
-        st.warning(gap, icon=":material/trending_down:")
+               f"each user and how liked each movie is). Device: {md(record.where.device or 'not recorded')}"
+               + (f", on {md(where)}" if where else "") + f". {md(message)}.")
     if record.ladder:
         st.markdown(f"**Recommendation lists** (ordered by {registry.label(record.ranking_kind)}; stars from the "
                     "rating model)")
@@ -209,9 +228,43 @@ def result_panel(job: TrainingJob) -> None:
             st.markdown(sentence)
         ladder_panel(record.ladder, record.ranking_kind, "train_ladder")
     bucket_panel(record.buckets, record.evaluation.k, "train_buckets")
+    st.button("Load these settings", key="train_load_settings", icon=":material/tune:",
+              on_click=load_settings, args=(record.config, record.evaluation),
+              help="Fill the form above with this run's hyperparameters, to train it again or change one.")
+
+
+def result_panel(job: TrainingJob) -> None:
+    """Draw how the ended job ended and, when it kept a model, its metrics, lists and where it was saved."""
+    s = job.state
+    if s.status in ("diverged", "failed"):
+        st.error(md(s.message))
+    elif s.status == "stopped":
+        st.warning(md(s.message))
+    if s.result is None:
+        return
+    run_id = s.run_info.run_id if s.run_info else None
+    record_panel(s.result.record, run_id, (s.finished or time.time()) - s.started, s.where, s.message)
     if s.run_info:
-        st.success(f"Saved as run **{s.run_info.run_id}** and made the active model.")
+        active = state.active_model()
+        still = active is not None and active.run_id == run_id  # not after "Make ... active again"
+        st.success(f"Saved as run **{s.run_info.run_id}**" + (" and made the active model." if still else "."))
     st.page_link("views/recommend.py", label="Explore its recommendations", icon=":material/arrow_forward:")
+
+
+def active_run_panel() -> None:
+    """With no job in this session (a reload, a shared link, a run made active on the Runs page): the active
+    run's result, curves included, drawn from its record."""
+    model = state.active_model()
+    record = model.recommender.record if model is not None else None
+    if record is None:
+        return
+    st.markdown(f"**Active model: {md(model.label)}** · trained on {md(record.dataset.name)}")
+    steps, per_epoch = _record_steps(record)
+    st.plotly_chart(charts.training_figure(steps, record.epochs, record.baselines.lines(), per_epoch, (),
+                                           record.ranker_epochs, registry.get(record.ranking_kind).trained),
+                    key="train_record_chart")
+    record_panel(record, model.run_id, record.seconds + record.ranking_seconds,
+                 record.where.launcher, STOP_REASONS.get(record.stop_reason, record.stop_reason))
 
 
 def main() -> None:
@@ -232,9 +285,25 @@ def main() -> None:
         estimate = None if problem or running else estimate_ui(data, parts, config)
         can_start = config is not None and not running and (estimate is None or estimate.fits) and not problem
         buttons_ui(job, running, config, can_start)
+    if _superseded(job):  # this session's last run is over and another run is active: show that one
+        active_run_panel()
+        return
     st.fragment(run_every=LIVE_SECONDS if job is not None and job.running else None)(live_panel)()
     if job is not None and not job.running:
         result_panel(job)
+    elif job is None:
+        active_run_panel()
+
+
+def _superseded(job: TrainingJob | None) -> bool:
+    """True when the session's job ended, its model was taken in, and another saved run became active since
+    (on the Runs page, or "Make ... active again"): the page then shows the active run, not the job."""
+    if job is None or job.running or not st.session_state.get(state.JOB_ABSORBED):
+        return False
+    model = state.active_model()
+    own = job.state.run_info.run_id if job.state.run_info else None
+    return model is not None and model.run_id is not None and model.run_id != own and \
+        model.recommender.record is not None
 
 
 main()
