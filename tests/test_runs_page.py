@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from cfcore.figures import charts
 from cfcore.figures.style import plot
 from cfcore.records import RankingRow, StepLoss
 from cfcore.runs import NAME_MAX, NOTE_MAX, RunInfo, list_runs, read_run, save_run, set_run_label
+from cfcore.split import SplitSettings
 from tests.conftest import legacy_record
 from ui import state
 from ui.text import md
@@ -123,7 +125,7 @@ def test_the_page_renames_a_run_and_shows_the_name_literally(tmp_path, saved_mod
     assert not at.exception
     assert (list_runs(tmp_path)[0].name, list_runs(tmp_path)[0].note) == (HOSTILE, "a note with <i>tags</i>")
     assert runs_grid(at).value["name"].tolist() == [HOSTILE]  # a table cell is text
-    assert runs_grid(at).value.columns[:3].tolist() == ["name", "dataset", "run"]
+    assert runs_grid(at).value.columns[:3].tolist() == ["name", "val RMSE", "NDCG@10"]
     at = select_rows(at, [0])
     heading = next(m.value for m in at.markdown if "bold" in m.value)
     assert plain(heading) == f"**{HOSTILE} · {run_id}**"  # as a reader sees it: the name's characters
@@ -327,3 +329,74 @@ def test_the_sweep_chart_waits_for_two_runs_and_then_has_real_axes():
     assert list(fig.data[0].x) == ["0.003", "0.01"]
     low, high = fig.layout.yaxis.range
     assert low < 0.91 < 0.93 < high and high - low < 0.1  # around the values, not -1 to 1
+
+
+# the table's columns at presenter width, mixed splits, the sidebar after activating -------------------------
+
+
+def save_with(runs_dir: Path, rec, **changes) -> str:
+    """A saved run whose record has ``changes`` (dataclass fields of RunRecord) replaced."""
+    info = save_run(runs_dir, rec)
+    record = replace(info.record, **changes)
+    (info.path / "run.json").write_text(jsonio.dumps({"run_id": info.run_id, **record.to_dict()}))
+    return info.run_id
+
+
+def test_the_runs_table_puts_the_compared_numbers_first_and_says_date_split_status_and_note(tmp_path, saved_model):
+    created = 1_765_000_000.0
+    ids = [save_with(tmp_path, saved_model, created=created + n, **changes) for n, changes in enumerate([
+        dict(stop_reason="completed", split=SplitSettings("random", 0.2, 0)),
+        dict(stop_reason="early_stopping", split=SplitSettings("user", 0.1, 3)),
+        dict(stop_reason="stopped", split=None),
+        dict(stop_reason="stopped", partial=True, split=SplitSettings("time", 0.1, 0))])]
+    set_run_label(tmp_path, ids[0], "first", HOSTILE)
+    grid = runs_grid(page(tmp_path)).value  # newest first
+    assert grid.columns[:3].tolist() == ["name", "val RMSE", "NDCG@10"]
+    assert grid["status"].tolist() == ["partial", "stopped by user", "stopped early", "completed"]
+    assert grid["split"].tolist() == ["time 0.9 seed 0", "not recorded", "user 0.9 seed 3", "random 0.8 seed 0"]
+    assert grid["created"].iloc[-1] == datetime.fromtimestamp(created).strftime("%d %b %H:%M")  # local time
+    assert grid["note"].iloc[-1] == HOSTILE  # a table cell is text
+    assert grid["coverage"].iloc[-1] == pytest.approx(100 * saved_model.record.ranking.coverage)  # shown as 43%
+
+
+def test_selected_runs_on_different_splits_or_datasets_are_not_compared_silently(tmp_path, saved_model):
+    same = SplitSettings("random", 0.1, 0)
+    for created, split_settings, dataset in [(1.0, same, "synthetic"), (2.0, same, "synthetic"),
+                                             (3.0, SplitSettings("random", 0.1, 5), "synthetic")]:
+        save_with(tmp_path, saved_model, created=created, split=split_settings,
+                  dataset=replace(saved_model.record.dataset, name=dataset))
+    at = select_rows(page(tmp_path), [1, 2])  # the two runs on the same split
+    assert not [w for w in at.warning if "not directly comparable" in w.value]
+    at = select_rows(at, [0, 1])
+    (note,) = [plain(w.value) for w in at.warning if "not directly comparable" in w.value]
+    assert "different splits (random 0.9 seed 0, random 0.9 seed 5)" in note
+    assert not at.exception
+
+
+def test_the_parcoords_selector_counts_the_runs_the_chart_draws(tmp_path, saved_model):
+    for dataset, lr, rmse, created in [("MovieLens sample", 0.001, 0.93, 1.0), ("MovieLens sample", 0.01, 0.91, 2.0),
+                                       ("MovieLens sample", 0.003, float("inf"), 3.0),  # stopped before validating
+                                       ("synthetic", 0.003, 0.55, 4.0)]:
+        save_variant(tmp_path, saved_model, dataset=dataset, lr=lr, rmse=rmse, created=created)
+    at = page(tmp_path)
+    box = at.selectbox(key="runs_parcoords_dataset")
+    assert box.value == "MovieLens sample"
+    (spec,) = chart_specs(at, "runs_parcoords")
+    drawn = [v for v in spec["data"][0]["dimensions"][-1]["values"] if v is not None]
+    assert len(drawn) == 2
+    assert "MovieLens sample (2 runs)" in box.options
+    assert spec["layout"]["title"]["text"].startswith("2 runs on")
+
+
+def test_the_sidebar_names_the_dataset_of_a_run_trained_on_other_data(tmp_path, saved_model, small_synthetic):
+    save_run(tmp_path, saved_model)  # trained on the synthetic data; the built-in sample is active
+    at = select_rows(page(tmp_path), [0])
+    at.button(key="runs_activate").click().run()
+    assert not at.exception
+    captions = [plain(c.value) for c in at.sidebar.caption]
+    assert captions[0].startswith("MovieLens sample")  # the active dataset stays the active one
+    assert f"trained on {saved_model.record.dataset.name}, not the active dataset" in captions
+    at.session_state[state.DATASET] = small_synthetic.dataset  # as the Data page makes it active
+    at.session_state[state.DATASET_HASH] = saved_model.record.dataset.content_hash
+    at.run()
+    assert not [c for c in at.sidebar.caption if "not the active dataset" in c.value]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import math
+from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -32,8 +34,30 @@ SWEEP_DIMS = [4, 8, 16, 32, 50, 64, 100, 128, 200]
 SWEEP_WEIGHT_DECAYS = [0.0, 0.001, 0.01, 0.02, 0.05, 0.1, 0.2]
 
 
+STATUS = {"completed": "completed", "early_stopping": "stopped early", "stopped": "stopped by user",
+          "diverged": "diverged"}  # EndRecord.reason -> what the table says
+
+
+def run_status(record) -> str:
+    """How the run ended, in words: partial (stopped inside epoch 1) first, else its EndRecord reason."""
+    return "partial" if record.partial else STATUS.get(record.stop_reason, record.stop_reason or "unknown")
+
+
+def split_text(settings) -> str:
+    """A split in a few words: method, the share of ratings trained on, seed ("random 0.9 seed 0")."""
+    if settings is None:
+        return "not recorded"
+    return f"{settings.method} {round(1 - settings.fraction, 4):g} seed {settings.seed}"
+
+
+def percent(share: float | None) -> float | None:
+    """A share as a percentage (the table shows it without decimals: 43%, not 43.27%)."""
+    return None if share is None else 100 * share
+
+
 def runs_table(infos: list[RunInfo]) -> pd.DataFrame:
-    """One row per run, in the order of ``infos``; the name and the dataset first, where they stay in view."""
+    """One row per run, in the order of ``infos``; the name and the numbers people compare first, where they stay
+    in view at presenter width, the long text (split, note) after them."""
     rows = []
     for r in infos:
         rec, c = r.record, r.record.config
@@ -42,17 +66,31 @@ def runs_table(infos: list[RunInfo]) -> pd.DataFrame:
         def metric(row, name: str) -> float | None:
             return getattr(row, name) if row is not None else None
         rows.append({
-            "name": r.name, "dataset": rec.dataset.name, "run": r.run_id, "lists by": registry.label(rec.ranking_kind),
-            "val RMSE": rec.val_rmse, "NDCG@10": metric(own, "ndcg"), "P@10": metric(own, "precision"),
-            "R@10": metric(own, "recall"), "coverage": metric(own, "coverage"),
+            "name": r.name, "val RMSE": rec.val_rmse, "NDCG@10": metric(own, "ndcg"), "dataset": rec.dataset.name,
+            "status": run_status(rec), "created": datetime.fromtimestamp(rec.created).strftime("%d %b %H:%M"),
+            "split": split_text(rec.split), "lists by": registry.label(rec.ranking_kind),
+            "P@10": metric(own, "precision"), "R@10": metric(own, "recall"), "coverage": percent(metric(own, "coverage")),
             "popularity NDCG@10": metric(popular, "ndcg"),
             "val MAE": rec.val_mae, "best epoch": rec.best_epoch, "epochs": len(rec.epochs),
             "dim": c.embedding_dim, "learning rate": c.learning_rate, "batch": c.batch_size,
             "weight decay": c.weight_decay, "dropout": c.dropout, "optimizer": c.optimizer,
-            "seconds": rec.seconds, "created": pd.Timestamp(rec.created, unit="s").strftime("%Y-%m-%d %H:%M"),
-            "device": rec.where.device, "source": rec.source, "note": r.note,
+            "seconds": rec.seconds, "note": r.note, "run": r.run_id,
+            "device": rec.where.device, "source": rec.source,
         })
     return pd.DataFrame(rows)
+
+
+def mixed_note(chosen: list[RunInfo]) -> str | None:
+    """A warning when the selected runs were trained on different datasets or splits (their numbers are not
+    comparable), naming what differs; None when they share both."""
+    datasets = {r.record.dataset.content_hash or r.record.dataset.name for r in chosen}
+    splits = {split_text(r.record.split) for r in chosen}
+    differ = [what for what, seen in (("datasets", datasets), ("splits", splits)) if len(seen) > 1]
+    if not differ:
+        return None
+    names = sorted({r.record.dataset.name for r in chosen}) if len(datasets) > 1 else sorted(splits)
+    return (f"The selected runs were trained on different {' and '.join(differ)} "
+            f"({', '.join(md(n) for n in names)}): their RMSE and ranking numbers are not directly comparable.")
 
 
 def filters_ui(infos: list[RunInfo]) -> tuple[list[RunInfo], str | None]:
@@ -161,7 +199,8 @@ def single_run_panel(run: RunInfo) -> None:
 
 def parcoords_panel(table: pd.DataFrame) -> None:
     """Parallel coordinates of the runs on one dataset: RMSEs on different data are not comparable."""
-    finished = table.dropna(subset=["val RMSE"])
+    # a run stopped before its first validation has an infinite RMSE: the chart cannot draw it, so it is not counted
+    finished = table[np.isfinite(table["val RMSE"].astype(float))]
     counts = finished["dataset"].value_counts()
     if len(finished) < 2:
         return
@@ -210,16 +249,28 @@ def runs_section(runs: list[RunInfo]) -> None:
     if shown:
         number = st.column_config.NumberColumn
         # "–" for what a run did not record (ranking metrics of older runs), not "None"
+        text = st.column_config.TextColumn
+        # name, RMSE and NDCG pinned and narrow enough that a 1000 px window shows all three beside the dataset
         selection = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="multi-row",
                                  key=table_key(shown), placeholder="–", column_config={
-                                     "name": st.column_config.TextColumn(pinned=True, width="medium"),
-                                     "dataset": st.column_config.TextColumn(pinned=True),
-                                     "val RMSE": number(format="%.4f"), "val MAE": number(format="%.4f"),
+                                     "name": text(pinned=True, width="small"),
+                                     "val RMSE": number(format="%.3f", pinned=True, width="small",
+                                                        help="Validation RMSE of the kept epoch: lower is better."),
+                                     "NDCG@10": number(format="%.3f", pinned=True, width="small",
+                                                       help=RANKING_COLUMNS["NDCG@10"]),
+                                     "dataset": text(width="small"), "status": text(width="small"),
+                                     "created": text(width="small", help="When the run started (this machine's "
+                                                                         "local time)."),
+                                     "split": text(help="How validation was held out: method, share of ratings "
+                                                        "trained on, seed. Runs on different splits are not "
+                                                        "comparable."),
+                                     "note": text(width="medium"),
+                                     "val MAE": number(format="%.3f"),
                                      "seconds": number(format="%.1f"), "learning rate": number(format="%g"),
                                      "weight decay": number(format="%g"),
                                      **{name: number(format="%.3f", help=help_text)
-                                        for name, help_text in RANKING_COLUMNS.items()},
-                                     "coverage": number(format="percent", help=METRIC_HELP["coverage"])})
+                                        for name, help_text in RANKING_COLUMNS.items() if name != "NDCG@10"},
+                                     "coverage": number(format="%.0f%%", width="small", help=METRIC_HELP["coverage"])})
         if group:
             st.dataframe(group_summary(table, group), hide_index=True, key="runs_groups", column_config={
                 "best val RMSE": number(format="%.4f"), "best NDCG@10": number(format="%.3f")})
@@ -234,6 +285,9 @@ def runs_section(runs: list[RunInfo]) -> None:
             st.warning(f"Run {md(r.run_id)}: {md(r.label_error)}.")
 
     if chosen:
+        note = mixed_note(chosen) if len(chosen) >= 2 else None
+        if note:
+            st.warning(note)
         metric_panel(chosen)
         if len(chosen) >= 2:
             settings_panel(chosen)
