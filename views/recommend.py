@@ -21,7 +21,7 @@ from ui.ranking import ladder_panel
 from ui.text import md
 
 YEAR_FORMAT = st.column_config.NumberColumn("year", format="%d", width=48)
-TITLE_WIDTH = 190  # pixels: room for most titles, and the stars beside it in half of a 1000 px window
+TITLE_WIDTH = 170  # pixels: room for most titles, and the stars beside them in half of a 1000 px window
 VALUE_LABELS = {"predicted_rating": "stars", "shrunk_mean_rating": "stars (shrunk)"}  # short headers keep it narrow
 TABS = ["For a user", "Similar movies", "New user", "Ranking quality"]
 

@@ -68,13 +68,13 @@ def runs_table(infos: list[RunInfo]) -> pd.DataFrame:
         rows.append({
             "name": r.name, "val RMSE": rec.val_rmse, "NDCG@10": metric(own, "ndcg"), "dataset": rec.dataset.name,
             "status": run_status(rec), "created": datetime.fromtimestamp(rec.created).strftime("%d %b %H:%M"),
-            "split": split_text(rec.split), "lists by": registry.label(rec.ranking_kind),
+            "run": r.run_id, "split": split_text(rec.split), "lists by": registry.label(rec.ranking_kind),
             "P@10": metric(own, "precision"), "R@10": metric(own, "recall"), "coverage": percent(metric(own, "coverage")),
             "popularity NDCG@10": metric(popular, "ndcg"),
             "val MAE": rec.val_mae, "best epoch": rec.best_epoch, "epochs": len(rec.epochs),
             "dim": c.embedding_dim, "learning rate": c.learning_rate, "batch": c.batch_size,
             "weight decay": c.weight_decay, "dropout": c.dropout, "optimizer": c.optimizer,
-            "seconds": rec.seconds, "note": r.note, "run": r.run_id,
+            "seconds": rec.seconds, "note": r.note,
             "device": rec.where.device, "source": rec.source,
         })
     return pd.DataFrame(rows)
@@ -253,12 +253,13 @@ def runs_section(runs: list[RunInfo]) -> None:
         # name, RMSE and NDCG pinned and narrow enough that a 1000 px window shows all three beside the dataset
         selection = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="multi-row",
                                  key=table_key(shown), placeholder="–", column_config={
-                                     "name": text(pinned=True, width="small"),
+                                     "name": text(pinned=True, width="medium"),
                                      "val RMSE": number(format="%.3f", pinned=True, width="small",
                                                         help="Validation RMSE of the kept epoch: lower is better."),
                                      "NDCG@10": number(format="%.3f", pinned=True, width="small",
                                                        help=RANKING_COLUMNS["NDCG@10"]),
-                                     "dataset": text(width="small"), "status": text(width="small"),
+                                     "dataset": text(), "run": text(width="small"),
+                                     "status": text(width="small"),
                                      "created": text(width="small", help="When the run started (this machine's "
                                                                          "local time)."),
                                      "split": text(help="How validation was held out: method, share of ratings "
