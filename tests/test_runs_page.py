@@ -63,6 +63,11 @@ def runs_grid(at: AppTest):
     return next(d for d in at.dataframe if (d.key or "").startswith("runs_table"))
 
 
+def parcoords_box(at: AppTest):
+    """The parallel coordinates' dataset selector (its key carries a digest of the runs per dataset)."""
+    return next(s for s in at.selectbox if (s.key or "").startswith("runs_parcoords_dataset"))
+
+
 def select_rows(at: AppTest, rows: list[int]) -> AppTest:
     """Select rows of the runs table as a click in the browser would (AppTest has no dataframe selection):
     the widget state the frontend sends, added to the others."""
@@ -195,7 +200,7 @@ def test_parallel_coordinates_show_one_dataset_and_only_the_settings_that_vary(t
                                        ("synthetic", 0.003, 0.55, 3.0)]:
         save_variant(tmp_path, saved_model, dataset=dataset, lr=lr, rmse=rmse, created=created)
     at = page(tmp_path)
-    assert at.selectbox(key="runs_parcoords_dataset").value == "MovieLens sample"  # the active dataset
+    assert parcoords_box(at).value == "MovieLens sample"  # the active dataset
     (spec,) = chart_specs(at, "runs_parcoords")
     dims = spec["data"][0]["dimensions"]
     assert [d["label"] for d in dims] == ["learning rate (log)", "val RMSE (lower is better)"]
@@ -203,7 +208,7 @@ def test_parallel_coordinates_show_one_dataset_and_only_the_settings_that_vary(t
     assert dims[0]["tickvals"] == pytest.approx([-3.0, -2.0])
     line = spec["data"][0]["line"]
     assert (line["cmin"], line["cmax"]) == pytest.approx((0.91, 0.93))  # the synthetic run's 0.55 is not there
-    at.selectbox(key="runs_parcoords_dataset").set_value("synthetic").run()
+    parcoords_box(at).set_value("synthetic").run()
     assert not chart_specs(at, "runs_parcoords")
     assert any("Only one run on synthetic" in plain(c.value) for c in at.caption)
 
@@ -373,19 +378,22 @@ def test_selected_runs_on_different_splits_or_datasets_are_not_compared_silently
     assert not at.exception
 
 
-def test_the_parcoords_selector_counts_the_runs_the_chart_draws(tmp_path, saved_model):
+def test_the_parcoords_selector_is_redrawn_with_new_counts_and_keeps_the_chosen_dataset(tmp_path, saved_model):
     for dataset, lr, rmse, created in [("MovieLens sample", 0.001, 0.93, 1.0), ("MovieLens sample", 0.01, 0.91, 2.0),
-                                       ("MovieLens sample", 0.003, float("inf"), 3.0),  # stopped before validating
-                                       ("synthetic", 0.003, 0.55, 4.0)]:
+                                       ("synthetic", 0.003, 0.55, 3.0)]:
         save_variant(tmp_path, saved_model, dataset=dataset, lr=lr, rmse=rmse, created=created)
     at = page(tmp_path)
-    box = at.selectbox(key="runs_parcoords_dataset")
-    assert box.value == "MovieLens sample"
+    parcoords_box(at).set_value("synthetic").run()
+    before = parcoords_box(at).key
+    save_variant(tmp_path, saved_model, dataset="synthetic", lr=0.01, rmse=0.5, created=4.0)  # a new run
+    at.run()
+    box = parcoords_box(at)
+    # the browser keeps a keyed selectbox's first labels ("synthetic (1 runs)" above a chart of 2): a new key
+    assert box.key != before
+    assert box.value == "synthetic" and "synthetic (2 runs)" in box.options
     (spec,) = chart_specs(at, "runs_parcoords")
-    drawn = [v for v in spec["data"][0]["dimensions"][-1]["values"] if v is not None]
-    assert len(drawn) == 2
-    assert "MovieLens sample (2 runs)" in box.options
-    assert spec["layout"]["title"]["text"].startswith("2 runs on")
+    assert "2 runs on synthetic" in spec["layout"]["title"]["text"]
+    assert len(spec["data"][0]["dimensions"][-1]["values"]) == 2
 
 
 def test_the_sidebar_names_the_dataset_of_a_run_trained_on_other_data(tmp_path, saved_model, small_synthetic):

@@ -7,7 +7,6 @@ import math
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -29,6 +28,8 @@ RANKING_COLUMNS = {"NDCG@10": METRIC_HELP["ndcg"], "P@10": METRIC_HELP["precisio
                    "popularity NDCG@10": "NDCG@10 of the most-popular ranking on the same split: the floor to beat."}
 SETTINGS = ["dim", "learning rate", "batch", "weight decay", "dropout", "optimizer", "lists by"]  # parcoords axes
 GROUPS = {"none": None, "dataset": "dataset", "lists by": "lists by"}
+PARCOORDS_KEY = "runs_parcoords_dataset"  # + a digest of the runs per dataset
+PARCOORDS_CHOICE = "runs_parcoords_choice"  # the dataset last chosen there, across its keys
 TABLE_KEY = "runs_table"  # + a digest of the rows shown: a new filter starts with no selection
 SWEEP_DIMS = [4, 8, 16, 32, 50, 64, 100, 128, 200]
 SWEEP_WEIGHT_DECAYS = [0.0, 0.001, 0.01, 0.02, 0.05, 0.1, 0.2]
@@ -199,8 +200,7 @@ def single_run_panel(run: RunInfo) -> None:
 
 def parcoords_panel(table: pd.DataFrame) -> None:
     """Parallel coordinates of the runs on one dataset: RMSEs on different data are not comparable."""
-    # a run stopped before its first validation has an infinite RMSE: the chart cannot draw it, so it is not counted
-    finished = table[np.isfinite(table["val RMSE"].astype(float))]
+    finished = table.dropna(subset=["val RMSE"])
     counts = finished["dataset"].value_counts()
     if len(finished) < 2:
         return
@@ -208,10 +208,15 @@ def parcoords_panel(table: pd.DataFrame) -> None:
     dataset = counts.index[0]
     if len(counts) > 1:
         options = list(counts.index)  # most runs first
-        active = state.dataset().name
+        kept = st.session_state.get(PARCOORDS_CHOICE)
+        active = kept if kept in options else state.dataset().name
+        # a keyed selectbox keeps the labels it was first drawn with in the browser ("(2 runs)" above a chart of
+        # 3), so the key changes with the counts and the choice is carried over by hand
+        signature = hashlib.sha1(repr(sorted(counts.items())).encode()).hexdigest()[:10]
         dataset = st.selectbox("Dataset", options, index=options.index(active) if active in options else 0,
-                               key="runs_parcoords_dataset", format_func=lambda d: f"{d} ({counts[d]} runs)",
+                               key=f"{PARCOORDS_KEY}_{signature}", format_func=lambda d: f"{d} ({counts[d]} runs)",
                                help="One dataset at a time: an RMSE on other data is not comparable.")
+        st.session_state[PARCOORDS_CHOICE] = dataset
     frame = finished[finished["dataset"] == dataset]
     varied = charts.varying_settings(frame, SETTINGS)
     if len(frame) < 2:
@@ -258,10 +263,8 @@ def runs_section(runs: list[RunInfo]) -> None:
                                                         help="Validation RMSE of the kept epoch: lower is better."),
                                      "NDCG@10": number(format="%.3f", pinned=True, width="small",
                                                        help=RANKING_COLUMNS["NDCG@10"]),
-                                     "dataset": text(), "run": text(width="small"),
-                                     "status": text(width="small"),
-                                     "created": text(width="small", help="When the run started (this machine's "
-                                                                         "local time)."),
+                                     "dataset": text(), "status": text(),
+                                     "created": text(help="When the run started (this machine's local time)."),
                                      "split": text(help="How validation was held out: method, share of ratings "
                                                         "trained on, seed. Runs on different splits are not "
                                                         "comparable."),
