@@ -109,4 +109,12 @@ def test_the_compared_columns_fit_a_1000_px_window(browser, tmp_path):
         expect(page.get_by_text("3 runs on MovieLens sample")).to_be_visible(timeout=30_000)
         wait_idle(page)
         assert "MovieLens sample (3 runs)" in page.evaluate(SELECTED)
+        page.set_viewport_size({"width": 1400, "height": 900})  # a laptop: to look at, not measured
+        page.wait_for_timeout(1000)
+        screenshot(page, "tables-runs-1400px")
+        page.locator('[data-testid="stSidebarNavLink"]', has_text="Recommend").click()
+        wait_idle(page)
+        expect(grid(page, 1)).to_be_visible(timeout=60_000)
+        page.wait_for_timeout(1000)
+        screenshot(page, "tables-recommend-1400px")
         page.close()

@@ -46,7 +46,7 @@ def table(frame: pd.DataFrame, value: str | None = None, fmt: str = "%.1f", numb
     columns = {"title": st.column_config.TextColumn("title", pinned=True, width=TITLE_WIDTH),
                "year": YEAR_FORMAT, "n_ratings": st.column_config.NumberColumn("ratings", width="small"),
                "genres": st.column_config.TextColumn("genres", width="medium"),
-               "match": st.column_config.NumberColumn("match", format="%.0f%%", width="small", help=MATCH_HELP),
+               "match": st.column_config.NumberColumn("match", format="%.1f%%", width="small", help=MATCH_HELP),
                "vs_average": st.column_config.NumberColumn("vs avg", format="%+.1f", width="small",
                                                            help=VS_AVERAGE_HELP)}
     if value:
@@ -56,7 +56,7 @@ def table(frame: pd.DataFrame, value: str | None = None, fmt: str = "%.1f", numb
     # the numbers people look for go right after the title, before the long genre lists
     shown = frame[["title", *([value] if value else []), *extra, "year", "genres", "n_ratings"]]
     if "match" in shown:
-        shown = shown.assign(match=100 * shown["match"])  # shown as a whole percentage: 97%, not 97.31%
+        shown = shown.assign(match=100 * shown["match"])  # a percentage to one decimal: 99.9% (top 0.1%), not 100%
     if numbered:
         shown = shown.assign(**{"#": np.arange(1, len(shown) + 1)})[["#", *shown.columns]]
         columns["#"] = st.column_config.NumberColumn("#", pinned=True, width=28)
