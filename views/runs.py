@@ -14,7 +14,9 @@ from cfcore.config import TrainConfig
 from cfcore.errors import CFError
 from cfcore.figures import charts
 from cfcore.rankers import registry
+from cfcore.records import RunRecord
 from cfcore.runs import NAME_MAX, NOTE_MAX, RunInfo, delete_run, import_checkpoint, list_runs, set_run_label
+from cfcore.split import SplitSettings
 from ui import state
 from ui.activate import activate, activate_run
 from ui.buckets import bucket_panel
@@ -39,12 +41,12 @@ STATUS = {"completed": "completed", "early_stopping": "stopped early", "stopped"
           "diverged": "diverged"}  # EndRecord.reason -> what the table says
 
 
-def run_status(record) -> str:
+def run_status(record: RunRecord) -> str:
     """How the run ended, in words: partial (stopped inside epoch 1) first, else its EndRecord reason."""
     return "partial" if record.partial else STATUS.get(record.stop_reason, record.stop_reason or "unknown")
 
 
-def split_text(settings) -> str:
+def split_text(settings: SplitSettings | None) -> str:
     """A split in a few words: method, the share of ratings trained on, seed ("random 0.9 seed 0")."""
     if settings is None:
         return "not recorded"
@@ -252,10 +254,9 @@ def runs_section(runs: list[RunInfo]) -> None:
     st.caption(f"{count} · click column headers to sort · select rows to compare")
     selection = None
     if shown:
-        number = st.column_config.NumberColumn
-        # "–" for what a run did not record (ranking metrics of older runs), not "None"
-        text = st.column_config.TextColumn
-        # name, RMSE and NDCG pinned and narrow enough that a 1000 px window shows all three beside the dataset
+        number, text = st.column_config.NumberColumn, st.column_config.TextColumn
+        # "–" for what a run did not record (ranking metrics of older runs), not "None"; name, RMSE and NDCG
+        # pinned and narrow enough that a 1000 px window shows all three beside the dataset
         selection = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="multi-row",
                                  key=table_key(shown), placeholder="–", column_config={
                                      "name": text(pinned=True, width="medium"),
