@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cfcore import checkpoint, dashboard, jsonio
+from cfcore import checkpoint, dashboard, export, jsonio
 from cfcore.config import DEVICES, OPTIMIZERS, OUTPUTS, PRESETS, STOP_ON, TrainConfig
 from cfcore.data.dataset import BUILTIN_MOVIELENS
 from cfcore.data.load import load_dataset
@@ -327,28 +327,21 @@ def _query(args: argparse.Namespace) -> int:
     return 0
 
 
-BATCH_USERS = 4096  # users scored per chunk of batch recommendations: bounds memory to 4096 x items scores
-
-
 def _recommend_batch(rec, args: argparse.Namespace) -> int:
     """Top-k for many users as user_id,rank,item_id,score[,title]: to --out (CSV), or stdout (--json or CSV)."""
     if args.all_users:
         user_idx = np.arange(rec.n_users)
     else:
         user_idx = rec.users.to_idx(_read_user_ids(args.users))
-    titled = rec.catalog.titled
-    header = ["user_id", "rank", "item_id", "score"] + (["title"] if titled else [])
+    header = export.top_k_header(rec)
     chunks = []
     out = open(args.out, "w", newline="", encoding="utf-8") if args.out else None
     try:
         if out is not None:
             out.write(",".join(header) + "\n")
-        for start in range(0, len(user_idx), BATCH_USERS):
-            batch = user_idx[start:start + BATCH_USERS]
-            top, scores = rec.top_k_scores(batch, args.k, exclude_heldout=True)  # (b, k), (b, k)
-            frame = _batch_frame(rec, batch, top, scores, titled)
+        for frame in export.top_k_chunks(rec, user_idx, args.k):
             if out is not None:
-                frame.to_csv(out, header=False, index=False, float_format="%.6g")
+                frame.to_csv(out, header=False, index=False, float_format=export.FLOAT_FORMAT)
             else:
                 chunks.append(frame)
     finally:
@@ -359,21 +352,8 @@ def _recommend_batch(rec, args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(json.loads(frame.to_json(orient="records")), indent=2))
         else:
-            print(frame.to_csv(index=False, float_format="%.6g"), end="")
+            print(frame.to_csv(index=False, float_format=export.FLOAT_FORMAT), end="")
     return 0
-
-
-def _batch_frame(rec, batch: np.ndarray, top: np.ndarray, scores: np.ndarray, titled: bool) -> pd.DataFrame:
-    """One row per (user, rank); ranks past a user's remaining candidates (score -inf) are dropped."""
-    keep = np.isfinite(scores).ravel()  # (b * k,)
-    k = top.shape[1]
-    frame = pd.DataFrame({"user_id": np.repeat(rec.users.to_id(batch), k)[keep],
-                          "rank": np.tile(np.arange(1, k + 1), len(batch))[keep],
-                          "item_id": rec.items.to_id(top.ravel()[keep]),
-                          "score": scores.ravel()[keep].astype(np.float64)})
-    if titled:
-        frame["title"] = rec.catalog.frame["title"].to_numpy()[top.ravel()[keep]]
-    return frame
 
 
 def _read_user_ids(path: str) -> list[str]:

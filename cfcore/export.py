@@ -44,3 +44,41 @@ def metadata_tsv(metadata: pd.DataFrame) -> bytes:
     clean = metadata.astype(object).where(metadata.notna(), "").astype(str)  # a missing value: an empty field
     clean = clean.apply(lambda col: col.str.replace(r"[\t\r\n]+", " ", regex=True))
     return clean.to_csv(sep="\t", index=False, header=clean.shape[1] > 1).encode("utf-8")
+
+
+BATCH_USERS = 4096  # users scored per chunk of batch recommendations: bounds memory to 4096 x items scores
+FLOAT_FORMAT = "%.6g"  # a score's digits in a CSV
+
+
+def top_k_header(rec) -> list[str]:
+    """The columns of a batch of top-k lists: user_id, rank, item_id, score, and title when the catalogue has titles."""
+    return ["user_id", "rank", "item_id", "score"] + (["title"] if rec.catalog.titled else [])
+
+
+def top_k_chunks(rec, user_idx: np.ndarray, k: int):
+    """Top-``k`` lists of ``user_idx`` (held-out and seen movies excluded), ``BATCH_USERS`` users per frame of
+    ``top_k_header`` columns, one row per (user, rank); ranks past a user's remaining candidates are dropped."""
+    for start in range(0, len(user_idx), BATCH_USERS):
+        batch = user_idx[start:start + BATCH_USERS]
+        top, scores = rec.top_k_scores(batch, k, exclude_heldout=True)  # (b, k), (b, k)
+        yield batch_frame(rec, batch, top, scores)
+
+
+def batch_frame(rec, batch: np.ndarray, top: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
+    """One row per (user, rank); ranks past a user's remaining candidates (score -inf) are dropped."""
+    keep = np.isfinite(scores).ravel()  # (b * k,)
+    k = top.shape[1]
+    frame = pd.DataFrame({"user_id": np.repeat(rec.users.to_id(batch), k)[keep],
+                          "rank": np.tile(np.arange(1, k + 1), len(batch))[keep],
+                          "item_id": rec.items.to_id(top.ravel()[keep]),
+                          "score": scores.ravel()[keep].astype(np.float64)})
+    if rec.catalog.titled:
+        frame["title"] = rec.catalog.frame["title"].to_numpy()[top.ravel()[keep]]
+    return frame
+
+
+def all_users_top_k_csv(rec, k: int) -> bytes:
+    """Every user's top-``k`` list as CSV bytes (the CLI's ``recommend --all-users`` file)."""
+    chunks = list(top_k_chunks(rec, np.arange(rec.n_users), k))
+    frame = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=top_k_header(rec))
+    return frame.to_csv(index=False, float_format=FLOAT_FORMAT).encode("utf-8")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from cfcore.figures import charts
 from cfcore.figures.style import plot
 from cfcore.records import RankingRow, StepLoss
 from cfcore.runs import NAME_MAX, NOTE_MAX, RunInfo, list_runs, read_run, save_run, set_run_label
+from cfcore.split import SplitSettings
 from tests.conftest import legacy_record
 from ui import state
 from ui.text import md
@@ -59,6 +61,11 @@ def chart_specs(at: AppTest, key: str) -> list[dict]:
 
 def runs_grid(at: AppTest):
     return next(d for d in at.dataframe if (d.key or "").startswith("runs_table"))
+
+
+def parcoords_box(at: AppTest):
+    """The parallel coordinates' dataset selector (its key carries a digest of the runs per dataset)."""
+    return next(s for s in at.selectbox if (s.key or "").startswith("runs_parcoords_dataset"))
 
 
 def select_rows(at: AppTest, rows: list[int]) -> AppTest:
@@ -123,7 +130,7 @@ def test_the_page_renames_a_run_and_shows_the_name_literally(tmp_path, saved_mod
     assert not at.exception
     assert (list_runs(tmp_path)[0].name, list_runs(tmp_path)[0].note) == (HOSTILE, "a note with <i>tags</i>")
     assert runs_grid(at).value["name"].tolist() == [HOSTILE]  # a table cell is text
-    assert runs_grid(at).value.columns[:3].tolist() == ["name", "dataset", "run"]
+    assert runs_grid(at).value.columns[:3].tolist() == ["name", "val RMSE", "NDCG@10"]
     at = select_rows(at, [0])
     heading = next(m.value for m in at.markdown if "bold" in m.value)
     assert plain(heading) == f"**{HOSTILE} · {run_id}**"  # as a reader sees it: the name's characters
@@ -193,7 +200,7 @@ def test_parallel_coordinates_show_one_dataset_and_only_the_settings_that_vary(t
                                        ("synthetic", 0.003, 0.55, 3.0)]:
         save_variant(tmp_path, saved_model, dataset=dataset, lr=lr, rmse=rmse, created=created)
     at = page(tmp_path)
-    assert at.selectbox(key="runs_parcoords_dataset").value == "MovieLens sample"  # the active dataset
+    assert parcoords_box(at).value == "MovieLens sample"  # the active dataset
     (spec,) = chart_specs(at, "runs_parcoords")
     dims = spec["data"][0]["dimensions"]
     assert [d["label"] for d in dims] == ["learning rate (log)", "val RMSE (lower is better)"]
@@ -201,7 +208,7 @@ def test_parallel_coordinates_show_one_dataset_and_only_the_settings_that_vary(t
     assert dims[0]["tickvals"] == pytest.approx([-3.0, -2.0])
     line = spec["data"][0]["line"]
     assert (line["cmin"], line["cmax"]) == pytest.approx((0.91, 0.93))  # the synthetic run's 0.55 is not there
-    at.selectbox(key="runs_parcoords_dataset").set_value("synthetic").run()
+    parcoords_box(at).set_value("synthetic").run()
     assert not chart_specs(at, "runs_parcoords")
     assert any("Only one run on synthetic" in plain(c.value) for c in at.caption)
 
@@ -327,3 +334,77 @@ def test_the_sweep_chart_waits_for_two_runs_and_then_has_real_axes():
     assert list(fig.data[0].x) == ["0.003", "0.01"]
     low, high = fig.layout.yaxis.range
     assert low < 0.91 < 0.93 < high and high - low < 0.1  # around the values, not -1 to 1
+
+
+# the table's columns at presenter width, mixed splits, the sidebar after activating -------------------------
+
+
+def save_with(runs_dir: Path, rec, **changes) -> str:
+    """A saved run whose record has ``changes`` (dataclass fields of RunRecord) replaced."""
+    info = save_run(runs_dir, rec)
+    record = replace(info.record, **changes)
+    (info.path / "run.json").write_text(jsonio.dumps({"run_id": info.run_id, **record.to_dict()}))
+    return info.run_id
+
+
+def test_the_runs_table_puts_the_compared_numbers_first_and_says_date_split_status_and_note(tmp_path, saved_model):
+    created = 1_765_000_000.0
+    ids = [save_with(tmp_path, saved_model, created=created + n, **changes) for n, changes in enumerate([
+        dict(stop_reason="completed", split=SplitSettings("random", 0.2, 0)),
+        dict(stop_reason="early_stopping", split=SplitSettings("user", 0.1, 3)),
+        dict(stop_reason="stopped", split=None),
+        dict(stop_reason="stopped", partial=True, split=SplitSettings("time", 0.1, 0))])]
+    set_run_label(tmp_path, ids[0], "first", HOSTILE)
+    grid = runs_grid(page(tmp_path)).value  # newest first
+    assert grid.columns[:3].tolist() == ["name", "val RMSE", "NDCG@10"]
+    assert grid["status"].tolist() == ["partial", "stopped by user", "stopped early", "completed"]
+    assert grid["split"].tolist() == ["time 0.9 seed 0", "not recorded", "user 0.9 seed 3", "random 0.8 seed 0"]
+    assert grid["created"].iloc[-1] == datetime.fromtimestamp(created).strftime("%d %b %H:%M")  # local time
+    assert grid["note"].iloc[-1] == HOSTILE  # a table cell is text
+    assert grid["coverage"].iloc[-1] == pytest.approx(100 * saved_model.record.ranking.coverage)  # shown as 43%
+
+
+def test_selected_runs_on_different_splits_or_datasets_are_not_compared_silently(tmp_path, saved_model):
+    same = SplitSettings("random", 0.1, 0)
+    for created, split_settings, dataset in [(1.0, same, "synthetic"), (2.0, same, "synthetic"),
+                                             (3.0, SplitSettings("random", 0.1, 5), "synthetic")]:
+        save_with(tmp_path, saved_model, created=created, split=split_settings,
+                  dataset=replace(saved_model.record.dataset, name=dataset))
+    at = select_rows(page(tmp_path), [1, 2])  # the two runs on the same split
+    assert not [w for w in at.warning if "not directly comparable" in w.value]
+    at = select_rows(at, [0, 1])
+    (note,) = [plain(w.value) for w in at.warning if "not directly comparable" in w.value]
+    assert "different splits (random 0.9 seed 0, random 0.9 seed 5)" in note
+    assert not at.exception
+
+
+def test_the_parcoords_selector_is_redrawn_with_new_counts_and_keeps_the_chosen_dataset(tmp_path, saved_model):
+    for dataset, lr, rmse, created in [("MovieLens sample", 0.001, 0.93, 1.0), ("MovieLens sample", 0.01, 0.91, 2.0),
+                                       ("synthetic", 0.003, 0.55, 3.0)]:
+        save_variant(tmp_path, saved_model, dataset=dataset, lr=lr, rmse=rmse, created=created)
+    at = page(tmp_path)
+    parcoords_box(at).set_value("synthetic").run()
+    before = parcoords_box(at).key
+    save_variant(tmp_path, saved_model, dataset="synthetic", lr=0.01, rmse=0.5, created=4.0)  # a new run
+    at.run()
+    box = parcoords_box(at)
+    # the browser keeps a keyed selectbox's first labels ("synthetic (1 runs)" above a chart of 2): a new key
+    assert box.key != before
+    assert box.value == "synthetic" and "synthetic (2 runs)" in box.options
+    (spec,) = chart_specs(at, "runs_parcoords")
+    assert "2 runs on synthetic" in spec["layout"]["title"]["text"]
+    assert len(spec["data"][0]["dimensions"][-1]["values"]) == 2
+
+
+def test_the_sidebar_names_the_dataset_of_a_run_trained_on_other_data(tmp_path, saved_model, small_synthetic):
+    save_run(tmp_path, saved_model)  # trained on the synthetic data; the built-in sample is active
+    at = select_rows(page(tmp_path), [0])
+    at.button(key="runs_activate").click().run()
+    assert not at.exception
+    captions = [plain(c.value) for c in at.sidebar.caption]
+    assert captions[0].startswith("MovieLens sample")  # the active dataset stays the active one
+    assert f"trained on {saved_model.record.dataset.name}, not the active dataset" in captions
+    at.session_state[state.DATASET] = small_synthetic.dataset  # as the Data page makes it active
+    at.session_state[state.DATASET_HASH] = saved_model.record.dataset.content_hash
+    at.run()
+    assert not [c for c in at.sidebar.caption if "not the active dataset" in c.value]

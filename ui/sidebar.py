@@ -9,6 +9,15 @@ from ui.jobs import absorb_finished
 from ui.text import md
 
 
+def trained_elsewhere(model: state.ActiveModel | None) -> str | None:
+    """The name of the dataset the active model was trained on when it is not the active one (activating a run
+    changes the model, not the dataset, so the Dataset line above keeps naming the data that was active)."""
+    record = model.recommender.record if model is not None else None
+    if record is None or not record.dataset.content_hash or record.dataset.content_hash == state.dataset_hash():
+        return None
+    return record.dataset.name or "another dataset"
+
+
 def _model_and_job(page_shows_job: bool = False) -> None:
     """Redrawn every 3 s while a job runs, so its end shows (and activates its model) on any page; not on a
     page that draws the job itself (the Train page reruns as a whole when the job ends)."""
@@ -21,6 +30,9 @@ def _model_and_job(page_shows_job: bool = False) -> None:
     model = state.active_model()
     training = job is not None and job.running
     st.caption(md(model.label) if model else "none yet" if training else "none yet: train one on the Train page")
+    other = trained_elsewhere(model)
+    if other:
+        st.caption(f"trained on {md(other)}, not the active dataset")
     if training and page_shows_job:
         st.caption("training: progress on this page")
     elif training:

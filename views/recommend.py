@@ -9,6 +9,7 @@ import streamlit as st
 
 from cfcore.errors import CFError
 from cfcore.evaluation import ranking_ladder
+from cfcore.export import all_users_top_k_csv
 from cfcore.figures import charts
 from cfcore.figures import maps as mapcharts
 from cfcore.queries import Recommender
@@ -19,7 +20,9 @@ from ui.models import item_frame, item_projection, movie_label, popular_items, r
 from ui.ranking import ladder_panel
 from ui.text import md
 
-YEAR_FORMAT = st.column_config.NumberColumn("year", format="%d")
+YEAR_FORMAT = st.column_config.NumberColumn("year", format="%d", width=48)
+TITLE_WIDTH = 170  # pixels: room for most titles, and the stars beside them in half of a 1000 px window
+VALUE_LABELS = {"predicted_rating": "stars", "shrunk_mean_rating": "stars (shrunk)"}  # short headers keep it narrow
 TABS = ["For a user", "Similar movies", "New user", "Ranking quality"]
 
 
@@ -36,20 +39,27 @@ VS_AVERAGE_HELP = ("The predicted stars minus this user's own average rating: a 
                    "highest they give.")
 
 
-def table(frame: pd.DataFrame, value: str | None = None, fmt: str = "%.2f", numbered: bool = False) -> None:
+def table(frame: pd.DataFrame, value: str | None = None, fmt: str = "%.1f", numbered: bool = False) -> None:
     """A list of movies; ``numbered`` puts its rank first (the new-user map numbers its points the same way). A
-    recommendation list also shows its match and its stars against the user's own average."""
-    columns = {"year": YEAR_FORMAT, "n_ratings": st.column_config.NumberColumn("ratings"),
-               "genres": st.column_config.TextColumn("genres"),
-               "match": st.column_config.NumberColumn("match", format="percent", help=MATCH_HELP),
-               "vs_average": st.column_config.NumberColumn("vs their average", format="%+.2f", help=VS_AVERAGE_HELP)}
+    recommendation list also shows its match and its stars against the user's own average. The title and the
+    value are pinned and narrow, so half of a 1000 px window shows both; genres and counts scroll."""
+    columns = {"title": st.column_config.TextColumn("title", pinned=True, width=TITLE_WIDTH),
+               "year": YEAR_FORMAT, "n_ratings": st.column_config.NumberColumn("ratings", width="small"),
+               "genres": st.column_config.TextColumn("genres", width="medium"),
+               "match": st.column_config.NumberColumn("match", format="%.1f%%", width="small", help=MATCH_HELP),
+               "vs_average": st.column_config.NumberColumn("vs avg", format="%+.1f", width="small",
+                                                           help=VS_AVERAGE_HELP)}
     if value:
-        columns[value] = st.column_config.NumberColumn(value.replace("_", " "), format=fmt)
+        columns[value] = st.column_config.NumberColumn(VALUE_LABELS.get(value, value.replace("_", " ")), format=fmt,
+                                                       pinned=True, width="small")
     extra = [c for c in ("match", "vs_average") if c in frame.columns]
     # the numbers people look for go right after the title, before the long genre lists
     shown = frame[["title", *([value] if value else []), *extra, "year", "genres", "n_ratings"]]
+    if "match" in shown:
+        shown = shown.assign(match=100 * shown["match"])  # a percentage to one decimal: 99.9% (top 0.1%), not 100%
     if numbered:
         shown = shown.assign(**{"#": np.arange(1, len(shown) + 1)})[["#", *shown.columns]]
+        columns["#"] = st.column_config.NumberColumn("#", pinned=True, width=28)
     st.dataframe(shown, hide_index=True, column_config=columns)
 
 
@@ -142,6 +152,16 @@ def user_tab(rec: Recommender) -> None:
             table(recs, "predicted_rating")
     if not recs.empty:
         explain_panel(rec, user_id, recs)
+    all_users_download(rec, k)
+
+
+def all_users_download(rec: Recommender, k: int) -> None:
+    """Everyone's top-k as the CLI's ``recommend --all-users`` CSV, built when clicked (not on every rerun)."""
+    st.download_button(f"Download top-{k} for all users (CSV)", data=lambda: all_users_top_k_csv(rec, k),
+                       file_name=f"cfstudio-top{k}-all-users.csv", mime="text/csv", key="rec_download_all",
+                       on_click="ignore", help=f"One row per user and rank: user_id, rank, item_id, score, title; "
+                                           f"{rec.n_users:,} users. Movies a user rated, in training or held out, "
+                                           "are left out. The filters above do not apply.")
 
 
 def similar_hits_ui(rec: Recommender) -> pd.DataFrame | None:
@@ -181,7 +201,7 @@ def similar_tab(rec: Recommender) -> None:
         return
     st.markdown(f"**Movies most like {md(movie_label(rec, chosen))}** (cosine similarity of {rec.vectors_label}; "
                 "the order discounts movies with few ratings)")
-    table(similar, "similarity")
+    table(similar, "similarity", "%.2f")
 
 
 def new_ratings_ui(rec: Recommender) -> list[tuple[object, float]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +14,9 @@ from cfcore.config import TrainConfig
 from cfcore.errors import CFError
 from cfcore.figures import charts
 from cfcore.rankers import registry
+from cfcore.records import RunRecord
 from cfcore.runs import NAME_MAX, NOTE_MAX, RunInfo, delete_run, import_checkpoint, list_runs, set_run_label
+from cfcore.split import SplitSettings
 from cfcore.verdict import verdict
 from ui import state
 from ui.activate import activate, activate_run
@@ -30,13 +33,37 @@ VERDICT_HELP = ("✓ beats bias-only (and most popular's lists); ⚠ overfit: va
                 "✗ not worth presenting: worse than bias-only or most popular, or diverged. The Train page says why.")
 SETTINGS = ["dim", "learning rate", "batch", "weight decay", "dropout", "optimizer", "lists by"]  # parcoords axes
 GROUPS = {"none": None, "dataset": "dataset", "lists by": "lists by"}
+PARCOORDS_KEY = "runs_parcoords_dataset"  # + a digest of the runs per dataset
+PARCOORDS_CHOICE = "runs_parcoords_choice"  # the dataset last chosen there, across its keys
 TABLE_KEY = "runs_table"  # + a digest of the rows shown: a new filter starts with no selection
 SWEEP_DIMS = [4, 8, 16, 32, 50, 64, 100, 128, 200]
 SWEEP_WEIGHT_DECAYS = [0.0, 0.001, 0.01, 0.02, 0.05, 0.1, 0.2]
 
 
+STATUS = {"completed": "completed", "early_stopping": "stopped early", "stopped": "stopped by user",
+          "diverged": "diverged"}  # EndRecord.reason -> what the table says
+
+
+def run_status(record: RunRecord) -> str:
+    """How the run ended, in words: partial (stopped inside epoch 1) first, else its EndRecord reason."""
+    return "partial" if record.partial else STATUS.get(record.stop_reason, record.stop_reason or "unknown")
+
+
+def split_text(settings: SplitSettings | None) -> str:
+    """A split in a few words: method, the share of ratings trained on, seed ("random 0.9 seed 0")."""
+    if settings is None:
+        return "not recorded"
+    return f"{settings.method} {round(1 - settings.fraction, 4):g} seed {settings.seed}"
+
+
+def percent(share: float | None) -> float | None:
+    """A share as a percentage (the table shows it without decimals: 43%, not 43.27%)."""
+    return None if share is None else 100 * share
+
+
 def runs_table(infos: list[RunInfo]) -> pd.DataFrame:
-    """One row per run, in the order of ``infos``; the name and the dataset first, where they stay in view."""
+    """One row per run, in the order of ``infos``; the name and the numbers people compare first, where they stay
+    in view at presenter width, the long text (split, note) after them."""
     rows = []
     for r in infos:
         rec, c = r.record, r.record.config
@@ -45,18 +72,32 @@ def runs_table(infos: list[RunInfo]) -> pd.DataFrame:
         def metric(row, name: str) -> float | None:
             return getattr(row, name) if row is not None else None
         rows.append({
-            "name": r.name, "dataset": rec.dataset.name, "run": r.run_id, "lists by": registry.label(rec.ranking_kind),
-            "val RMSE": rec.val_rmse, "NDCG@10": metric(own, "ndcg"), "P@10": metric(own, "precision"),
-            "R@10": metric(own, "recall"), "coverage": metric(own, "coverage"),
+            "name": r.name, "verdict": verdict(rec).mark, "val RMSE": rec.val_rmse, "NDCG@10": metric(own, "ndcg"),
+            "dataset": rec.dataset.name,
+            "status": run_status(rec), "created": datetime.fromtimestamp(rec.created).strftime("%d %b %H:%M"),
+            "run": r.run_id, "split": split_text(rec.split), "lists by": registry.label(rec.ranking_kind),
+            "P@10": metric(own, "precision"), "R@10": metric(own, "recall"), "coverage": percent(metric(own, "coverage")),
             "popularity NDCG@10": metric(popular, "ndcg"),
-            "verdict": verdict(rec).mark,  # ✗: not worth presenting (worse than a baseline); ⚠: overfitted
             "val MAE": rec.val_mae, "best epoch": rec.best_epoch, "epochs": len(rec.epochs),
             "dim": c.embedding_dim, "learning rate": c.learning_rate, "batch": c.batch_size,
             "weight decay": c.weight_decay, "dropout": c.dropout, "optimizer": c.optimizer,
-            "seconds": rec.seconds, "created": pd.Timestamp(rec.created, unit="s").strftime("%Y-%m-%d %H:%M"),
-            "device": rec.where.device, "source": rec.source, "note": r.note,
+            "seconds": rec.seconds, "note": r.note,
+            "device": rec.where.device, "source": rec.source,
         })
     return pd.DataFrame(rows)
+
+
+def mixed_note(chosen: list[RunInfo]) -> str | None:
+    """A warning when the selected runs were trained on different datasets or splits (their numbers are not
+    comparable), naming what differs; None when they share both."""
+    datasets = {r.record.dataset.content_hash or r.record.dataset.name for r in chosen}
+    splits = {split_text(r.record.split) for r in chosen}
+    differ = [what for what, seen in (("datasets", datasets), ("splits", splits)) if len(seen) > 1]
+    if not differ:
+        return None
+    names = sorted({r.record.dataset.name for r in chosen}) if len(datasets) > 1 else sorted(splits)
+    return (f"The selected runs were trained on different {' and '.join(differ)} "
+            f"({', '.join(md(n) for n in names)}): their RMSE and ranking numbers are not directly comparable.")
 
 
 def filters_ui(infos: list[RunInfo]) -> tuple[list[RunInfo], str | None]:
@@ -181,10 +222,15 @@ def parcoords_panel(table: pd.DataFrame) -> None:
     dataset = counts.index[0]
     if len(counts) > 1:
         options = list(counts.index)  # most runs first
-        active = state.dataset().name
+        kept = st.session_state.get(PARCOORDS_CHOICE)
+        active = kept if kept in options else state.dataset().name
+        # a keyed selectbox keeps the labels it was first drawn with in the browser ("(2 runs)" above a chart of
+        # 3), so the key changes with the counts and the choice is carried over by hand
+        signature = hashlib.sha1(repr(sorted(counts.items())).encode()).hexdigest()[:10]
         dataset = st.selectbox("Dataset", options, index=options.index(active) if active in options else 0,
-                               key="runs_parcoords_dataset", format_func=lambda d: f"{d} ({counts[d]} runs)",
+                               key=f"{PARCOORDS_KEY}_{signature}", format_func=lambda d: f"{d} ({counts[d]} runs)",
                                help="One dataset at a time: an RMSE on other data is not comparable.")
+        st.session_state[PARCOORDS_CHOICE] = dataset
     frame = finished[finished["dataset"] == dataset]
     varied = charts.varying_settings(frame, SETTINGS)
     if len(frame) < 2:
@@ -220,19 +266,29 @@ def runs_section(runs: list[RunInfo]) -> None:
     st.caption(f"{count} · click column headers to sort · select rows to compare")
     selection = None
     if shown:
-        number = st.column_config.NumberColumn
-        # "–" for what a run did not record (ranking metrics of older runs), not "None"
+        number, text = st.column_config.NumberColumn, st.column_config.TextColumn
+        # "–" for what a run did not record (ranking metrics of older runs), not "None"; name, RMSE and NDCG
+        # pinned and narrow enough that a 1000 px window shows all three beside the dataset
         selection = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="multi-row",
                                  key=table_key(shown), placeholder="–", column_config={
-                                     "name": st.column_config.TextColumn(pinned=True, width="medium"),
-                                     "dataset": st.column_config.TextColumn(pinned=True),
-                                     "val RMSE": number(format="%.4f"), "val MAE": number(format="%.4f"),
+                                     "name": text(pinned=True, width="medium"),
+                                     "val RMSE": number(format="%.3f", pinned=True, width="small",
+                                                        help="Validation RMSE of the kept epoch: lower is better."),
+                                     "NDCG@10": number(format="%.3f", pinned=True, width="small",
+                                                       help=RANKING_COLUMNS["NDCG@10"]),
+                                     "dataset": text(), "status": text(),
+                                     "created": text(help="When the run started (this machine's local time)."),
+                                     "split": text(help="How validation was held out: method, share of ratings "
+                                                        "trained on, seed. Runs on different splits are not "
+                                                        "comparable."),
+                                     "note": text(width="medium"),
+                                     "val MAE": number(format="%.3f"),
                                      "seconds": number(format="%.1f"), "learning rate": number(format="%g"),
                                      "weight decay": number(format="%g"),
                                      "verdict": st.column_config.TextColumn(pinned=True, help=VERDICT_HELP),
                                      **{name: number(format="%.3f", help=help_text)
-                                        for name, help_text in RANKING_COLUMNS.items()},
-                                     "coverage": number(format="percent", help=METRIC_HELP["coverage"])})
+                                        for name, help_text in RANKING_COLUMNS.items() if name != "NDCG@10"},
+                                     "coverage": number(format="%.0f%%", width="small", help=METRIC_HELP["coverage"])})
         if group:
             st.dataframe(group_summary(table, group), hide_index=True, key="runs_groups", column_config={
                 "best val RMSE": number(format="%.4f"), "best NDCG@10": number(format="%.3f")})
@@ -247,6 +303,9 @@ def runs_section(runs: list[RunInfo]) -> None:
             st.warning(f"Run {md(r.run_id)}: {md(r.label_error)}.")
 
     if chosen:
+        note = mixed_note(chosen) if len(chosen) >= 2 else None
+        if note:
+            st.warning(note)
         metric_panel(chosen)
         if len(chosen) >= 2:
             settings_panel(chosen)
