@@ -95,7 +95,7 @@ def test_the_compared_columns_fit_a_1000_px_window(browser, tmp_path):
         expect(table).to_be_visible(timeout=60_000)
         page.wait_for_timeout(1000)
         whole = whole_columns(table)
-        for column in ("name", "val RMSE", "NDCG@10"):
+        for column in ("name", "verdict", "val RMSE", "NDCG@10"):
             assert column in whole, table.evaluate(VISIBLE)
         expect(table.locator("td").first).to_have_text("presenter's pick")
         screenshot(page, "tables-runs-1000px")

@@ -130,7 +130,7 @@ def test_the_page_renames_a_run_and_shows_the_name_literally(tmp_path, saved_mod
     assert not at.exception
     assert (list_runs(tmp_path)[0].name, list_runs(tmp_path)[0].note) == (HOSTILE, "a note with <i>tags</i>")
     assert runs_grid(at).value["name"].tolist() == [HOSTILE]  # a table cell is text
-    assert runs_grid(at).value.columns[:3].tolist() == ["name", "val RMSE", "NDCG@10"]
+    assert runs_grid(at).value.columns[:4].tolist() == ["name", "verdict", "val RMSE", "NDCG@10"]
     at = select_rows(at, [0])
     heading = next(m.value for m in at.markdown if "bold" in m.value)
     assert plain(heading) == f"**{HOSTILE} · {run_id}**"  # as a reader sees it: the name's characters
@@ -356,7 +356,7 @@ def test_the_runs_table_puts_the_compared_numbers_first_and_says_date_split_stat
         dict(stop_reason="stopped", partial=True, split=SplitSettings("time", 0.1, 0))])]
     set_run_label(tmp_path, ids[0], "first", HOSTILE)
     grid = runs_grid(page(tmp_path)).value  # newest first
-    assert grid.columns[:3].tolist() == ["name", "val RMSE", "NDCG@10"]
+    assert grid.columns[:4].tolist() == ["name", "verdict", "val RMSE", "NDCG@10"]
     assert grid["status"].tolist() == ["partial", "stopped by user", "stopped early", "completed"]
     assert grid["split"].tolist() == ["time 0.9 seed 0", "not recorded", "user 0.9 seed 3", "random 0.8 seed 0"]
     assert grid["created"].iloc[-1] == datetime.fromtimestamp(created).strftime("%d %b %H:%M")  # local time
