@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cfcore.data.load import load_dataset
+from cfcore.data.load import load_dataset, load_test_file
 from cfcore.data.preview import preview_ratings
 from cfcore.errors import ColumnsNotFound, DataError
 
@@ -55,3 +55,26 @@ def test_two_columns_named_like_a_rating_make_the_detection_unsure():
     preview = preview_ratings(b"user,item,score,rating\n1,10,4,3\n2,11,5,1\n", name="two.csv")
     assert preview.detected["rating"] == "rating"
     assert "'score' and 'rating' are both named like a rating" in preview.doubt
+
+
+def test_a_test_file_is_read_with_the_training_files_mapping_even_where_detection_would_fail():
+    train = load_dataset(FILMS, name="films.csv", columns=["person", "film", "grade", "when"])
+    test = load_test_file(b"person,film,grade,when\np0,f9,2,2020-02-01\np7,f1,5,2020-02-02\n", name="test.csv",
+                          like=train.report)
+    assert test.report.columns == train.report.columns
+    assert list(test.ratings.to_frame()["rating"]) == [2.0, 5.0]
+    untimed = load_test_file(b"person,film,grade\np0,f9,2\n", name="test.csv", like=train.report)
+    assert untimed.report.columns == {"user": "person", "item": "film", "rating": "grade"}
+
+
+def test_a_test_file_with_other_column_names_is_read_by_detection():
+    train = load_dataset(b"1\t10\t4\t978300760\n2\t11\t5\t978300761\n", name="u.data")
+    test = load_test_file(b"userId,movieId,rating\n1,11,3\n", name="test.csv", like=train.report)
+    assert (len(test.ratings), test.report.columns["rating"]) == (1, "rating")
+
+
+def test_a_test_file_neither_way_can_read_names_both_files_columns():
+    train = load_dataset(FILMS, name="films.csv", columns=["person", "film", "grade"])
+    with pytest.raises(DataError, match=r"test.csv: its columns \(a, b, grade\) are not the training data's "
+                                        r"\(person, film, grade\), and no user or item column could be recognised"):
+        load_test_file(b"a,b,grade\nx,y,3\n", name="test.csv", like=train.report)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
@@ -15,7 +16,7 @@ from cfcore.errors import CFError, ColumnsNotFound
 from cfcore.figures import charts
 from cfcore.split import SPLIT_METHODS
 from ui import state
-from ui.data import builtin_dataset, synthetic_dataset, uploaded_dataset, uploaded_preview
+from ui.data import builtin_dataset, synthetic_dataset, uploaded_dataset, uploaded_preview, uploaded_test_file
 from ui.text import md
 
 SOURCES = {"builtin": "Built-in MovieLens sample", "upload": "Upload a file", "saved": "Saved datasets",
@@ -261,21 +262,56 @@ def split_ui(settings: state.SplitSettings) -> state.SplitSettings:
     return state.SplitSettings(method, float(fraction), int(seed))
 
 
+def test_file_ui() -> UploadedFile | None:
+    """The test file's uploader; the file it holds (None: none)."""
+    return st.file_uploader("Test ratings, optional: a separate file of held-out ratings, read with the same "
+                            "columns as the active dataset; a training run then reports its test RMSE",
+                            key="data_test_upload")
+
+
+def test_file_panel(active: Dataset) -> None:
+    """Read an uploaded test file for the active dataset, or show the one given (restored after a reload)."""
+    upload, given = test_file_ui(), state.given_test()
+    if upload is not None and (given is None or given.upload_id != upload.file_id):
+        try:
+            test = uploaded_test_file(f"{upload.file_id}:{upload.size}", upload.getvalue(), upload.name,
+                                      state.dataset_hash(), active.report)
+        except CFError as exc:
+            st.error(md(f"{str(exc).rstrip('.')}. The test file is not used; fix it and upload it again."))
+            return
+        state.set_given_test(test, upload.file_id)
+    elif upload is None and given is not None and given.upload_id:
+        state.set_given_test(None)  # the person removed the file from the uploader
+    elif given is not None and upload is None:
+        a, b = st.columns([4, 1])
+        a.info(md(f"Test ratings from {given.data.name} (kept from before the reload)."))
+        if b.button("Remove the test file", key="data_test_remove"):
+            state.set_given_test(None)
+            st.rerun()
+
+
 def split_panel() -> None:
-    """Ratings, users and items on each side of the active split, or why it cannot be made."""
+    """Ratings, users and items on each side of the active split (and the test file's), or why it cannot be made."""
     try:
-        summary = state.current_split().summary()
+        parts, test = state.split_for_training()
     except CFError as exc:
         st.error(md(exc))
         return
-    table = pd.DataFrame({
-        "ratings": [summary["train_ratings"], summary["val_ratings"]],
-        "users": [summary["train_users"], summary["val_users"]],
-        "items": [summary["train_items"], summary["val_items"]],
-    }, index=["train", "validation"])
+    summary = parts.summary()
+    rows = {"train": (summary["train_ratings"], summary["train_users"], summary["train_items"]),
+            "validation": (summary["val_ratings"], summary["val_users"], summary["val_items"])}
+    if test is not None:
+        rows["test"] = (len(test), test.n_rating_users, test.n_rating_items)
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=["ratings", "users", "items"])
     st.dataframe(table, width="content")
     st.caption(f"{summary['val_users_unseen_in_train']} validation users and {summary['val_items_unseen_in_train']} "
                "validation items have no rating in train; the model predicts them from biases and the mean.")
+    if test is not None:
+        train_users, train_items = np.unique(parts.train.user_idx), np.unique(parts.train.item_idx)
+        unseen = ~np.isin(test.user_idx, train_users) | ~np.isin(test.item_idx, train_items)
+        st.caption(md(f"The test ratings come from the file {state.given_test().data.name}, not from the split: "
+                      f"{len(test):,} ratings, {int(unseen.sum()):,} of them with a user or item that has no "
+                      "rating in train. A training run reports its RMSE on them as test RMSE."))
 
 
 st.title("Data")
@@ -288,5 +324,6 @@ dataset_panel(state.dataset())
 
 st.subheader("Train / validation split")
 state.set_split_settings(split_ui(state.split_settings()))
+test_file_panel(state.dataset())
 split_panel()
 st.page_link("views/train.py", label="Next: train a model", icon=":material/arrow_forward:")
