@@ -53,7 +53,8 @@ def test_a_file_detection_cannot_read_is_mapped_in_the_browser_and_its_test_file
         page.get_by_text("Upload a file").click()
         wait_idle(page)
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(ratings))
-        expect(page.get_by_text("Pick the user, item and rating columns below")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("no user or item column among person, film, grade, when. Pick the user, item and "
+                                "rating columns below")).to_be_visible(timeout=30_000)
         wait_idle(page)
         expect(page.get_by_text("--columns")).to_have_count(0)
         expect(page.get_by_text("The file's first rows, as read")).to_be_visible()

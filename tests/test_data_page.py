@@ -21,7 +21,7 @@ def errors(at) -> list[str]:
 def test_a_file_detection_cannot_read_offers_the_columns_to_pick_and_never_a_cli_flag(tmp_path):
     at = upload(app(tmp_path), "films.csv", FILMS)
     assert not at.exception
-    assert errors(at) == ["films.csv: no user or item column could be recognised among person, film, grade, when. "
+    assert errors(at) == ["films.csv: no user or item column among person, film, grade, when. "
                           "Pick the user, item and rating columns below and click Apply mapping."]
     assert not any("--columns" in e for e in errors(at))
     raw = next(d.value for d in at.dataframe if "when" in d.value.columns)

@@ -97,7 +97,7 @@ def read_upload(ratings_file: UploadedFile, items_file: UploadedFile | None, sep
 
 def columns_not_found(name: str, missing: list[str], available: list[str]) -> str:
     """What to do when detection found no user, item or rating column, in the dashboard's words."""
-    return (f"{name}: no {' or '.join(missing)} column could be recognised among {', '.join(available)}. "
+    return (f"{name}: no {' or '.join(missing)} column among {', '.join(available)}. "
             "Pick the user, item and rating columns below and click Apply mapping.")
 
 
@@ -146,6 +146,7 @@ def upload_panel(active: Dataset) -> None:
     override = state.column_override(file_id)
     if override is None and preview.failed:
         st.error(md(columns_not_found(ratings_file.name, preview.missing, preview.available)))
+        st.caption(f"The active dataset is still **{md(active.name)}**.")
         apply_mapping(column_mapping_ui(preview, preview.guess(), file_id, needed=True), file_id)
         return
     if override is None and preview.doubt:
