@@ -14,6 +14,17 @@ class DataError(CFError):
     """A ratings or metadata file that cannot be read or fails validation."""
 
 
+class ColumnsNotFound(DataError):
+    """A ratings file whose user, item or rating column could not be told from its header.
+
+    ``available`` lists the file's columns and ``found`` the roles that were recognised, so a surface can
+    offer the choice in its own words (the CLI's ``--columns``, the dashboard's column dropdowns)."""
+
+    def __init__(self, message: str, available: list[str], found: dict[str, str], missing: list[str]) -> None:
+        super().__init__(message)
+        self.available, self.found, self.missing = available, found, missing
+
+
 class ConfigError(CFError):
     """A hyperparameter outside its sane range, or options that do not fit together."""
 

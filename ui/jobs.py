@@ -23,6 +23,7 @@ from cfcore.launch.base import Failed, Finished, Launcher, LaunchRequest, Messag
 from cfcore.progress import EndRecord, EpochRecord, RankerEpochRecord, RankerStepRecord, StepRecord
 from cfcore.projection import tsne_stages
 from cfcore.queries import Recommender
+from cfcore.ratings import Ratings
 from cfcore.records import Evaluation
 from cfcore.runs import RunInfo, run_label, save_run
 from cfcore.split import Split, SplitSettings
@@ -128,7 +129,7 @@ class TrainingJob(_BackgroundJob):
     def __init__(self, dataset: Dataset, parts: Split, config: TrainConfig, runs_dir: Path,
                  split_settings: SplitSettings = SplitSettings(), dataset_hash: str = "",
                  evaluation: Evaluation = Evaluation(), launcher: Launcher | None = None,
-                 finish_seconds: float | None = None) -> None:
+                 finish_seconds: float | None = None, test: Ratings | None = None) -> None:
         self.dataset, self.parts, self.config, self.runs_dir = dataset, parts, config, Path(runs_dir)
         # how long the work after the epochs (ranking fit, judging the lists, saving) took a run like this one
         # here; the ETA counts it, so "0 s left" is not followed by a minute at 100%. None: not known yet
@@ -136,7 +137,7 @@ class TrainingJob(_BackgroundJob):
         # split settings and the data's hash go into the run's record, so a saved run finds its split again;
         # keep_in: where the training side saves a result this server was not there to collect
         self.request = LaunchRequest(dataset, parts, config, split_settings, dataset_hash, evaluation,
-                                     keep_in=str(runs_dir))
+                                     keep_in=str(runs_dir), test=test)
         self.launcher = launcher or launchers.choose()
         self.state = JobState()
         self.steps_per_epoch = config.steps_per_epoch(len(parts.train))

@@ -20,7 +20,7 @@ from cfcore.queries import Recommender
 from cfcore.ratings import Ratings
 from cfcore.records import Evaluation
 from cfcore.runs import load_run, read_run, run_label, run_path
-from cfcore.split import Split, SplitSettings
+from cfcore.split import Split, SplitSettings, with_test_set
 from ui.data import builtin_dataset
 from ui.jobs import SweepJob, TrainingJob, find_job
 
@@ -128,6 +128,51 @@ def current_split() -> Split:
     return cached[2]
 
 
+# -- a separate test file (the "given test file" split): its ratings, kept with the dataset they were read for --
+
+GIVEN_TEST = "cf_given_test"
+
+
+@dataclass(frozen=True)
+class GivenTest:
+    """A test file's ratings, for the active dataset it was read like; saved in the dataset store so a reload
+    (the URL's ?test=) finds it again."""
+
+    data: Dataset  # the test ratings as read, on their own id maps
+    content_hash: str
+    for_dataset: str  # content hash of the dataset it belongs to: another active dataset ignores it
+    upload_id: str = ""  # the uploader's file id it came from ("" when restored from the URL)
+
+
+def given_test() -> GivenTest | None:
+    """The test file given for the active dataset, if any."""
+    given = st.session_state.get(GIVEN_TEST)
+    return given if given is not None and given.for_dataset == dataset_hash() else None
+
+
+def set_given_test(data: Dataset | None, upload_id: str = "", save: bool = True) -> None:
+    """Give ``data`` as the active dataset's test ratings (None: none); saved beside the runs for a reload."""
+    if data is None:
+        st.session_state.pop(GIVEN_TEST, None)
+        return
+    digest = content_hash(data.ratings)
+    if save:
+        try:
+            save_dataset(runs_dir(), data, digest)
+        except (OSError, CFError) as exc:
+            flash(f"The test file {data.name} is used but could not be saved for later ({exc}); after a reload "
+                  "it needs uploading again.", "warning")
+    st.session_state[GIVEN_TEST] = GivenTest(data, digest, dataset_hash(), upload_id)
+
+
+def split_for_training() -> tuple[Split, Ratings | None]:
+    """The current split and the given test file's ratings on shared id maps (the split alone when none)."""
+    parts, given = current_split(), given_test()
+    if given is None:
+        return parts, None
+    return with_test_set(parts, given.data.ratings)
+
+
 def active_model() -> ActiveModel | None:
     return st.session_state.get(ACTIVE_MODEL)
 
@@ -198,6 +243,16 @@ def restore_from_url() -> None:
             set_dataset(load_saved(saved), save=False)
         except CFError as exc:
             flash(f"The link's dataset could not be restored: {exc}. Showing the MovieLens sample.", "warning")
+    wanted_test = params.get("test")
+    if wanted_test and GIVEN_TEST not in st.session_state:
+        saved = find_saved(runs_dir(), wanted_test)
+        try:
+            if saved is None:
+                raise CFError(f"no saved test file has content hash {wanted_test!r}")
+            set_given_test(load_saved(saved), save=False)
+        except CFError as exc:
+            flash(f"The link's test file could not be restored ({exc}); upload it again on the Data page.",
+                  "warning")
     job = find_job(params.get("job", ""))
     if job is not None and JOB not in st.session_state:
         st.session_state[JOB] = job
@@ -233,6 +288,8 @@ def sync_url() -> None:
     wanted: dict[str, str] = {}
     if DATASET in st.session_state:
         wanted["data"] = BUILTIN_PARAM if _is_builtin(dataset()) else dataset_hash()[:16]
+    if given_test() is not None:
+        wanted["test"] = given_test().content_hash[:16]
     model = active_model()
     if model is not None and model.run_id:
         wanted["run"] = model.run_id
@@ -282,8 +339,9 @@ def finish_seconds(config) -> float | None:
 
 def start_training(config, evaluation: Evaluation = Evaluation()) -> TrainingJob:
     """Train ``config`` on the active dataset and split in the background; the job belongs to this session."""
-    job = TrainingJob(dataset(), current_split(), config, runs_dir(), split_settings(), dataset_hash(),
-                      evaluation, finish_seconds=finish_seconds(config)).start()
+    parts, test = split_for_training()
+    job = TrainingJob(dataset(), parts, config, runs_dir(), split_settings(), dataset_hash(),
+                      evaluation, finish_seconds=finish_seconds(config), test=test).start()
     st.session_state[JOB] = job
     st.session_state.pop(JOB_ABSORBED, None)
     return job

@@ -216,6 +216,11 @@ def record_panel(record: RunRecord, run_id: str | None, seconds: float, where: s
                 help="Mean absolute error on held-out ratings: the average number of stars a prediction is off.")
     c[2].metric("Best epoch", f"{record.best_epoch} of {len(record.epochs)}")
     c[3].metric("Time", _seconds(seconds))  # two significant figures: a run on a small file takes 0.04 s
+    if record.test_rmse is not None:  # a test file was given on the Data page
+        t = st.columns(4)
+        t[0].metric("Test RMSE", f"{record.test_rmse:.4f}", help="RMSE on the test file's ratings, which neither "
+                    "trained the model nor chose its epoch: the fairest estimate of how it does on new ratings.")
+        t[1].metric("Test MAE", f"{record.test_mae:.4f}")
     st.caption(f"Baselines on the same split: global mean RMSE {base.global_mean_rmse:.4f} (predict the "
                f"average rating for everyone), bias-only RMSE {base.bias_rmse:.4f} (average plus how generous "
                f"each user and how liked each movie is). Device: {md(record.where.device or 'not recorded')}"

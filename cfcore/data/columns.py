@@ -7,7 +7,7 @@ import re
 
 import pandas as pd
 
-from cfcore.errors import DataError
+from cfcore.errors import ColumnsNotFound, DataError
 
 # Common spellings of each column, compared lower-cased with spaces, dashes and underscores removed.
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
@@ -54,9 +54,10 @@ def map_columns(available: list, header: bool, columns, label: str) -> dict[str,
                 break
     missing = [r for r in ("user", "item", "rating") if r not in mapping]
     if missing:
-        raise DataError(
+        raise ColumnsNotFound(
             f"{label}: no {' or '.join(missing)} column among {', '.join(map(str, available))}; "
-            f"name them with columns=user,item,rating (e.g. --columns {','.join(map(str, available[:3]))})"
+            f"name them with columns=user,item,rating (e.g. --columns {','.join(map(str, available[:3]))})",
+            list(map(str, available)), {role: str(col) for role, col in mapping.items()}, missing,
         )
     return mapping
 

@@ -53,6 +53,7 @@ class Reader:
     matches: Callable[[bytes], bool]  # the first (decompressed) bytes -> is it this format?
     ratings: Callable[..., tuple[pd.DataFrame, FrameInfo]]  # (source, label, sep, columns, head)
     items: Callable[..., pd.DataFrame]  # (source, label, head) -> item_id, title, genres[, year]
+    table: Callable[..., tuple[pd.DataFrame, bool]]  # (source, label, sep, head, n_rows) -> first rows as read, header?
 
 
 def reader_for(head: bytes, label: str) -> Reader:
@@ -70,6 +71,16 @@ def read_ratings_frame(source: Source, *, label: str, sep: str | None = None,
     if not head.strip():
         raise DataError(f"{label} is empty; it needs rows of user, item, rating")
     return reader_for(head, label).ratings(source, label, sep, columns, head)
+
+
+def read_table_head(source: Source, *, label: str, sep: str | None = None,
+                    n_rows: int = 8) -> tuple[pd.DataFrame, bool]:
+    """The first ``n_rows`` of a ratings source with every column as the file names it (no mapping), and
+    whether it has a header: what a person looks at to say which column is which."""
+    head = raw.read_bytes(source, label, limit=raw.HEAD_BYTES)
+    if not head.strip():
+        raise DataError(f"{label} is empty; it needs rows of user, item, rating")
+    return reader_for(head, label).table(source, label, sep, head, n_rows)
 
 
 def read_items_frame(source: Source, label: str) -> pd.DataFrame:
@@ -116,6 +127,17 @@ def _parquet_ratings(source, label: str, sep: str | None, columns, head: bytes) 
 
 
 
+def _parquet_table(source, label: str, sep: str | None, head: bytes, n_rows: int) -> tuple[pd.DataFrame, bool]:
+    import pyarrow.parquet as pq
+
+    handle = io.BytesIO(source if isinstance(source, bytes) else raw.read_bytes(source, label))
+    try:
+        batch = next(pq.ParquetFile(handle).iter_batches(batch_size=n_rows), None)
+    except Exception as exc:  # pyarrow raises many types for damaged files
+        raise DataError(f"{label}: damaged Parquet file ({str(exc)[:200]})") from None
+    return (batch.to_pandas() if batch is not None else pd.DataFrame()), True
+
+
 def _parquet_items(source: Source, label: str, head: bytes) -> pd.DataFrame:
     return item_columns(pd.read_parquet(io.BytesIO(raw.read_bytes(source, label))), label)
 
@@ -128,13 +150,7 @@ def _is_text(head: bytes) -> bool:
 
 
 def _text_ratings(source: Source, label: str, sep: str | None, columns, head: bytes) -> tuple[pd.DataFrame, FrameInfo]:
-    raw.sniff_binary(head, label)
-    text = raw.decode_text(head)
-    lines = [ln for ln in re.split(r"\r\n|\r|\n", text) if ln.strip()]
-    if len(text) >= raw.HEAD_BYTES - 4 and len(lines) > 1:
-        lines = lines[:-1]  # the head read may have cut the last line
-    sep = normalise_sep(sep) if sep else detect_separator(lines, label)
-    header = detect_header(lines, sep)
+    _, sep, header = _text_layout(label, sep, head)
     frame = _read_text(source, label, sep, header, head)
     if header:
         frame.columns = [str(c).strip().lstrip("\ufeff").strip('"') for c in frame.columns]
@@ -151,6 +167,29 @@ def _text_ratings(source: Source, label: str, sep: str | None, columns, head: by
     info = FrameInfo(fmt, sep, header, list(map(str, frame.columns)),
                      {role: str(col) for role, col in mapping.items()}, 2 if header else 1)
     return out, info
+
+
+def _text_layout(label: str, sep: str | None, head: bytes) -> tuple[list[str], str, bool]:
+    """The head's non-blank lines, the separator (given or detected) and whether the first line is a header."""
+    raw.sniff_binary(head, label)
+    text = raw.decode_text(head)
+    lines = [ln for ln in re.split(r"\r\n|\r|\n", text) if ln.strip()]
+    if len(text) >= raw.HEAD_BYTES - 4 and len(lines) > 1:
+        lines = lines[:-1]  # the head read may have cut the last line
+    sep = normalise_sep(sep) if sep else detect_separator(lines, label)
+    return lines, sep, detect_header(lines, sep)
+
+
+def _text_table(source, label: str, sep: str | None, head: bytes, n_rows: int) -> tuple[pd.DataFrame, bool]:
+    """The first rows parsed from the head alone, named as the full read names them."""
+    lines, sep, header = _text_layout(label, sep, head)
+    some = "\n".join(lines[: n_rows + int(header)]).encode()
+    frame = _read_text(some, label, sep, header, some)
+    if header:
+        frame.columns = [str(c).strip().lstrip("\ufeff").strip('"') for c in frame.columns]
+    else:
+        frame.columns = [f"column {i + 1}" for i in range(frame.shape[1])]
+    return frame, header
 
 
 def _text_items(source: Source, label: str, head: bytes) -> pd.DataFrame:
@@ -285,6 +324,6 @@ def normalise_sep(sep: str) -> str:
 
 
 READERS: tuple[Reader, ...] = (
-    Reader("parquet", _is_parquet, _parquet_ratings, _parquet_items),
-    Reader("text", _is_text, _text_ratings, _text_items),  # last: takes the rest
+    Reader("parquet", _is_parquet, _parquet_ratings, _parquet_items, _parquet_table),
+    Reader("text", _is_text, _text_ratings, _text_items, _text_table),  # last: takes the rest
 )

@@ -10,7 +10,9 @@ from cfcore.data.builtin import load_builtin
 from cfcore.data.dataset import Dataset, LoadReport, default_catalog
 from cfcore.data.formats import read_ratings_frame
 from cfcore.data.items import with_items
+from cfcore.data.preview import ROLES, preview_ratings
 from cfcore.data.validate import validate
+from cfcore.errors import DataError
 
 
 def load_dataset(
@@ -65,3 +67,29 @@ def load_dataset(
     if items is not None:
         dataset = with_items(dataset, items, name=items_name)
     return dataset
+
+
+def load_test_file(source: str | Path | bytes, *, name: str, like: LoadReport) -> Dataset:
+    """A separate test file's ratings, read as the training data was: with ``like``'s separator and column
+    mapping when the file has those columns (the timestamp may be missing), else detected as any ratings file is.
+
+    A file neither way can read raises DataError naming both its columns and the training data's.
+    """
+    mapping = [like.columns[role] for role in ROLES if role in like.columns]
+    preview = None
+    for sep in dict.fromkeys([like.separator, None]):  # the training file's separator first, then detection
+        try:
+            preview = preview_ratings(source, name=name, sep=sep)
+        except DataError:
+            if sep is None:
+                raise
+            continue
+        for columns in (mapping, mapping[:3]):  # test ratings without their times are still test ratings
+            if all(col in preview.available for col in columns):
+                return load_dataset(source, name=name, sep=sep, columns=columns)
+    if preview.failed:
+        raise DataError(
+            f"{name}: its columns ({', '.join(preview.available)}) are not the training data's "
+            f"({', '.join(mapping)}), and no {' or '.join(preview.missing)} column could be recognised; "
+            "give the test file the same header as the ratings file")
+    return load_dataset(source, name=name)

@@ -108,7 +108,7 @@ def _numeric_column(series: pd.Series, what: str, label: str, offset: int) -> np
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise DataError(
-            f"{label}: {what} holds text: {series.iloc[row]!r} on line {row + offset} "
+            f"{label}: {what} holds text: {str(series.iloc[row])!r} on line {row + offset} "
             f"({int(bad.sum())} such rows); ratings must be numbers (is the column mapping right?)"
         )
     return values

@@ -26,6 +26,7 @@ from cfcore.errors import CFError
 from cfcore.experiment import Experiment
 from cfcore.progress import EndRecord, EpochRecord, RankerEpochRecord, RankerStepRecord, StepRecord
 from cfcore.queries import Recommender
+from cfcore.ratings import Ratings
 from cfcore.records import Evaluation, RunRecord
 from cfcore.split import Split, SplitSettings
 from cfcore.train import TrainingRun
@@ -42,6 +43,7 @@ class LaunchRequest:
     dataset_hash: str = ""
     evaluation: Evaluation = Evaluation()
     keep_in: str = ""  # a runs folder on the training machine for a result nobody is left to collect ("" = none)
+    test: Ratings | None = None  # a separate test file's ratings on the split's id maps (``with_test_set``)
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,7 +149,8 @@ def run_request(request: LaunchRequest, emit: Callable[[Message], None], on_run:
     in order (the last is ``Finished``). ``on_run`` gets the training run as soon as it exists (to stop it).
     Errors propagate: the launcher turns them into ``Failed`` (see ``failure``)."""
     experiment = Experiment(request.dataset, request.parts, request.config, request.split_settings,
-                            dataset_hash=request.dataset_hash or None, evaluation=request.evaluation, launcher=where)
+                            dataset_hash=request.dataset_hash or None, test=request.test,
+                            evaluation=request.evaluation, launcher=where)
     run = experiment.run
     on_run(run)
     emit(Started(run.device_name, list(run.notes), dict(run.baselines), os.getpid(), where))
