@@ -474,7 +474,10 @@ def test_home_page_explains_and_its_demo_lands_on_recommend(tmp_path):
     assert job.running and at.main.get("progress") and not at.sidebar.get("progress")
     assert "training: progress on this page" in [c.value for c in at.sidebar.caption]
     assert "none yet" in [c.value for c in at.sidebar.caption]  # not "train one on the Train page": one is training
-    job.join(timeout=120)
+    deadline = time.time() + 240
+    while job.running and time.time() < deadline:  # a page redraw would heartbeat the job; AppTest has none, and a
+        job.heartbeat()                           # job nobody watched for a minute (a slow machine) stops itself
+        job.join(timeout=5)
     assert job.state.status == "done", job.state.message
     at.run()
     assert not at.exception
