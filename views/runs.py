@@ -21,6 +21,7 @@ from ui.compare import diff_panel, settings_panel
 from ui.forms import BATCH_SIZES, LEARNING_RATES, config_from_state, evaluation_from_state
 from ui.jobs import SweepJob
 from ui.ranking import METRIC_HELP, ladder_panel
+from ui.repeats import collapse, group_ladder_panel, groups_table, repeat_progress_panel
 from ui.text import md
 
 RANKING_COLUMNS = {"NDCG@10": METRIC_HELP["ndcg"], "P@10": METRIC_HELP["precision"], "R@10": METRIC_HELP["recall"],
@@ -116,8 +117,9 @@ def metric_panel(chosen: list[RunInfo]) -> None:
         why = " (saved before per-step losses were kept)" if metric == charts.STEP_LOSS else ""
         st.caption(f"Not recorded by {', '.join(md(r.title) for r in lacking)}{why}.")
     if len(lacking) < len(chosen):
-        st.plotly_chart(charts.run_metric_figure(chosen, metric, x=x, log_y=log_y, smoothing=smoothing),
-                        key="runs_overlay")
+        drawn, spreads = collapse(chosen) if metric == charts.RANKING else (chosen, {})  # repeats: one bar ± std
+        st.plotly_chart(charts.run_metric_figure(drawn, metric, x=x, log_y=log_y, smoothing=smoothing,
+                                                 spreads=spreads), key="runs_overlay")
 
 
 def label_form(run: RunInfo) -> None:
@@ -144,6 +146,7 @@ def single_run_panel(run: RunInfo) -> None:
     label_form(run)
     ladder_panel(run.record.ladder, run.record.ranking_kind, "runs_ladder")
     bucket_panel(run.record.buckets, run.record.evaluation.k, "runs_buckets")
+    group_ladder_panel(run)
     a, b, c = st.columns(3)
     if a.button("Make active model", type="primary", key="runs_activate") and activate_run(run):
         state.flash(f"Run {md(run.title)} is now the active model.")
@@ -205,6 +208,7 @@ def runs_section(runs: list[RunInfo]) -> None:
     table = runs_table(shown)
     count = f"{len(shown)} of {len(readable)} runs" if len(shown) != len(readable) else \
         f"{len(readable)} run{'s' if len(readable) != 1 else ''}"
+    groups_table(shown)
     st.caption(f"{count} · click column headers to sort · select rows to compare")
     selection = None
     if shown:
@@ -353,6 +357,7 @@ def sweep_panel() -> None:
 
 st.title("Runs")
 state.show_flash()
+repeat_progress_panel()
 runs_section(list_runs(runs_folder_ui()))
 
 st.subheader("Load a checkpoint")

@@ -22,6 +22,7 @@ from ui.buckets import bucket_panel
 from ui.forms import config_form, evaluation_from_state
 from ui.jobs import TrainingJob, absorb_finished
 from ui.ranking import ladder_panel, lists_verdict
+from ui.repeats import repeat_result
 from ui.text import md
 
 LIVE_SECONDS = 2.0  # redraw cadence while training: each redraw costs the server and the browser CPU that
@@ -215,6 +216,7 @@ def result_panel(job: TrainingJob) -> None:
     if s.run_info:
         st.success(f"Saved as run **{s.run_info.run_id}** and made the active model.")
     st.page_link("views/recommend.py", label="Explore its recommendations", icon=":material/arrow_forward:")
+    repeat_result(job)
 
 
 def main() -> None:
