@@ -43,6 +43,10 @@ def repeat_button(run: RunInfo, key: str) -> None:
         st.caption("This run did not record its split, so it cannot be repeated on other split seeds.")
     elif busy:
         st.caption("A repeat is running; this button comes back when it ends.")
+    else:
+        st.caption(f"Trains these settings again on split seed{'s' if len(seeds) > 1 else ''} "
+                   f"{', '.join(map(str, seeds))}, one after another in the background, and saves each run; "
+                   "only the split seed changes.")
     if clicked:
         data = state.dataset_with_hash(record.dataset.content_hash)
         if data is None:
@@ -122,14 +126,27 @@ def collapse(chosen: list[RunInfo]) -> tuple[list[RunInfo], dict[str, dict[str, 
 
 
 def group_ladder_panel(run: RunInfo) -> None:
-    """For a run in a group: the group's ladder with error bars, and the button that adds split seeds."""
+    """For a run in a group: the group's ladder, means with error bars, under the run's own."""
     group = group_of(list_runs(state.runs_dir()), run.run_id)
-    if group is not None:
-        k = run.record.evaluation.k
-        st.plotly_chart(charts.ranking_ladder(run.record.ladder, k, group.ladder()), key="runs_repeat_ladder")
-        st.caption(f"The {len(group.members)} runs of this group (split seeds "
-                   f"{', '.join('?' if s is None else str(s) for s in group.seeds)}): {SPREAD_NOTE}.")
-    repeat_button(run, "runs_repeat")
+    if group is None:
+        return
+    k = run.record.evaluation.k
+    st.plotly_chart(charts.ranking_ladder(run.record.ladder, k, group.ladder()), key="runs_repeat_ladder")
+    st.caption(f"The {len(group.members)} runs of its group (split seeds "
+               f"{', '.join('?' if s is None else str(s) for s in group.seeds)}): {SPREAD_NOTE}.")
+
+
+def mark_groups(table: pd.DataFrame, shown: list[RunInfo]) -> pd.DataFrame:
+    """The runs table (one row per run of ``shown``) with each run's split seed and, for a repeat group's runs,
+    the group (the repeated run's id) beside the run id."""
+    groups = {m.run_id: g.group for g in group_runs(shown) for m in g.members}
+    if table.empty:
+        return table
+    at = list(table.columns).index("run") + 1 if "run" in table.columns else len(table.columns)
+    table = table.copy()
+    table.insert(at, "repeat of", [groups.get(r.run_id, "") for r in shown])
+    table.insert(at + 1, "split seed", [r.record.split.seed if r.record.split else None for r in shown])
+    return table
 
 
 def repeat_result(job) -> None:

@@ -21,7 +21,7 @@ from ui.compare import diff_panel, settings_panel
 from ui.forms import BATCH_SIZES, LEARNING_RATES, config_from_state, evaluation_from_state
 from ui.jobs import SweepJob
 from ui.ranking import METRIC_HELP, ladder_panel
-from ui.repeats import collapse, group_ladder_panel, groups_table, repeat_progress_panel
+from ui.repeats import collapse, group_ladder_panel, groups_table, mark_groups, repeat_button, repeat_progress_panel
 from ui.text import md
 
 RANKING_COLUMNS = {"NDCG@10": METRIC_HELP["ndcg"], "P@10": METRIC_HELP["precision"], "R@10": METRIC_HELP["recall"],
@@ -145,8 +145,9 @@ def single_run_panel(run: RunInfo) -> None:
     st.markdown(f"**{md(run.title)}**")
     label_form(run)
     ladder_panel(run.record.ladder, run.record.ranking_kind, "runs_ladder")
-    bucket_panel(run.record.buckets, run.record.evaluation.k, "runs_buckets")
     group_ladder_panel(run)
+    bucket_panel(run.record.buckets, run.record.evaluation.k, "runs_buckets")
+    repeat_button(run, "runs_repeat")
     a, b, c = st.columns(3)
     if a.button("Make active model", type="primary", key="runs_activate") and activate_run(run):
         state.flash(f"Run {md(run.title)} is now the active model.")
@@ -205,7 +206,7 @@ def runs_section(runs: list[RunInfo]) -> None:
         return
     readable = [r for r in runs if r.readable]
     shown, group = filters_ui(readable)
-    table = runs_table(shown)
+    table = mark_groups(runs_table(shown), shown)
     count = f"{len(shown)} of {len(readable)} runs" if len(shown) != len(readable) else \
         f"{len(readable)} run{'s' if len(readable) != 1 else ''}"
     groups_table(shown)

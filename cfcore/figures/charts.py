@@ -503,19 +503,32 @@ def ranking_ladder(ladder: dict[str, RankingRow], k: int = 10, spread: dict | No
     for metric, title, colour in (("precision", f"precision@{k}", BLUE), ("ndcg", f"NDCG@{k}", ACCENT)):
         values = [value(kind, metric) for kind in order]
         errors = [error(kind, metric) for kind in order]
-        fig.add_trace(go.Bar(y=names, x=values, orientation="h", name=title, marker_color=colour,
-                             error_x=dict(type="data", array=errors, color=DARK, thickness=1.5, width=4)
-                             if spread else None,
-                             text=[f"{v:.3f} ± {e:.3f}" if spread else f"{v:.3f}" for v, e in zip(values, errors)],
-                             textposition="outside", cliponaxis=False))
+        if not spread:
+            fig.add_trace(go.Bar(y=names, x=values, orientation="h", name=title, marker_color=colour,
+                                 text=[f"{v:.3f}" for v in values], textposition="outside", cliponaxis=False))
+            continue
+        # with error bars, each bar sits at a known height (precision below the row's centre, NDCG above), so
+        # its value can be written after the whisker's end: a bar's own outside text would sit on the whisker
+        centre = -0.2 if metric == "precision" else 0.2
+        rows = list(range(len(order)))
+        fig.add_trace(go.Bar(y=rows, x=values, orientation="h", name=title, marker_color=colour, width=0.38,
+                             offset=centre - 0.19, error_x=dict(type="data", array=errors, color=DARK,
+                                                                thickness=1.5, width=4)))
+        fig.add_trace(go.Scatter(y=[row + centre for row in rows], x=[v + e for v, e in zip(values, errors)],
+                                 mode="text", text=[f"  {v:.3f} ± {e:.3f}" for v, e in zip(values, errors)],
+                                 textposition="middle right", textfont=dict(color=DARK, size=11),
+                                 showlegend=False, hoverinfo="skip", cliponaxis=False))
     top = max([value(kind, metric) + error(kind, metric) for kind in order for metric in ("precision", "ndcg")]
               + [0.01])
     n = max((s.n for row in (spread or {}).values() for s in row.values()), default=0)
-    where = f"mean ± std over {n} split seeds" if spread else "the validation split"
-    fig.update_layout(title=f"Ranking ladder: top-{k} lists on {where}", barmode="group",
+    title = f"Ranking ladder of the group: top-{k} lists, mean ± std over {n} split seeds" if spread else \
+        f"Ranking ladder: top-{k} lists on the validation split"
+    fig.update_layout(title=title, barmode="overlay" if spread else "group",
                       height=120 + 60 * len(order), xaxis_title="higher is better", **LAYOUT)
     fig.update_xaxes(range=[0, top * (1.45 if spread else 1.18)])  # room for the value (± std) after each bar
     fig.update_layout(legend=dict(orientation="h", y=-0.35))
+    if spread:
+        fig.update_yaxes(tickvals=list(range(len(order))), ticktext=names, range=[-0.6, len(order) - 0.4])
     return fig
 
 
