@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -23,6 +24,8 @@ from cfcore.export import whole_numbers
 from cfcore.launch import registry as launchers
 from cfcore.rankers import registry
 from cfcore.records import Evaluation, RunRecord
+from cfcore.repeats import METRICS, metric_value, summarize
+from cfcore.runs import new_run_id, save_run
 from cfcore.split import SPLIT_METHODS, SplitSettings, split, with_test_set
 
 
@@ -88,6 +91,15 @@ def build_parser(prog: str = "cfstudio") -> argparse.ArgumentParser:
     train.add_argument("--out", help="where to save the model checkpoint (.pt)")
     train.add_argument("--metrics-json", help="write metrics and the per-epoch history as JSON here")
     train.add_argument("--quiet", action="store_true", help="no per-epoch lines or progress bar")
+    train.add_argument("--repeat", type=int, metavar="N",
+                       help="train N split seeds (--split-seed and the next N-1; nothing else changes), save each "
+                            "as a run in --runs-dir, print each run's metrics and then their mean ± sample standard "
+                            "deviation (n-1)")
+    train.add_argument("--runs-dir", default=os.environ.get("CF_STUDIO_RUNS_DIR", "runs"),
+                       help="where --repeat saves its runs, as the dashboard's Runs page lists them "
+                            "(default runs, or $CF_STUDIO_RUNS_DIR)")
+    train.add_argument("--json", action="store_true",
+                       help="with --repeat: print each run's metrics and their mean and std as JSON, nothing else")
 
     for name, key, what in (("recommend", "--user", "a user's top-k unrated items; or every user's (--all-users)"),
                             ("similar", "--item", "the items most like an item")):
@@ -175,14 +187,17 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def _train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    _check_repeat(args)
     dataset = load_dataset(args.data, sep=args.sep, columns=args.columns, items=args.items, scale=_scale(args.scale))
-    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+    say = (lambda *a: None) if args.quiet or args.json else (lambda *a: print(*a, flush=True))
     say(f"data: {dataset.name}: {len(dataset.ratings):,} ratings, {dataset.ratings.n_users:,} users, "
         f"{dataset.ratings.n_items:,} items, scale {dataset.ratings.scale}")
     for line in dataset.report.lines()[3:-1]:
         say(f"  {line}")
     if dataset.credit:
         say(f"  credit: {dataset.credit}")
+    if args.repeat is not None:
+        return _repeat(args, config, dataset, say)
     parts = split(dataset.ratings, args.split, args.val_fraction, args.split_seed)
     test = None
     if args.test:
@@ -257,6 +272,63 @@ def _train(args: argparse.Namespace) -> int:
     if args.metrics_json:
         write_metrics_json(Path(args.metrics_json), record, args.data, summary)
     return 0
+
+
+def _check_repeat(args: argparse.Namespace) -> None:
+    """--repeat's companions: N of at least 1, its runs saved in --runs-dir (not --out), --json only with it."""
+    if args.repeat is None:
+        if args.json:
+            raise CFError("--json goes with --repeat (train --metrics-json FILE writes one run's metrics as JSON)")
+        return
+    if args.repeat < 1:
+        raise CFError(f"--repeat needs 1 or more split seeds; got {args.repeat}")
+    if args.out or args.metrics_json:
+        raise CFError("--repeat saves every run in --runs-dir; leave out --out and --metrics-json")
+
+
+def _repeat(args: argparse.Namespace, config: TrainConfig, dataset, say) -> int:
+    """--repeat N: the same settings on split seeds --split-seed .. +N-1, each saved as a run of one group (the
+    first run's id), each run's metrics printed, then mean ± sample std (n-1) per metric."""
+    seeds = [args.split_seed + i for i in range(args.repeat)]
+    group = new_run_id()  # the first run's id: the dashboard lists the runs as one group under it
+    say(f"repeat: split seeds {', '.join(map(str, seeds))}; only the split seed changes; runs saved in "
+        f"{args.runs_dir}")
+    runs: list[tuple[int, str, RunRecord]] = []
+    for i, seed in enumerate(seeds):
+        settings = SplitSettings(args.split, args.val_fraction, seed)
+        parts = settings.apply(dataset.ratings)
+        test = None
+        if args.test:
+            parts, test = with_test_set(parts, load_dataset(args.test, sep=args.sep, columns=args.columns).ratings)
+        experiment = Experiment(dataset, parts, config, settings, test=test,
+                                evaluation=Evaluation(10, args.relevance_threshold))
+        for _ in experiment:
+            pass
+        record = experiment.finish()
+        if record is None:
+            end = experiment.run.end
+            raise CFError(f"split seed {seed}: {end.message if end else 'no epoch finished'}; nothing saved for it")
+        record = dataclasses.replace(record, group=group)
+        info = save_run(args.runs_dir, experiment.model.with_record(record), run_id=group if i == 0 else None)
+        runs.append((seed, info.run_id, record))
+        say(f"split seed {seed}: run {info.run_id}: " + ", ".join(
+            f"{label} {_number(metric_value(record, name))}" for name, label in METRICS.items()))
+    summary = summarize([record for _, _, record in runs])
+    say(f"mean ± std (sample, n-1) over {len(runs)} split seeds:")
+    for name, label in METRICS.items():
+        say(f"  {label:<9} {summary[name].text(4)}")
+    if args.json:
+        print(jsonio.dumps({
+            "group": group, "split_seeds": seeds, "std_kind": "sample standard deviation (n-1)",
+            "runs": [{"run_id": run_id, "split_seed": seed, **{name: metric_value(record, name) for name in METRICS}}
+                     for seed, run_id, record in runs],
+            "mean": {name: s.mean for name, s in summary.items()}, "std": {name: s.std for name, s in summary.items()},
+            "n": len(runs)}, indent=2))
+    return 0
+
+
+def _number(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4f}"
 
 
 def write_metrics_json(path: Path, record: RunRecord, data: str, split_summary: dict) -> None:

@@ -135,6 +135,7 @@ class RunRecord:
     name: str = ""  # the person's name for the run (user text; label.json when saved)
     note: str = ""
     format_version: int = RECORD_VERSION
+    group: str = ""  # repeats of one setting on other split seeds share this id (the repeated run's id); "" alone
 
     @property
     def ranking_kind(self) -> str:

@@ -265,3 +265,40 @@ def test_cfstudio_app_chooses_where_the_dashboards_runs_train(monkeypatch, tmp_p
 def test_cfstudio_bad_app_options_are_one_error_line(args, pattern):
     assert_one_line_error(subprocess.run([str(CFSTUDIO), *args], capture_output=True, text=True, timeout=120),
                           pattern)
+
+
+def test_repeat_trains_two_split_seeds_saves_both_runs_and_prints_their_mean_and_sample_std(tmp_path):
+    import statistics
+
+    from cfcore.runs import list_runs
+
+    result = cli("train", "--data", SYNTH, "--epochs", "2", "--dim", "8", "--repeat", "2",
+                 "--runs-dir", str(tmp_path / "runs"))
+    assert result.returncode == 0, result.stderr
+    runs = sorted(list_runs(tmp_path / "runs"), key=lambda r: r.record.split.seed)
+    assert [r.record.split.seed for r in runs] == [0, 1]
+    assert runs[0].record.group == runs[1].record.group == runs[0].run_id  # one group, named by the first run
+    assert runs[0].record.config == runs[1].record.config  # only the split seed changed
+    rmses = [r.record.val_rmse for r in runs]
+    for r in runs:
+        assert f"split seed {r.record.split.seed}: run {r.run_id}: val RMSE {r.record.val_rmse:.4f}" in result.stdout
+    assert "mean ± std (sample, n-1) over 2 split seeds" in result.stdout
+    assert f"val RMSE  {statistics.fmean(rmses):.4f} ± {statistics.stdev(rmses):.4f}" in result.stdout
+    ndcgs = [r.record.ranking.ndcg for r in runs]
+    assert f"NDCG@10   {statistics.fmean(ndcgs):.4f} ± {statistics.stdev(ndcgs):.4f}" in result.stdout
+    as_json = cli("train", "--data", SYNTH, "--epochs", "2", "--dim", "8", "--repeat", "2", "--json",
+                  "--runs-dir", str(tmp_path / "again"))
+    payload = json.loads(as_json.stdout)  # nothing but the JSON on stdout
+    assert payload["split_seeds"] == [0, 1] and payload["n"] == 2
+    assert payload["mean"]["rmse"] == pytest.approx(statistics.fmean(r["rmse"] for r in payload["runs"]))
+    assert payload["std"]["rmse"] == pytest.approx(statistics.stdev(r["rmse"] for r in payload["runs"]))
+    assert len(list_runs(tmp_path / "again")) == 2
+
+
+@pytest.mark.parametrize("args, pattern", [
+    (["--repeat", "0"], "--repeat needs 1 or more split seeds; got 0"),
+    (["--repeat", "2", "--out", "m.pt"], "leave out --out"),
+    (["--json"], "--json goes with --repeat"),
+])
+def test_bad_repeat_usage_is_one_error_line(args, pattern):
+    assert_one_line_error(cli("train", "--data", SYNTH, *args), pattern)

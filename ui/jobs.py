@@ -7,6 +7,7 @@ every second or two. A job whose session stops polling for ``ORPHAN_SECONDS`` st
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import secrets
@@ -129,11 +130,12 @@ class TrainingJob(_BackgroundJob):
     def __init__(self, dataset: Dataset, parts: Split, config: TrainConfig, runs_dir: Path,
                  split_settings: SplitSettings = SplitSettings(), dataset_hash: str = "",
                  evaluation: Evaluation = Evaluation(), launcher: Launcher | None = None,
-                 finish_seconds: float | None = None, test: Ratings | None = None) -> None:
+                 finish_seconds: float | None = None, test: Ratings | None = None, group: str = "") -> None:
         self.dataset, self.parts, self.config, self.runs_dir = dataset, parts, config, Path(runs_dir)
         # how long the work after the epochs (ranking fit, judging the lists, saving) took a run like this one
         # here; the ETA counts it, so "0 s left" is not followed by a minute at 100%. None: not known yet
         self.finish_seconds = finish_seconds
+        self.group = group  # a repeat on another split seed: the group its record joins (cfcore/repeats.py)
         # split settings and the data's hash go into the run's record, so a saved run finds its split again;
         # keep_in: where the training side saves a result this server was not there to collect
         self.request = LaunchRequest(dataset, parts, config, split_settings, dataset_hash, evaluation,
@@ -172,6 +174,8 @@ class TrainingJob(_BackgroundJob):
             if result is not None:
                 self._take(Stage("saving the run"))
                 model = result.load()
+                if self.group:
+                    model = model.with_record(dataclasses.replace(model.record, group=self.group))
                 info = save_run(self.runs_dir, model)
                 self.state.run_info, self.state.result = info, model
         except Exception as exc:  # never let a thread die silently: the page shows this
@@ -343,21 +347,60 @@ class SweepJob(_BackgroundJob):
                 break
             job = TrainingJob(self.dataset, self.parts, config, self.runs_dir, self.split_settings, self.dataset_hash,
                               self.evaluation, self.launcher)
-            job.last_seen = self.last_seen
-            self.current = job
-            job.start()
-            while job.running:  # one run at a time; the sweep's heartbeat and stop reach it through `current`
-                job.join(0.2)
-            state = job.state
-            record = state.result.record if state.result is not None else None
-            self.results.append(SweepResult(config, state.status, record.val_rmse if record else None,
-                                            record.best_epoch if record else None,
-                                            (state.finished or time.time()) - state.started,
-                                            state.run_info.run_id if state.run_info else None,
-                                            record.ranking.ndcg if record and record.ranking else None))
+            self.results.append(self._train(job))
         self.current = None
         self.status = "stopped" if self._stop.is_set() else "done"
         self.message = f"{len(self.results)} of {len(self.configs)} runs finished"
+
+    def _train(self, job: TrainingJob) -> SweepResult:
+        """Run ``job`` to its end (the sweep's heartbeat and stop reach it through ``current``) and say how it went."""
+        job.last_seen = self.last_seen
+        self.current = job
+        job.start()
+        while job.running:  # one run at a time
+            job.join(0.2)
+        state = job.state
+        record = state.result.record if state.result is not None else None
+        return SweepResult(job.config, state.status, record.val_rmse if record else None,
+                           record.best_epoch if record else None, (state.finished or time.time()) - state.started,
+                           state.run_info.run_id if state.run_info else None,
+                           record.ranking.ndcg if record and record.ranking else None)
+
+
+class RepeatJob(SweepJob):
+    """One run's settings trained again on other split seeds, one after another; each saved run joins ``group``.
+
+    Only the split seed changes: the data, the split method and fraction, the hyperparameters (their own
+    seed included) and the evaluation are the repeated run's."""
+
+    thread_name = "cf-repeat"
+
+    def __init__(self, dataset: Dataset, config: TrainConfig, split_settings: SplitSettings, seeds: list[int],
+                 group: str, runs_dir: Path, dataset_hash: str = "", evaluation: Evaluation = Evaluation(),
+                 launcher: Launcher | None = None) -> None:
+        super().__init__(dataset, None, config, {}, runs_dir, split_settings, dataset_hash, evaluation, launcher)
+        self.configs = [config] * len(seeds)
+        self.seeds, self.group = list(seeds), group
+
+    def _work(self) -> None:
+        for seed in self.seeds:
+            if self._stop.is_set() or self.orphaned:
+                break
+            settings = dataclasses.replace(self.split_settings, seed=seed)
+            try:
+                parts = settings.apply(self.dataset.ratings)
+            except CFError as exc:
+                self.results.append(SweepResult(self.configs[0], "failed"))
+                self.message = f"split seed {seed}: {exc}"
+                continue
+            self.results.append(self._train(TrainingJob(self.dataset, parts, self.configs[0], self.runs_dir, settings,
+                                                        self.dataset_hash, self.evaluation, self.launcher,
+                                                        group=self.group)))
+        self.current = None
+        self.status = "stopped" if self._stop.is_set() else "done"
+        saved = sum(r.run_id is not None for r in self.results)
+        self.message = (f"{saved} of {len(self.seeds)} repeats saved (split seeds "
+                        f"{', '.join(map(str, self.seeds))})" + (f"; {self.message}" if self.message else ""))
 
 
 def absorb_finished(job: TrainingJob | None, session: dict, absorbed_key: str, set_active) -> bool:

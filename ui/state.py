@@ -22,7 +22,7 @@ from cfcore.records import Evaluation
 from cfcore.runs import load_run, read_run, run_label, run_path
 from cfcore.split import Split, SplitSettings, with_test_set
 from ui.data import builtin_dataset
-from ui.jobs import SweepJob, TrainingJob, find_job
+from ui.jobs import RepeatJob, SweepJob, TrainingJob, find_job
 
 DATASET = "cf_dataset"
 DATASET_HASH = "cf_dataset_hash"  # content hash of the active dataset (computed once when it is set)
@@ -40,6 +40,8 @@ JOB_ABSORBED = "cf_job_absorbed"
 SWEEP = "cf_sweep"
 TSNE_JOB = "cf_tsne_job"  # the t-SNE the Embeddings page is waiting for (one per session)
 SWEEP_ABSORBED = "cf_sweep_absorbed"  # the page reran once when the current sweep ended
+REPEAT = "cf_repeat"  # this session's repeat of a run on other split seeds (cfcore/repeats.py)
+REPEAT_ABSORBED = "cf_repeat_absorbed"  # the page reran once when the current repeat ended
 RUNS_DIR = "cf_runs_dir"
 FLASH = "cf_flash"
 
@@ -360,6 +362,37 @@ def sweep_just_ended(sweep) -> bool:
     if sweep.running or not sweep.results or st.session_state.get(SWEEP_ABSORBED):
         return False
     st.session_state[SWEEP_ABSORBED] = True
+    return True
+
+
+def dataset_with_hash(wanted: str) -> Dataset | None:
+    """The dataset whose ratings have content hash ``wanted``: the active one, or one in the dataset store."""
+    if not wanted:
+        return None
+    if dataset_hash() == wanted:
+        return dataset()
+    saved = find_saved(runs_dir(), wanted)
+    try:
+        return load_saved(saved) if saved is not None else None
+    except CFError:
+        return None
+
+
+def start_repeat(data: Dataset, record, seeds: list[int], group: str) -> RepeatJob:
+    """Train ``record``'s settings on ``data`` again with each split seed of ``seeds`` in the background (this
+    session's); each saved run joins ``group``."""
+    job = RepeatJob(data, record.config, record.split, seeds, group, runs_dir(), record.dataset.content_hash,
+                    record.evaluation).start()
+    st.session_state[REPEAT] = job
+    st.session_state.pop(REPEAT_ABSORBED, None)
+    return job
+
+
+def repeat_just_ended(job) -> bool:
+    """True once, on the first rerun after ``job`` (a repeat) ended (the page then reruns whole)."""
+    if job.running or st.session_state.get(REPEAT_ABSORBED):
+        return False
+    st.session_state[REPEAT_ABSORBED] = True
     return True
 
 

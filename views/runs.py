@@ -25,6 +25,7 @@ from ui.compare import diff_panel, settings_panel
 from ui.forms import BATCH_SIZES, LEARNING_RATES, config_from_state, evaluation_from_state, load_settings
 from ui.jobs import SweepJob
 from ui.ranking import METRIC_HELP, ladder_panel
+from ui.repeats import collapse, group_ladder_panel, groups_table, mark_groups, repeat_button, repeat_progress_panel
 from ui.text import md
 
 RANKING_COLUMNS = {"NDCG@10": METRIC_HELP["ndcg"], "P@10": METRIC_HELP["precision"], "R@10": METRIC_HELP["recall"],
@@ -161,8 +162,9 @@ def metric_panel(chosen: list[RunInfo]) -> None:
         why = " (saved before per-step losses were kept)" if metric == charts.STEP_LOSS else ""
         st.caption(f"Not recorded by {', '.join(md(r.title) for r in lacking)}{why}.")
     if len(lacking) < len(chosen):
-        st.plotly_chart(charts.run_metric_figure(chosen, metric, x=x, log_y=log_y, smoothing=smoothing),
-                        key="runs_overlay")
+        drawn, spreads = collapse(chosen) if metric == charts.RANKING else (chosen, {})  # repeats: one bar ± std
+        st.plotly_chart(charts.run_metric_figure(drawn, metric, x=x, log_y=log_y, smoothing=smoothing,
+                                                 spreads=spreads), key="runs_overlay")
 
 
 def label_form(run: RunInfo) -> None:
@@ -194,7 +196,9 @@ def single_run_panel(run: RunInfo) -> None:
     st.markdown(f"**{md(run.title)}**")
     label_form(run)
     ladder_panel(run.record.ladder, run.record.ranking_kind, "runs_ladder")
+    group_ladder_panel(run)
     bucket_panel(run.record.buckets, run.record.evaluation.k, "runs_buckets")
+    repeat_button(run, "runs_repeat")
     a, b, c = st.columns(3)
     a.button("Load these settings", key="runs_load_settings", icon=":material/tune:", on_click=_load_settings,
               args=(run,), help="Fill the Train page's form with this run's hyperparameters.")
@@ -260,9 +264,10 @@ def runs_section(runs: list[RunInfo]) -> None:
         return
     readable = [r for r in runs if r.readable]
     shown, group = filters_ui(readable)
-    table = runs_table(shown)
+    table = mark_groups(runs_table(shown), shown)
     count = f"{len(shown)} of {len(readable)} runs" if len(shown) != len(readable) else \
         f"{len(readable)} run{'s' if len(readable) != 1 else ''}"
+    groups_table(shown)
     st.caption(f"{count} · click column headers to sort · select rows to compare")
     selection = None
     if shown:
@@ -425,6 +430,7 @@ def sweep_panel() -> None:
 
 st.title("Runs")
 state.show_flash()
+repeat_progress_panel()
 runs_section(list_runs(runs_folder_ui()))
 
 st.subheader("Load a checkpoint")

@@ -27,6 +27,7 @@ from ui.buckets import bucket_panel
 from ui.forms import config_form, evaluation_from_state, load_settings
 from ui.jobs import TrainingJob, absorb_finished
 from ui.ranking import ladder_panel, lists_verdict
+from ui.repeats import repeat_result
 from ui.text import md
 
 LIVE_SECONDS = 2.0  # redraw cadence while training: each redraw costs the server and the browser CPU that
@@ -254,6 +255,7 @@ def result_panel(job: TrainingJob) -> None:
         still = active is not None and active.run_id == run_id  # not after "Make ... active again"
         st.success(f"Saved as run **{s.run_info.run_id}**" + (" and made the active model." if still else "."))
     st.page_link("views/recommend.py", label="Explore its recommendations", icon=":material/arrow_forward:")
+    repeat_result(job)
 
 
 def active_run_panel() -> None:

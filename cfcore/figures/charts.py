@@ -184,13 +184,14 @@ def run_metric_names(runs: Sequence) -> list[str]:
 
 
 def run_metric_figure(runs: Sequence, metric: str, *, x: str = "step", log_y: bool = False,
-                      smoothing: float = 0.0) -> go.Figure:
+                      smoothing: float = 0.0, spreads: dict | None = None) -> go.Figure:
     """One recorded metric of several runs: per-step loss, a per-epoch curve, or ranking bars.
 
     ``x`` is "step" (steps or epochs) or "seconds" (wall clock since training started); ``smoothing`` in
-    [0, 1) is the weight of the past in an exponential moving average of the per-step loss (0 = raw)."""
+    [0, 1) is the weight of the past in an exponential moving average of the per-step loss (0 = raw);
+    ``spreads``: see ``ranking_bars``."""
     if metric == RANKING:
-        return ranking_bars(runs)
+        return ranking_bars(runs, spreads)
     fig = go.Figure()
     if metric == STEP_LOSS:
         _step_loss_traces(fig, runs, x, smoothing)
@@ -283,9 +284,13 @@ def _baseline_lines(fig: go.Figure, runs: Sequence, suffix: str) -> None:
                       annotation_position="top right", annotation_font=dict(size=11, color=DARK))
 
 
-def ranking_bars(runs: Sequence) -> go.Figure:
+def ranking_bars(runs: Sequence, spreads: dict | None = None) -> go.Figure:
     """NDCG, precision, recall and coverage of each run's lists as grouped bars; a dark tick on each bar
-    marks most popular on that run's split, the floor to beat."""
+    marks most popular on that run's split, the floor to beat.
+
+    ``spreads``: run id -> metric -> ``repeats.Spread`` for a run that stands for its repeats on other
+    split seeds; its bar is then the mean, with the sample std as an error bar."""
+    spreads = spreads or {}
     fig, shown_floor = go.Figure(), False
     labels = list(RANKING_METRICS.values())
     k = runs[0].record.evaluation.k if runs else 10
@@ -294,10 +299,16 @@ def ranking_bars(runs: Sequence) -> go.Figure:
         own = run.record.ranking
         if own is None:
             continue
-        values = [_finite(getattr(own, m)) for m in RANKING_METRICS]
-        fig.add_trace(go.Bar(x=labels, y=values, name=plot(run.title), marker_color=run_colour(i),
-                             offsetgroup=str(i), text=[f"{v:.3f}" if v is not None else "" for v in values]
-                             if with_text else None, textposition="outside", cliponaxis=False))
+        spread = spreads.get(run.run_id)
+        values = [_finite(spread[m].mean if spread else getattr(own, m)) for m in RANKING_METRICS]
+        errors = dict(type="data", array=[_finite(spread[m].std) or 0.0 for m in RANKING_METRICS], color=DARK,
+                      thickness=1.5, width=6) if spread else None
+        n = max((s.n for s in spread.values()), default=0) if spread else 0
+        name = plot(run.title) + (f" · mean ± std of {n} split seeds" if spread else "")
+        text = [(f"{v:.3f} ± {spread[m].std:.3f}" if spread else f"{v:.3f}") if v is not None else ""
+                for m, v in zip(RANKING_METRICS, values)] if with_text else None
+        fig.add_trace(go.Bar(x=labels, y=values, name=name, marker_color=run_colour(i), error_y=errors,
+                             offsetgroup=str(i), text=text, textposition="outside", cliponaxis=False))
         floor = run.record.floor
         if floor is not None and floor is not own:
             fig.add_trace(go.Scatter(x=labels, y=[_finite(getattr(floor, m)) for m in RANKING_METRICS], mode="markers",
@@ -473,23 +484,51 @@ def explanation_waterfall(parts: dict[str, float], title: str) -> go.Figure:
     return fig
 
 
-def ranking_ladder(ladder: dict[str, RankingRow], k: int = 10) -> go.Figure:
-    """P@k and NDCG@k of each ranking (kind -> its row) on the same split, weakest first: popularity is the floor."""
+def ranking_ladder(ladder: dict[str, RankingRow], k: int = 10, spread: dict | None = None) -> go.Figure:
+    """P@k and NDCG@k of each ranking (kind -> its row) on the same split, weakest first: popularity is the floor.
+
+    ``spread``: kind -> metric -> ``repeats.Spread`` over repeats on other split seeds; the bars are then the
+    means, with the sample std as error bars."""
     def value(kind: str, metric: str) -> float:
+        if spread and kind in spread:
+            return _finite(spread[kind][metric].mean) or 0.0
         return _finite(getattr(ladder[kind], metric)) or 0.0
+
+    def error(kind: str, metric: str) -> float:
+        return (_finite(spread[kind][metric].std) or 0.0) if spread and kind in spread else 0.0
 
     order = sorted(ladder, key=lambda kind: value(kind, "ndcg"))
     names = [plot(registry.label(kind)) for kind in order]
     fig = go.Figure()
     for metric, title, colour in (("precision", f"precision@{k}", BLUE), ("ndcg", f"NDCG@{k}", ACCENT)):
         values = [value(kind, metric) for kind in order]
-        fig.add_trace(go.Bar(y=names, x=values, orientation="h", name=title, marker_color=colour,
-                             text=[f"{v:.3f}" for v in values], textposition="outside", cliponaxis=False))
-    top = max([value(kind, metric) for kind in order for metric in ("precision", "ndcg")] + [0.01])
-    fig.update_layout(title=f"Ranking ladder: top-{k} lists on the validation split", barmode="group",
+        errors = [error(kind, metric) for kind in order]
+        if not spread:
+            fig.add_trace(go.Bar(y=names, x=values, orientation="h", name=title, marker_color=colour,
+                                 text=[f"{v:.3f}" for v in values], textposition="outside", cliponaxis=False))
+            continue
+        # with error bars, each bar sits at a known height (precision below the row's centre, NDCG above), so
+        # its value can be written after the whisker's end: a bar's own outside text would sit on the whisker
+        centre = -0.2 if metric == "precision" else 0.2
+        rows = list(range(len(order)))
+        fig.add_trace(go.Bar(y=rows, x=values, orientation="h", name=title, marker_color=colour, width=0.38,
+                             offset=centre - 0.19, error_x=dict(type="data", array=errors, color=DARK,
+                                                                thickness=1.5, width=4)))
+        fig.add_trace(go.Scatter(y=[row + centre for row in rows], x=[v + e for v, e in zip(values, errors)],
+                                 mode="text", text=[f"  {v:.3f} ± {e:.3f}" for v, e in zip(values, errors)],
+                                 textposition="middle right", textfont=dict(color=DARK, size=11),
+                                 showlegend=False, hoverinfo="skip", cliponaxis=False))
+    top = max([value(kind, metric) + error(kind, metric) for kind in order for metric in ("precision", "ndcg")]
+              + [0.01])
+    n = max((s.n for row in (spread or {}).values() for s in row.values()), default=0)
+    title = f"Ranking ladder of the group: top-{k} lists, mean ± std over {n} split seeds" if spread else \
+        f"Ranking ladder: top-{k} lists on the validation split"
+    fig.update_layout(title=title, barmode="overlay" if spread else "group",
                       height=120 + 60 * len(order), xaxis_title="higher is better", **LAYOUT)
-    fig.update_xaxes(range=[0, top * 1.18])  # room for the value written after each bar
+    fig.update_xaxes(range=[0, top * (1.45 if spread else 1.18)])  # room for the value (± std) after each bar
     fig.update_layout(legend=dict(orientation="h", y=-0.35))
+    if spread:
+        fig.update_yaxes(tickvals=list(range(len(order))), ticktext=names, range=[-0.6, len(order) - 0.4])
     return fig
 
 
