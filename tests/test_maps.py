@@ -337,3 +337,17 @@ def test_a_catalogue_without_genres_or_years_maps_and_plays_without_them(tmp_pat
     assert any("has no genres" in c.value for c in at.caption)
     traces = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
     assert [t["name"] for t in traces] == ["movies"]
+
+
+def test_embeddings_page_offers_the_selected_movies_as_csv_and_says_how_to_select(tmp_path, trained):
+    at = page(tmp_path, trained)
+    at.number_input(key="emb_min").set_value(1).run()
+    assert any("Drag a box or a lasso" in c.value for c in at.caption)  # nothing selected yet: how to select
+    assert not [b for b in at.get("download_button") if "selected" in b.proto.label]
+    # what Streamlit's selection event holds after a box over two movies (item_idx last in the customdata)
+    points = [{"customdata": ["x", "?", "", 1, 0.0, i]} for i in (3, 5)]
+    at.session_state["emb_map"] = {"selection": {"points": points, "point_indices": [], "box": [], "lasso": []}}
+    at.run()
+    assert not at.exception, at.exception
+    button = next(b for b in at.get("download_button") if "selected" in b.proto.label)
+    assert button.proto.label == "Download the 2 selected movies (CSV)"
