@@ -16,7 +16,7 @@ from cfcore.config import TrainConfig
 from cfcore.errors import CheckpointError
 from cfcore.experiment import MAX_STEP_POINTS, Experiment
 from cfcore.export import selection_csv
-from cfcore.figures.maps import count_colorbar, embedding_map, new_user_map, training_animation
+from cfcore.figures.maps import SVG_MAX_POINTS, count_colorbar, embedding_map, new_user_map, training_animation
 from cfcore.mapframes import MapFrames, Snapshots, sample_items
 from cfcore.projection import axis_title, most_distinct_genre, tsne_stages
 from cfcore.split import SplitSettings, split
@@ -153,9 +153,10 @@ def highlighted(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.loc[[13, 10]].assign(label=["▶ <b>d</b>", "1"], label_inside=[False, True])
 
 
-@pytest.mark.parametrize("dims, kind", [(2, "scattergl"), (3, "scatter3d")])
+@pytest.mark.parametrize("dims, kind", [(2, "scatter"), (3, "scatter3d")])
 def test_highlighted_movies_are_drawn_last_as_the_same_kind_of_trace_as_the_cloud(dims, kind):
-    # WebGL traces draw above SVG ones whatever their order: an SVG highlight sat under a WebGL cloud
+    # WebGL traces draw above SVG ones whatever their order: an SVG highlight sat under a WebGL cloud; and among
+    # themselves not reliably in order, so a 2D map of this size is SVG throughout
     frame = movies_frame()
     fig = embedding_map(frame, "genre", dims, [0.3, 0.2, 0.1], highlight=highlighted(frame), genre="Horror")
     assert [t.type for t in fig.data] == [kind] * 4
@@ -168,6 +169,12 @@ def test_highlighted_movies_are_drawn_last_as_the_same_kind_of_trace_as_the_clou
     assert [n.x for n in notes] == [0.0, 3.0]
     if dims == 3:
         assert [n.z for n in notes] == [0.5, -1.0]
+
+
+def test_a_map_too_big_for_svg_is_webgl_throughout():
+    frame = pd.concat([movies_frame()] * (SVG_MAX_POINTS // 4 + 1), ignore_index=True)
+    fig = embedding_map(frame, "n_ratings", 2, [0.3, 0.2], highlight=highlighted(movies_frame()).reset_index())
+    assert {t.type for t in fig.data} == {"scattergl"} and fig.data[-1].name == "chosen movie"
 
 
 def test_3d_axis_titles_are_literal_and_short_lines():
@@ -186,7 +193,7 @@ def test_the_new_user_map_draws_picks_and_you_above_the_cloud():
     rated = pd.DataFrame({"pc1": [0.1], "pc2": [0.2], "title": ["A & B"], "rating": [5.0]})
     recommended = pd.DataFrame({"pc1": [0.3, 0.4], "pc2": [0.5, 0.6], "title": ["c", "<i>d</i>"]})
     fig = new_user_map(background, rated, recommended, [0.0, 0.0], [0.3, 0.2], (1.0, 5.0))
-    assert [t.type for t in fig.data] == ["scattergl"] * 4  # one kind, so trace order is drawing order
+    assert [t.type for t in fig.data] == ["scatter"] * 4  # SVG throughout, so trace order is drawing order
     assert [t.name for t in fig.data] == ["movies", "rated by you", "recommended (list number)", "you"]
     assert list(fig.data[2].text) == ["1", "2"] and fig.data[2].customdata[1][1] == "&lt;i&gt;d&lt;/i&gt;"
     assert [(n.text, n.x, n.y) for n in fig.layout.annotations] == [("you", 0.0, 0.0)]

@@ -14,6 +14,16 @@ from cfcore.figures.style import ACCENT, BLUE, DARK, FAINT, LAYOUT, plot, plot_g
 HOVER_ITEM = ("<b>%{customdata[0]}</b> (%{customdata[1]})<br>%{customdata[2]}<br>%{customdata[3]} ratings · "
               "bias %{customdata[4]:+.2f}<extra></extra>")
 
+# Up to this many points a 2D map is drawn in SVG: its traces draw in their order, so highlighted ones (added last)
+# are on top. WebGL draws above every SVG trace, and among its own traces not reliably in trace order (a later,
+# smaller marker showed under an earlier one in Chromium), so beyond this, where SVG gets slow, all is WebGL.
+SVG_MAX_POINTS = 10_000
+
+
+def cloud_trace(n_points: int) -> type:
+    """The 2D trace type for a map of ``n_points``: SVG (go.Scatter) when it is small enough, else go.Scattergl."""
+    return go.Scatter if n_points <= SVG_MAX_POINTS else go.Scattergl
+
 
 def item_customdata(frame: pd.DataFrame) -> np.ndarray:
     year = frame["year"].map(lambda y: "?" if pd.isna(y) else f"{y:.0f}")
@@ -45,7 +55,7 @@ def embedding_map(frame: pd.DataFrame, color: str, dims: int, explained: Sequenc
     template = HOVER_ITEM if hover == "item" else \
         "<b>user %{customdata[0]}</b><br>%{customdata[1]} ratings · bias %{customdata[2]:+.2f}<extra></extra>"
     fig = go.Figure()
-    scatter = go.Scatter3d if dims == 3 else go.Scattergl
+    scatter = go.Scatter3d if dims == 3 else cloud_trace(len(frame))
     size = 3 if dims == 3 else 6
 
     def add(part: pd.DataFrame, name: str, marker: dict) -> None:
@@ -103,7 +113,7 @@ def label_annotation(x: float, y: float, text: str, inside: bool, z: float | Non
 def highlight_points(fig: go.Figure, highlight: pd.DataFrame, axes: Sequence[str], scatter: type, size: int,
                      hover: str) -> None:
     """Draw the chosen movie and its neighbours above the cloud: markers of the cloud's own trace type, added last
-    (WebGL traces draw above SVG ones whatever their order, so an SVG marker would sit under a WebGL cloud), and
+    (WebGL traces draw above SVG ones whatever their order, so an SVG marker sat under a WebGL cloud), and
     labels as annotations (above everything): the chosen movie's title in a white box over it, each neighbour's
     list number inside its marker (titles next to ten close points collided; the table beside the map names them)."""
     inside = highlight.get("label_inside", pd.Series(False, index=highlight.index)).to_numpy(bool)
@@ -142,27 +152,28 @@ def new_user_map(background: pd.DataFrame, rated: pd.DataFrame, recommended: pd.
     ``background``: pc1, pc2 of every movie; ``rated``: pc1, pc2, title, rating; ``recommended``: pc1, pc2,
     title, in list order. Titles are hover text, not labels on the map: at this scale they collided.
     """
-    # every trace is WebGL, drawn in this order: an SVG trace would sit under the WebGL cloud whatever its order
+    # every trace of one kind (see SVG_MAX_POINTS): an SVG trace sat under the WebGL cloud whatever its order
+    scatter = cloud_trace(len(background))
     fig = go.Figure()
-    fig.add_trace(go.Scattergl(x=background["pc1"], y=background["pc2"], mode="markers", name="movies",
-                               hoverinfo="skip", marker=dict(color=FAINT, size=5)))
-    fig.add_trace(go.Scattergl(
+    fig.add_trace(scatter(x=background["pc1"], y=background["pc2"], mode="markers", name="movies", hoverinfo="skip",
+                          marker=dict(color=FAINT, size=5)))
+    fig.add_trace(scatter(
         x=rated["pc1"].tolist(), y=rated["pc2"].tolist(), mode="markers", name="rated by you",
         customdata=np.column_stack([rated["title"].map(plot), rated["rating"]]) if len(rated) else None,
         hovertemplate="<b>%{customdata[0]}</b><br>you gave it %{customdata[1]}<extra></extra>",
         marker=dict(size=16, color=rated["rating"].tolist(), cmin=scale[0], cmax=scale[1], colorscale="RdYlGn",
                     line=dict(width=1, color=DARK), colorbar=dict(title="your rating", x=1.02))))
     ranks = [str(n) for n in range(1, len(recommended) + 1)]
-    fig.add_trace(go.Scattergl(
+    fig.add_trace(scatter(
         x=recommended["pc1"].tolist(), y=recommended["pc2"].tolist(), mode="markers+text",
         name="recommended (list number)",
         text=ranks, textposition="middle center", textfont=dict(color="white", size=10),
         customdata=np.column_stack([ranks, recommended["title"].map(plot)]) if len(recommended) else None,
         hovertemplate="<b>%{customdata[0]}. %{customdata[1]}</b><extra></extra>",
         marker=dict(size=20, color=ACCENT, symbol="diamond", line=dict(width=1, color=DARK))))
-    fig.add_trace(go.Scattergl(x=[you[0]], y=[you[1]], mode="markers", name="you", hovertemplate="your taste<extra></extra>",
-                               marker=dict(size=22, color="black", symbol="star")))
-    # "you" in a white box below the star: an annotation draws above every (WebGL) point
+    fig.add_trace(scatter(x=[you[0]], y=[you[1]], mode="markers", name="you", hovertemplate="your taste<extra></extra>",
+                          marker=dict(size=22, color="black", symbol="star")))
+    # "you" in a white box below the star: an annotation draws above every point
     fig.add_annotation(x=you[0], y=you[1], text="you", showarrow=False, yanchor="top", yshift=-12,
                        bgcolor="rgba(255,255,255,0.85)", borderpad=2, font=dict(size=12, color="black"))
     fig.update_xaxes(title_text=f"PC1 ({explained[0]:.1%})")
