@@ -184,6 +184,7 @@ def test_3d_axis_titles_are_literal_and_short_lines():
                         axis_titles=["PC1 (30%): Wallace & Gromit ↔ <b>d</b>", "PC2 (20%): b ↔ c", "PC3 (10%): c ↔ b"])
     assert fig.layout.scene.xaxis.title.text == "PC1 (30%)<br>Wallace & Gromit ↔<br><\u2060b>d<\u2060/b>"
     assert fig.layout.scene.yaxis.title.text == "PC2 (20%)<br>b ↔<br>c"
+    assert fig.layout.scene.camera.eye.x > 1.25  # further out than the default, or the PC2 title ran off the chart
     flat = embedding_map(movies_frame(), "n_ratings", 2, [0.3, 0.2], axis_titles=["A & B", "<b>x</b>"])
     assert flat.layout.xaxis.title.text == "A &amp; B" and flat.layout.yaxis.title.text == "&lt;b&gt;x&lt;/b&gt;"
 
@@ -195,7 +196,8 @@ def test_the_new_user_map_draws_picks_and_you_above_the_cloud():
     fig = new_user_map(background, rated, recommended, [0.0, 0.0], [0.3, 0.2], (1.0, 5.0))
     assert [t.type for t in fig.data] == ["scatter"] * 4  # SVG throughout, so trace order is drawing order
     assert [t.name for t in fig.data] == ["movies", "rated by you", "recommended (list number)", "you"]
-    assert list(fig.data[2].text) == ["1", "2"] and fig.data[2].customdata[1][1] == "&lt;i&gt;d&lt;/i&gt;"
+    assert list(fig.data[2].text) == ["2", "1"] and list(fig.data[2].x) == [0.4, 0.3]  # number 1 drawn on top
+    assert fig.data[2].customdata[0][1] == "&lt;i&gt;d&lt;/i&gt;"
     assert [(n.text, n.x, n.y) for n in fig.layout.annotations] == [("you", 0.0, 0.0)]
     assert fig.layout.annotations[0].bgcolor
 
@@ -306,7 +308,7 @@ def test_embeddings_page_genre_neighbours_and_tsne(tmp_path, trained):
     traces = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
     assert traces[-1]["name"] == "chosen movie" and traces[-2]["name"].startswith("nearest neighbours")
     notes = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["annotations"]
-    assert [n["text"] for n in notes][:10] == [str(n) for n in range(1, 11)]  # numbered as in the table
+    assert [n["text"] for n in notes][:10] == [str(n) for n in range(10, 0, -1)]  # as in the table; 1 on top
     at.radio(key="emb_method").set_value("t-SNE").run()
     assert not at.exception
     job = at.session_state[state.TSNE_JOB]

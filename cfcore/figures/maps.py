@@ -81,8 +81,10 @@ def embedding_map(frame: pd.DataFrame, color: str, dims: int, explained: Sequenc
     labels = list(axis_titles) if axis_titles else [
         f"{method} {i + 1}" + (f" ({explained[i]:.1%})" if method == "PCA" else "") for i in range(dims)]
     if dims == 3:
+        # the camera a little further out than Plotly's (1.25, 1.25, 1.25): the PC2 title ran off the bottom
         fig.update_layout(scene=dict(xaxis_title=gl_axis_title(labels[0]), yaxis_title=gl_axis_title(labels[1]),
-                                     zaxis_title=gl_axis_title(labels[2])))
+                                     zaxis_title=gl_axis_title(labels[2]),
+                                     camera=dict(eye=dict(x=1.6, y=1.6, z=1.0))))
     else:
         fig.update_xaxes(title_text=plot(labels[0]))
         fig.update_yaxes(title_text=plot(labels[1]))
@@ -118,7 +120,8 @@ def highlight_points(fig: go.Figure, highlight: pd.DataFrame, axes: Sequence[str
     list number inside its marker (titles next to ten close points collided; the table beside the map names them)."""
     inside = highlight.get("label_inside", pd.Series(False, index=highlight.index)).to_numpy(bool)
     notes = []
-    for part, is_inside in ((highlight[inside], True), (highlight[~inside], False)):  # the chosen movie last, on top
+    # drawn in reverse list order, so neighbour 1 lies above 2 where they overlap; the chosen movie last, on top
+    for part, is_inside in ((highlight[inside].iloc[::-1], True), (highlight[~inside], False)):
         if not len(part):
             continue
         coords = {a: part[c] for a, c in zip("xyz", axes)}
@@ -163,7 +166,8 @@ def new_user_map(background: pd.DataFrame, rated: pd.DataFrame, recommended: pd.
         hovertemplate="<b>%{customdata[0]}</b><br>you gave it %{customdata[1]}<extra></extra>",
         marker=dict(size=16, color=rated["rating"].tolist(), cmin=scale[0], cmax=scale[1], colorscale="RdYlGn",
                     line=dict(width=1, color=DARK), colorbar=dict(title="your rating", x=1.02))))
-    ranks = [str(n) for n in range(1, len(recommended) + 1)]
+    recommended = recommended.iloc[::-1]  # drawn last to first, so number 1 lies above 2 where they overlap
+    ranks = [str(n) for n in range(len(recommended), 0, -1)]
     fig.add_trace(scatter(
         x=recommended["pc1"].tolist(), y=recommended["pc2"].tolist(), mode="markers+text",
         name="recommended (list number)",
