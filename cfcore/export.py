@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,16 @@ def whole_numbers(frame: pd.DataFrame) -> pd.DataFrame:
 
 def frame_to_csv(frame: pd.DataFrame) -> bytes:
     return whole_numbers(frame).to_csv(index=False).encode("utf-8")
+
+
+def selection_csv(selected: pd.DataFrame, coordinates: Sequence[str]) -> bytes:
+    """The movies picked on the map as CSV: item_id, title, year, genres, ratings and their map ``coordinates``
+    (e.g. pc1, pc2), in the order given; titles are written as they are (no escaping, no markup)."""
+    columns = [c for c in ("item_id", "title", "year", "genres", "n_ratings") if c in selected] + list(coordinates)
+    missing = [c for c in coordinates if c not in selected]
+    if missing:
+        raise ValueError(f"the selection has no coordinate column {missing[0]!r}; it has {list(selected.columns)}")
+    return frame_to_csv(selected[columns])
 
 
 def projector_tsv(vectors: np.ndarray, metadata: pd.DataFrame) -> tuple[bytes, bytes]:

@@ -15,7 +15,8 @@ from cfcore import checkpoint
 from cfcore.config import TrainConfig
 from cfcore.errors import CheckpointError
 from cfcore.experiment import MAX_STEP_POINTS, Experiment
-from cfcore.figures.maps import count_colorbar, embedding_map, training_animation
+from cfcore.export import selection_csv
+from cfcore.figures.maps import SVG_MAX_POINTS, count_colorbar, embedding_map, new_user_map, training_animation
 from cfcore.mapframes import MapFrames, Snapshots, sample_items
 from cfcore.projection import axis_title, most_distinct_genre, tsne_stages
 from cfcore.split import SplitSettings, split
@@ -139,6 +140,88 @@ def test_genre_mode_draws_one_genre_in_colour_and_the_rest_grey():
     assert fig.layout.xaxis.title.text == "x axis"
 
 
+
+def movies_frame() -> pd.DataFrame:
+    """Four movies on a map, one with markup and one with an ampersand in its title."""
+    return pd.DataFrame({"pc1": [0.0, 1, 2, 3], "pc2": [0.0, 1, 0, 1], "pc3": [0.5, 0.25, 0.0, -1.0],
+                         "title": ["Wallace & Gromit", "b", "c", "<b>d</b>"], "item_id": [101, 102, 103, 104],
+                         "year": [2000.0, np.nan, 1990, 1980], "genres": ["Horror", "Drama", "Horror|Drama", "Comedy"],
+                         "n_ratings": [5, 6, 7, 8], "bias": [0.1, 0.2, 0.3, 0.4]}, index=[10, 11, 12, 13])
+
+
+def highlighted(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.loc[[13, 10]].assign(label=["▶ <b>d</b>", "1"], label_inside=[False, True])
+
+
+@pytest.mark.parametrize("dims, kind", [(2, "scatter"), (3, "scatter3d")])
+def test_highlighted_movies_are_drawn_last_as_the_same_kind_of_trace_as_the_cloud(dims, kind):
+    # WebGL traces draw above SVG ones whatever their order: an SVG highlight sat under a WebGL cloud; and among
+    # themselves not reliably in order, so a 2D map of this size is SVG throughout
+    frame = movies_frame()
+    fig = embedding_map(frame, "genre", dims, [0.3, 0.2, 0.1], highlight=highlighted(frame), genre="Horror")
+    assert [t.type for t in fig.data] == [kind] * 4
+    assert [t.name for t in fig.data][2:] == ["nearest neighbours (list number)", "chosen movie"]
+    assert list(fig.data[-1].x) == [3.0] and list(fig.data[-2].x) == [0.0]
+    # labels are annotations, which draw above every trace; the chosen movie's in a white box, literally
+    notes = fig.layout.scene.annotations if dims == 3 else fig.layout.annotations
+    assert [n.text for n in notes] == ["1", "▶ &lt;b&gt;d&lt;/b&gt;"]
+    assert notes[1].bgcolor and not notes[0].bgcolor and notes[1].yshift > 0
+    assert [n.x for n in notes] == [0.0, 3.0]
+    if dims == 3:
+        assert [n.z for n in notes] == [0.5, -1.0]
+
+
+def test_a_map_too_big_for_svg_is_webgl_throughout():
+    frame = pd.concat([movies_frame()] * (SVG_MAX_POINTS // 4 + 1), ignore_index=True)
+    fig = embedding_map(frame, "n_ratings", 2, [0.3, 0.2], highlight=highlighted(movies_frame()).reset_index())
+    assert {t.type for t in fig.data} == {"scattergl"} and fig.data[-1].name == "chosen movie"
+
+
+def test_3d_axis_titles_are_literal_and_short_lines():
+    # WebGL draws 3D axis titles itself: it decodes no entities (plot's "&amp;" showed as "&amp;") but reads
+    # <b> as bold; one long line per axis made PC2 and PC3 run into each other
+    fig = embedding_map(movies_frame(), "n_ratings", 3, [0.3, 0.2, 0.1],
+                        axis_titles=["PC1 (30%): Wallace & Gromit ↔ <b>d</b>", "PC2 (20%): b ↔ c", "PC3 (10%): c ↔ b"])
+    assert fig.layout.scene.xaxis.title.text == "PC1 (30%)<br>Wallace & Gromit ↔<br><\u2060b>d<\u2060/b>"
+    assert fig.layout.scene.yaxis.title.text == "PC2 (20%)<br>b ↔<br>c"
+    assert fig.layout.scene.camera.eye.x > 1.25  # further out than the default, or the PC2 title ran off the chart
+    flat = embedding_map(movies_frame(), "n_ratings", 2, [0.3, 0.2], axis_titles=["A & B", "<b>x</b>"])
+    assert flat.layout.xaxis.title.text == "A &amp; B" and flat.layout.yaxis.title.text == "&lt;b&gt;x&lt;/b&gt;"
+
+
+def test_the_new_user_map_draws_picks_and_you_above_the_cloud():
+    background = pd.DataFrame({"pc1": np.linspace(-1, 1, 50), "pc2": np.linspace(1, -1, 50)})
+    rated = pd.DataFrame({"pc1": [0.1], "pc2": [0.2], "title": ["A & B"], "rating": [5.0]})
+    recommended = pd.DataFrame({"pc1": [0.3, 0.4], "pc2": [0.5, 0.6], "title": ["c", "<i>d</i>"]})
+    fig = new_user_map(background, rated, recommended, [0.0, 0.0], [0.3, 0.2], (1.0, 5.0))
+    assert [t.type for t in fig.data] == ["scatter"] * 4  # SVG throughout, so trace order is drawing order
+    assert [t.name for t in fig.data] == ["movies", "rated by you", "recommended (list number)", "you"]
+    assert list(fig.data[2].text) == ["2", "1"] and list(fig.data[2].x) == [0.4, 0.3]  # number 1 drawn on top
+    assert fig.data[2].customdata[0][1] == "&lt;i&gt;d&lt;/i&gt;"
+    assert [(n.text, n.x, n.y) for n in fig.layout.annotations] == [("you", 0.0, 0.0)]
+    assert fig.layout.annotations[0].bgcolor
+
+
+def test_the_genre_in_colour_is_drawn_last_in_the_map_over_training():
+    movies = movies_frame()
+    coords = np.stack([movies[["pc1", "pc2"]].to_numpy()] * 2)  # (E, n, 2)
+    fig = training_animation(coords, [0, 1], movies, np.array([True, False, True, False]), "Horror")
+    assert [t.type for t in fig.data] == ["scatter", "scatter"] and fig.data[-1].name == "Horror (2)"
+    assert all(len(f.data) == 2 and list(f.data[-1].x) == [0.0, 2.0] for f in fig.frames)
+
+
+def test_the_selection_csv_has_ids_titles_whole_years_and_coordinates():
+    chosen = movies_frame().loc[[13, 10, 11]]
+    text = selection_csv(chosen, ["pc1", "pc2"]).decode()
+    assert text.splitlines() == ["item_id,title,year,genres,n_ratings,pc1,pc2",
+                                 "104,<b>d</b>,1980,Comedy,8,3.0,1.0",
+                                 "101,Wallace & Gromit,2000,Horror,5,0.0,0.0",
+                                 "102,b,,Drama,6,1.0,1.0"]
+    tsne = selection_csv(chosen.rename(columns={"pc1": "tsne1", "pc2": "tsne2"}), ["tsne1", "tsne2"]).decode()
+    assert tsne.splitlines()[0].endswith("tsne1,tsne2")
+    with pytest.raises(ValueError, match="no coordinate column 'pc3'"):
+        selection_csv(chosen.drop(columns="pc3"), ["pc1", "pc3"])
+
 def test_a_box_selection_lists_the_movies_inside_it():
     frame = pd.DataFrame({"title": ["a", "b", "c"]}, index=[10, 11, 12])
     event = {"selection": {"points": [{"customdata": ["b", "?", "", 6, 0.2, 11]},
@@ -223,8 +306,9 @@ def test_embeddings_page_genre_neighbours_and_tsne(tmp_path, trained):
     assert list(neighbours.columns[:3]) == ["#", "title", "year"] and len(neighbours) == 10
     assert neighbours["similarity"].between(-1, 1).all()
     traces = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
-    numbered = next(t for t in traces if t["name"].startswith("nearest neighbours"))
-    assert numbered["text"] == [str(n) for n in range(1, 11)]  # labelled on the map by their number in the table
+    assert traces[-1]["name"] == "chosen movie" and traces[-2]["name"].startswith("nearest neighbours")
+    notes = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["annotations"]
+    assert [n["text"] for n in notes][:10] == [str(n) for n in range(10, 0, -1)]  # as in the table; 1 on top
     at.radio(key="emb_method").set_value("t-SNE").run()
     assert not at.exception
     job = at.session_state[state.TSNE_JOB]
@@ -262,3 +346,17 @@ def test_a_catalogue_without_genres_or_years_maps_and_plays_without_them(tmp_pat
     assert any("has no genres" in c.value for c in at.caption)
     traces = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
     assert [t["name"] for t in traces] == ["movies"]
+
+
+def test_embeddings_page_offers_the_selected_movies_as_csv_and_says_how_to_select(tmp_path, trained):
+    at = page(tmp_path, trained)
+    at.number_input(key="emb_min").set_value(1).run()
+    assert any("Drag a box or a lasso" in c.value for c in at.caption)  # nothing selected yet: how to select
+    assert not [b for b in at.get("download_button") if "selected" in b.proto.label]
+    # what Streamlit's selection event holds after a box over two movies (item_idx last in the customdata)
+    points = [{"customdata": ["x", "?", "", 1, 0.0, i]} for i in (3, 5)]
+    at.session_state["emb_map"] = {"selection": {"points": points, "point_indices": [], "box": [], "lasso": []}}
+    at.run()
+    assert not at.exception, at.exception
+    button = next(b for b in at.get("download_button") if "selected" in b.proto.label)
+    assert button.proto.label == "Download the 2 selected movies (CSV)"

@@ -304,7 +304,7 @@ def test_recommend_page_for_user_new_user_and_quality(tmp_path, saved_model, sma
     assert traces["rated by you"]["marker"]["color"] == given and given[0] == saved_model.scale.min
     shown = traces["recommended (list number)"]
     k_new = at.slider(key="new_k").value
-    assert shown["text"] == [str(n) for n in range(1, k_new + 1)] and len(shown["x"]) == k_new
+    assert shown["text"] == [str(n) for n in range(k_new, 0, -1)] and len(shown["x"]) == k_new  # 1 drawn on top
     assert "text" not in traces["rated by you"]  # titles are hover text: labels collided with markers
     assert any(m.label.startswith("Precision@") for m in at.metric)
     assert any("Ranking ladder" in p.proto.spec for p in at.get("plotly_chart"))
@@ -342,7 +342,7 @@ def test_embeddings_page_map_search_users_and_3d(tmp_path, saved_model):
     at.switch_page("views/embeddings.py").run()
     assert not at.exception
     spec = at.get("plotly_chart")[0].proto.spec
-    assert "scattergl" in spec and "customdata" in spec
+    assert json.loads(spec)["data"][0]["type"] == "scatter" and "customdata" in spec  # SVG: drawn in trace order
     title = saved_model.catalog.frame["title"].iloc[0]
     at.text_input(key="emb_search").set_value(title).run()
     assert not at.exception and "chosen movie" in at.get("plotly_chart")[0].proto.spec

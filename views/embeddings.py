@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from cfcore.export import frame_to_csv, metadata_tsv, vectors_tsv
+from cfcore.export import frame_to_csv, metadata_tsv, selection_csv, vectors_tsv
 from cfcore.figures import maps as mapcharts
 from cfcore.figures.style import ACCENT, HIGHLIGHT
 from cfcore.projection import Projection, axis_extremes, axis_title, has_genre, most_distinct_genre
@@ -220,14 +220,16 @@ def movie_chart(choice: MapChoice, points: MapPoints, found: Neighbours | None, 
     frame, proj = points.frame, points.proj
     axis_titles = None
     if points.layout == "PCA":
-        axis_titles = [axis_title(frame, f"pc{i + 1}", f"PC{i + 1} ({proj.explained_variance_ratio[i]:.0%})", width=16)
-                       for i in range(choice.dims)]
+        # in 3D one title per end: three long titles in a turning box ran into each other
+        axis_titles = [axis_title(frame, f"pc{i + 1}", f"PC{i + 1} ({proj.explained_variance_ratio[i]:.0%})",
+                                  n=1 if choice.dims == 3 else 2, width=16) for i in range(choice.dims)]
     fig = mapcharts.embedding_map(frame, choice.color, choice.dims, proj.explained_variance_ratio,
                                   found.markers if found is not None else None, genre=genre,
                                   axis_titles=axis_titles, method=points.layout,
                                   title=f"{len(frame):,} movies with at least {_ratings(choice.min_ratings)}")
     if choice.dims == 2:
-        return st.plotly_chart(fig, key="emb_map", on_select="rerun", selection_mode=("box", "lasso"))
+        return st.plotly_chart(fig, key="emb_map", on_select="rerun",
+                               selection_mode=("box", "lasso", "points"))
     st.plotly_chart(fig, key="emb_map")
     return None
 
@@ -244,17 +246,26 @@ def neighbour_table(rec: Recommender, found: Neighbours) -> None:
                                 "n_ratings": "ratings"})
 
 
-def selection_table(chosen: pd.DataFrame | None, dims: int) -> None:
-    """The movies inside a box or lasso on the map, most rated first (how to select, when none are)."""
+def selection_table(chosen: pd.DataFrame | None, dims: int, layout: str) -> None:
+    """The movies inside a box or lasso on the map, most rated first, and a CSV of them (how to select, when
+    none are)."""
     if chosen is not None and len(chosen):
-        st.markdown(f"**{len(chosen):,} selected movies**, most rated first (drag a box or lasso on the map; "
-                    "double-click it to clear)")
-        st.dataframe(chosen.sort_values("n_ratings", ascending=False, kind="stable")[
-                         ["title", "year", "genres", "n_ratings", "bias"]], hide_index=True,
+        chosen = chosen.sort_values("n_ratings", ascending=False, kind="stable")
+        st.markdown(f"**{len(chosen):,} selected movies**, most rated first (drag a box or lasso on the map, or "
+                    "click a point; double-click the map to clear)")
+        st.dataframe(chosen[["title", "year", "genres", "n_ratings", "bias"]], hide_index=True,
                      column_config={"year": YEAR_FORMAT, "n_ratings": "ratings",
                                     "bias": st.column_config.NumberColumn(format="%+.2f")})
+        coordinates = ["pc1", "pc2"]
+        if layout == "t-SNE":
+            chosen, coordinates = chosen.rename(columns={"pc1": "tsne1", "pc2": "tsne2"}), ["tsne1", "tsne2"]
+        name = f"cfstudio-selection-{layout.lower().replace('-', '')}.csv"
+        st.download_button(f"Download the {len(chosen):,} selected movie{'s' if len(chosen) != 1 else ''} (CSV)",
+                           lambda: selection_csv(chosen, coordinates), name, "text/csv", key="emb_dl_selection",
+                           on_click="ignore")
     elif dims == 2:
-        st.caption("Drag a box or a lasso on the map to list the movies inside it.")
+        st.caption("Drag a box or a lasso on the map (or click a point) to list the movies inside it and download "
+                   "them as CSV.")
 
 
 def movie_map(rec: Recommender, choice: MapChoice, points: MapPoints) -> None:
@@ -267,7 +278,7 @@ def movie_map(rec: Recommender, choice: MapChoice, points: MapPoints) -> None:
     event = movie_chart(choice, points, found, genre)
     if found is not None:
         neighbour_table(rec, found)
-    selection_table(selected_items(event, frame), choice.dims)
+    selection_table(selected_items(event, frame), choice.dims, points.layout)
 
 
 def user_map(choice: MapChoice, points: MapPoints) -> None:

@@ -9,10 +9,20 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from cfcore.figures.charts import decade_ticks
-from cfcore.figures.style import ACCENT, BLUE, DARK, FAINT, INK, LAYOUT, plot
+from cfcore.figures.style import ACCENT, BLUE, DARK, FAINT, LAYOUT, plot, plot_gl
 
 HOVER_ITEM = ("<b>%{customdata[0]}</b> (%{customdata[1]})<br>%{customdata[2]}<br>%{customdata[3]} ratings · "
               "bias %{customdata[4]:+.2f}<extra></extra>")
+
+# Up to this many points a 2D map is drawn in SVG: its traces draw in their order, so highlighted ones (added last)
+# are on top. WebGL draws above every SVG trace, and among its own traces not reliably in trace order (a later,
+# smaller marker showed under an earlier one in Chromium), so beyond this, where SVG gets slow, all is WebGL.
+SVG_MAX_POINTS = 10_000
+
+
+def cloud_trace(n_points: int) -> type:
+    """The 2D trace type for a map of ``n_points``: SVG (go.Scatter) when it is small enough, else go.Scattergl."""
+    return go.Scatter if n_points <= SVG_MAX_POINTS else go.Scattergl
 
 
 def item_customdata(frame: pd.DataFrame) -> np.ndarray:
@@ -45,7 +55,7 @@ def embedding_map(frame: pd.DataFrame, color: str, dims: int, explained: Sequenc
     template = HOVER_ITEM if hover == "item" else \
         "<b>user %{customdata[0]}</b><br>%{customdata[1]} ratings · bias %{customdata[2]:+.2f}<extra></extra>"
     fig = go.Figure()
-    scatter = go.Scatter3d if dims == 3 else go.Scattergl
+    scatter = go.Scatter3d if dims == 3 else cloud_trace(len(frame))
     size = 3 if dims == 3 else 6
 
     def add(part: pd.DataFrame, name: str, marker: dict) -> None:
@@ -67,27 +77,14 @@ def embedding_map(frame: pd.DataFrame, color: str, dims: int, explained: Sequenc
                                cmid=0 if color == "bias" else None, showscale=True, opacity=0.8,
                                colorbar=dict(title=dict(text=color, side="right"), x=1.02, len=0.8)))
     if highlight is not None and len(highlight):
-        # labels above the chosen movie; neighbours carry their list number inside the marker, since titles
-        # next to ten close points collided (the neighbour table beside the map names them)
-        inside = highlight.get("label_inside", pd.Series(False, index=highlight.index)).to_numpy(bool)
-        for part, position, font in ((highlight[~inside], "top center", dict(size=11, color=INK)),
-                                     (highlight[inside], "middle center", dict(size=10, color="black"))):
-            if not len(part):
-                continue
-            coords = {a: part[c] for a, c in zip("xyz", axes)}
-            fig.add_trace((go.Scatter3d if dims == 3 else go.Scatter)(
-                **coords, mode="markers+text", text=part["label"].map(plot), textposition=position, textfont=font,
-                customdata=item_customdata(part) if hover == "item" else None,
-                hovertemplate=HOVER_ITEM if hover == "item" else None,
-                name="chosen movie" if position == "top center" else "nearest neighbours (list number)",
-                marker=dict(size=size * (3.3 if position == "middle center" else 2.6), opacity=1,
-                            color=part.get("marker_color", ACCENT),
-                            line=dict(width=1, color="black"), symbol=part.get("symbol", "circle"))))
+        highlight_points(fig, highlight, axes, scatter, size, hover)
     labels = list(axis_titles) if axis_titles else [
         f"{method} {i + 1}" + (f" ({explained[i]:.1%})" if method == "PCA" else "") for i in range(dims)]
     if dims == 3:
-        fig.update_layout(scene=dict(xaxis_title=plot(labels[0]), yaxis_title=plot(labels[1]),
-                                     zaxis_title=plot(labels[2])))
+        # the camera a little further out than Plotly's (1.25, 1.25, 1.25): the PC2 title ran off the bottom
+        fig.update_layout(scene=dict(xaxis_title=gl_axis_title(labels[0]), yaxis_title=gl_axis_title(labels[1]),
+                                     zaxis_title=gl_axis_title(labels[2]),
+                                     camera=dict(eye=dict(x=1.6, y=1.6, z=1.0))))
     else:
         fig.update_xaxes(title_text=plot(labels[0]))
         fig.update_yaxes(title_text=plot(labels[1]))
@@ -96,6 +93,51 @@ def embedding_map(frame: pd.DataFrame, color: str, dims: int, explained: Sequenc
                       **{**LAYOUT, "legend": dict(orientation="h", y=1.0, yanchor="bottom", x=0, xanchor="left"),
                          "margin": dict(l=10, r=10, t=70, b=10)})
     return fig
+
+
+def gl_axis_title(title: str) -> str:
+    """A 3D axis title, literal, on short lines ("PC2 (12%)" / "A ↔" / "B"): one long line per axis made the
+    PC2 and PC3 titles run into each other."""
+    return plot_gl(title).replace(": ", "<br>").replace(" ↔ ", " ↔<br>")
+
+
+def label_annotation(x: float, y: float, text: str, inside: bool, z: float | None = None) -> dict:
+    """A highlighted point's label as an annotation: annotations draw above every trace, WebGL ones included,
+    and a label beside its point gets a white box so it reads over the cloud."""
+    note = dict(x=x, y=y, text=plot(text), showarrow=False, font=dict(size=10 if inside else 11, color="black"))
+    if not inside:
+        note.update(bgcolor="rgba(255,255,255,0.85)", borderpad=2, yanchor="bottom", yshift=10)
+    if z is not None:
+        note["z"] = z
+    return note
+
+
+def highlight_points(fig: go.Figure, highlight: pd.DataFrame, axes: Sequence[str], scatter: type, size: int,
+                     hover: str) -> None:
+    """Draw the chosen movie and its neighbours above the cloud: markers of the cloud's own trace type, added last
+    (WebGL traces draw above SVG ones whatever their order, so an SVG marker sat under a WebGL cloud), and
+    labels as annotations (above everything): the chosen movie's title in a white box over it, each neighbour's
+    list number inside its marker (titles next to ten close points collided; the table beside the map names them)."""
+    inside = highlight.get("label_inside", pd.Series(False, index=highlight.index)).to_numpy(bool)
+    notes = []
+    # drawn in reverse list order, so neighbour 1 lies above 2 where they overlap; the chosen movie last, on top
+    for part, is_inside in ((highlight[inside].iloc[::-1], True), (highlight[~inside], False)):
+        if not len(part):
+            continue
+        coords = {a: part[c] for a, c in zip("xyz", axes)}
+        fig.add_trace(scatter(
+            **coords, mode="markers", customdata=item_customdata(part) if hover == "item" else None,
+            hovertemplate=HOVER_ITEM if hover == "item" else None,
+            name="nearest neighbours (list number)" if is_inside else "chosen movie",
+            marker=dict(size=size * (3.3 if is_inside else 2.6), opacity=1, color=part.get("marker_color", ACCENT),
+                        line=dict(width=1, color="black"), symbol=part.get("symbol", "circle"))))
+        for _, row in part.iterrows():
+            notes.append(label_annotation(row[axes[0]], row[axes[1]], row["label"], is_inside,
+                                          row[axes[2]] if len(axes) == 3 else None))
+    if len(axes) == 3:
+        fig.update_layout(scene_annotations=notes)
+    else:
+        fig.update_layout(annotations=notes)
 
 
 def explained_variance(ratios: Sequence[float]) -> go.Figure:
@@ -113,26 +155,31 @@ def new_user_map(background: pd.DataFrame, rated: pd.DataFrame, recommended: pd.
     ``background``: pc1, pc2 of every movie; ``rated``: pc1, pc2, title, rating; ``recommended``: pc1, pc2,
     title, in list order. Titles are hover text, not labels on the map: at this scale they collided.
     """
+    # every trace of one kind (see SVG_MAX_POINTS): an SVG trace sat under the WebGL cloud whatever its order
+    scatter = cloud_trace(len(background))
     fig = go.Figure()
-    fig.add_trace(go.Scattergl(x=background["pc1"], y=background["pc2"], mode="markers", name="movies",
-                               hoverinfo="skip", marker=dict(color=FAINT, size=5)))
-    fig.add_trace(go.Scatter(
+    fig.add_trace(scatter(x=background["pc1"], y=background["pc2"], mode="markers", name="movies", hoverinfo="skip",
+                          marker=dict(color=FAINT, size=5)))
+    fig.add_trace(scatter(
         x=rated["pc1"].tolist(), y=rated["pc2"].tolist(), mode="markers", name="rated by you",
         customdata=np.column_stack([rated["title"].map(plot), rated["rating"]]) if len(rated) else None,
         hovertemplate="<b>%{customdata[0]}</b><br>you gave it %{customdata[1]}<extra></extra>",
         marker=dict(size=16, color=rated["rating"].tolist(), cmin=scale[0], cmax=scale[1], colorscale="RdYlGn",
                     line=dict(width=1, color=DARK), colorbar=dict(title="your rating", x=1.02))))
-    ranks = [str(n) for n in range(1, len(recommended) + 1)]
-    fig.add_trace(go.Scatter(
+    recommended = recommended.iloc[::-1]  # drawn last to first, so number 1 lies above 2 where they overlap
+    ranks = [str(n) for n in range(len(recommended), 0, -1)]
+    fig.add_trace(scatter(
         x=recommended["pc1"].tolist(), y=recommended["pc2"].tolist(), mode="markers+text",
         name="recommended (list number)",
         text=ranks, textposition="middle center", textfont=dict(color="white", size=10),
         customdata=np.column_stack([ranks, recommended["title"].map(plot)]) if len(recommended) else None,
         hovertemplate="<b>%{customdata[0]}. %{customdata[1]}</b><extra></extra>",
         marker=dict(size=20, color=ACCENT, symbol="diamond", line=dict(width=1, color=DARK))))
-    fig.add_trace(go.Scatter(x=[you[0]], y=[you[1]], mode="markers+text", text=["you"], name="you",
-                             textposition="bottom center", hovertemplate="your taste<extra></extra>",
-                             marker=dict(size=22, color="black", symbol="star")))
+    fig.add_trace(scatter(x=[you[0]], y=[you[1]], mode="markers", name="you", hovertemplate="your taste<extra></extra>",
+                          marker=dict(size=22, color="black", symbol="star")))
+    # "you" in a white box below the star: an annotation draws above every point
+    fig.add_annotation(x=you[0], y=you[1], text="you", showarrow=False, yanchor="top", yshift=-12,
+                       bgcolor="rgba(255,255,255,0.85)", borderpad=2, font=dict(size=12, color="black"))
     fig.update_xaxes(title_text=f"PC1 ({explained[0]:.1%})")
     fig.update_yaxes(title_text=f"PC2 ({explained[1]:.1%})")
     fig.update_layout(title="You on the movie map",

@@ -22,3 +22,10 @@ LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=40, b=10), lege
 def plot(value: object) -> str:
     """Escape a value for Plotly text (titles, hover text, labels), which understands a few HTML tags."""
     return html.escape(str(value), quote=False)
+
+
+def plot_gl(value: object) -> str:
+    """Make a value literal in a 3D scene's axis titles, which WebGL draws itself: it decodes no entities (so
+    ``plot``'s "&amp;" would show as such) but reads <b>, <i>, <sup>, <sub> and <br> as markup; a word joiner
+    (invisible) after each "<" keeps a tag from being one."""
+    return str(value).replace("<", "<\u2060")
