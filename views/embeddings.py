@@ -238,7 +238,8 @@ def neighbour_table(rec: Recommender, found: Neighbours) -> None:
     """The searched movie's nearest neighbours, numbered as on the map."""
     neighbours = found.table
     st.markdown(f"**Nearest neighbours of {md(movie_label(rec, found.target))}** (cosine similarity of the learned "
-                "vectors: 1 = the same direction of taste; numbered as on the map)")
+                "vectors: 1 = the same direction of taste; numbered as on the map; the order discounts movies with "
+                "few ratings, so a slightly higher cosine can sit lower)")
     st.dataframe(neighbours.assign(**{"#": range(1, len(neighbours) + 1)})[
                      ["#", "title", "year", "similarity", "n_ratings"]], hide_index=True,
                  column_config={"year": YEAR_FORMAT,
