@@ -1,6 +1,8 @@
-"""Shared fixtures: small seeded datasets with known answers."""
+"""Shared fixtures: small seeded datasets with known answers, and the headless Chromium of the browser tests."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,3 +74,19 @@ def tiny_ratings() -> Ratings:
     return Ratings(np.array([0, 0, 1, 1, 2, 2]), np.array([0, 1, 1, 2, 0, 2]),
                    np.array([5, 3, 4, 2, 1, 4], dtype=np.float32), users, items,
                    np.array([1, 2, 3, 4, 5, 6], dtype=np.int64))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium through Playwright, with every host but the app's unresolvable (browser_support)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser_support import CHROMIUM, LAUNCH_ARGS, ROOT
+
+    # a missing Chromium must fail here, not skip: CI would otherwise pass without browser tests
+    assert Path(CHROMIUM).exists(), "chromium is not installed; scripts/test.sh installs it"
+    (ROOT / "artifacts").mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield launched
+        launched.close()

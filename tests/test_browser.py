@@ -7,10 +7,9 @@ import shutil
 import time
 from pathlib import Path
 
-import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from tests.browser_support import CHROMIUM, LAUNCH_ARGS, ROOT, screenshot, streamlit_server, wait_idle
+from tests.browser_support import ROOT, screenshot, streamlit_server, wait_idle
 
 # epochs drawn on the Train page's chart: the SVG image while training (its RMSE markers, two per epoch),
 # the Plotly figure once the run ended (its validation trace)
@@ -24,16 +23,6 @@ POINTS = """() => {
   const svg = atob(img.src.split(',')[1]);
   return (svg.match(/<circle/g) || []).length / 2 }"""
 
-
-@pytest.fixture(scope="module")
-def browser():
-    # a missing Chromium must fail here, not skip: CI would otherwise pass without browser tests
-    assert Path(CHROMIUM).exists(), "chromium is not installed; scripts/test.sh installs it"
-    (ROOT / "artifacts").mkdir(exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield browser
-        browser.close()
 
 
 def open_app(browser, url):

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from tests.browser_support import CHROMIUM, LAUNCH_ARGS, ROOT, screenshot, streamlit_server, wait_idle
+from tests.browser_support import screenshot, streamlit_server, wait_idle
 from tests.test_browser import PLOT_AREA, go, open_app, start_training
 
 ACCENT = (0xE4, 0x57, 0x2E)
@@ -25,16 +24,6 @@ POINT = """(name) => {
   return null;
 }"""
 
-
-@pytest.fixture(scope="module")
-def browser():
-    # a missing Chromium must fail here, not skip: CI would otherwise pass without browser tests
-    assert Path(CHROMIUM).exists(), "chromium is not installed; scripts/test.sh installs it"
-    (ROOT / "artifacts").mkdir(exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield browser
-        browser.close()
 
 
 def pixel(page, x: float, y: float) -> tuple[int, int, int]:

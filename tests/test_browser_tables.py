@@ -7,15 +7,14 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from cfcore import jsonio
 from cfcore.config import TrainConfig
 from cfcore.experiment import fit
 from cfcore.runs import read_run, save_run, set_run_label
 from cfcore.split import SplitSettings
-from tests.browser_support import CHROMIUM, LAUNCH_ARGS, ROOT, screenshot, streamlit_server, wait_idle
+from tests.browser_support import screenshot, streamlit_server, wait_idle
 from ui.data import builtin_dataset
 
 PRESENTER = {"width": 1000, "height": 900}
@@ -46,15 +45,6 @@ def copy_run(runs: Path, run_id: str, new_id: str, dataset: str, lr: float) -> N
     (runs / new_id / "label.json").unlink(missing_ok=True)
     (runs / new_id / "run.json").write_text(jsonio.dumps({"run_id": new_id, **record.to_dict()}))
 
-
-@pytest.fixture(scope="module")
-def browser():
-    assert Path(CHROMIUM).exists(), "chromium is not installed; scripts/test.sh installs it"
-    (ROOT / "artifacts").mkdir(exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield browser
-        browser.close()
 
 
 def whole_columns(grid) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from tests.browser_support import screenshot, streamlit_server, wait_idle
-from tests.test_browser import browser, go, open_app, start_training, upload_and_use, write_u_data  # noqa: F401
+from tests.test_browser import go, open_app, start_training, upload_and_use, write_u_data  # noqa: F401
 from tests.test_train_result import bad_settings, save_curve
 from tests.test_verdict import DEFAULTS, HEAVY_DECAY
 
