@@ -96,6 +96,8 @@ def test_a_reload_or_a_link_shows_the_active_runs_result_with_its_curves(tmp_pat
     assert '"validation RMSE"' in chart.proto.spec and "bias only 0.895" in chart.proto.spec
     assert any("train_ladder" in c.proto.id for c in at.get("plotly_chart"))
     assert at.button(key="train_load_settings")
+    # the claim's spread is one click away here too, not only under a run trained in this session
+    assert at.button(key="train_repeat").label == "Repeat with 3 split seeds"
 
 
 def test_the_form_is_restored_from_the_url_and_kept_in_it(tmp_path):

@@ -149,9 +149,9 @@ def mark_groups(table: pd.DataFrame, shown: list[RunInfo]) -> pd.DataFrame:
     return table
 
 
-def repeat_result(job) -> None:
-    """On the Train page's result: repeat the run just saved on other split seeds, and the repeat's progress."""
-    info = job.state.run_info
+def repeat_result(info: RunInfo | None) -> None:
+    """On the Train page's result: repeat the run shown (just saved, or the active one) on other split seeds,
+    and the repeat's progress."""
     if info is None or not info.readable:
         return
     st.caption(f"One split is one draw: repeat the run to see how far its numbers move. {WHAT_CHANGES} "

@@ -19,7 +19,7 @@ from cfcore.launch import registry as launchers
 from cfcore.queries import Recommender
 from cfcore.ratings import Ratings
 from cfcore.records import Evaluation
-from cfcore.runs import load_run, read_run, run_label, run_path
+from cfcore.runs import RunInfo, load_run, read_run, run_label, run_path
 from cfcore.split import Split, SplitSettings, with_test_set
 from ui.data import builtin_dataset
 from ui.jobs import RepeatJob, SweepJob, TrainingJob, find_job
@@ -275,11 +275,8 @@ def restore_from_url() -> None:
             st.session_state[f"{key}_from_url"] = params.get(param)
     previous = params.get("previous")
     if previous and PREVIOUS_ACTIVE not in st.session_state:
-        try:  # the person's name for it, as set_active_model keeps it; a bad id stays a bad id until clicked
-            name = read_run(run_path(runs_dir(), previous)).name
-        except CFError:
-            name = ""
-        st.session_state[PREVIOUS_ACTIVE] = (previous, name or previous)
+        info = run_info(previous)  # the person's name for it, as set_active_model keeps it
+        st.session_state[PREVIOUS_ACTIVE] = (previous, (info.name if info else "") or previous)
     form = {name: value for name, value in params.items() if name.startswith(FORM_PREFIX) and name != PRESET}
     if form and FORM_VALUES not in st.session_state:  # text: the form reads each value as its widget's type
         st.session_state[FORM_VALUES] = form
@@ -394,6 +391,14 @@ def repeat_just_ended(job) -> bool:
         return False
     st.session_state[REPEAT_ABSORBED] = True
     return True
+
+
+def run_info(run_id: str) -> RunInfo | None:
+    """The listing of a saved run in this session's runs folder; None for an id that names no run folder."""
+    try:
+        return read_run(run_path(runs_dir(), run_id))
+    except CFError:  # a bad id stays a bad id until it is clicked
+        return None
 
 
 def runs_dir() -> Path:

@@ -142,7 +142,8 @@ def live_panel() -> None:
     job: TrainingJob | None = st.session_state.get(state.JOB)
     if job is None:
         st.info("Set the hyperparameters and press **Train**. The loss curves update live while it runs; "
-                "you can visit other pages and come back.")
+                "you can visit other pages and come back."
+                + (" Below: the active model's result." if state.active_model() is not None else ""))
         return
     job.heartbeat()
     s = job.state
@@ -255,7 +256,7 @@ def result_panel(job: TrainingJob) -> None:
         still = active is not None and active.run_id == run_id  # not after "Make ... active again"
         st.success(f"Saved as run **{s.run_info.run_id}**" + (" and made the active model." if still else "."))
     st.page_link("views/recommend.py", label="Explore its recommendations", icon=":material/arrow_forward:")
-    repeat_result(job)
+    repeat_result(s.run_info)
 
 
 def active_run_panel() -> None:
@@ -272,6 +273,8 @@ def active_run_panel() -> None:
                     key="train_record_chart")
     record_panel(record, model.run_id, record.seconds + record.ranking_seconds,
                  record.where.launcher, STOP_REASONS.get(record.stop_reason, record.stop_reason))
+    if model.run_id:
+        repeat_result(state.run_info(model.run_id))
 
 
 def main() -> None:
