@@ -357,6 +357,7 @@ def test_the_runs_table_puts_the_compared_numbers_first_and_says_date_split_stat
     set_run_label(tmp_path, ids[0], "first", HOSTILE)
     grid = runs_grid(page(tmp_path)).value  # newest first
     assert grid.columns[:4].tolist() == ["name", "verdict", "val RMSE", "NDCG@10"]
+    assert grid["name"].tolist() == ids[:0:-1] + ["first"]  # an unnamed run goes by its id, not a blank cell
     assert grid["status"].tolist() == ["partial", "stopped by user", "stopped early", "completed"]
     assert grid["split"].tolist() == ["time 0.9 seed 0", "not recorded", "user 0.9 seed 3", "random 0.8 seed 0"]
     assert grid["created"].iloc[-1] == datetime.fromtimestamp(created).strftime("%d %b %H:%M")  # local time

@@ -73,8 +73,9 @@ def runs_table(infos: list[RunInfo]) -> pd.DataFrame:
         def metric(row, name: str) -> float | None:
             return getattr(row, name) if row is not None else None
         rows.append({
-            "name": r.name, "verdict": verdict(rec).mark, "val RMSE": rec.val_rmse, "NDCG@10": metric(own, "ndcg"),
-            "dataset": rec.dataset.name,
+            # an unnamed run goes by its id: a blank first cell, the one pinned beside the numbers, names nothing
+            "name": r.name or r.run_id, "verdict": verdict(rec).mark, "val RMSE": rec.val_rmse,
+            "NDCG@10": metric(own, "ndcg"), "dataset": rec.dataset.name,
             "status": run_status(rec), "created": datetime.fromtimestamp(rec.created).strftime("%d %b %H:%M"),
             "run": r.run_id, "split": split_text(rec.split), "lists by": registry.label(rec.ranking_kind),
             "P@10": metric(own, "precision"), "R@10": metric(own, "recall"), "coverage": percent(metric(own, "coverage")),
@@ -352,7 +353,7 @@ def sweep_form_ui() -> dict[str, list]:
     """The four setting lists of a sweep; the grid (TrainConfig field -> values) it trains every combination of."""
     st.caption("Train every combination one after another, on the active dataset and split, with the Train page's "
                "other settings.")
-    a, b, c, d = st.columns(4)
+    (a, b), (c, d) = st.columns(2), st.columns(2)  # four abreast clipped the chosen values to "1." at 1000 px
     dims = a.multiselect("Embedding dimension", SWEEP_DIMS, default=[16, 50], key="sweep_dims")
     lrs = b.multiselect("Learning rate", LEARNING_RATES, default=[0.003, 0.01], key="sweep_lrs",
                         format_func=lambda v: f"{v:g}")
