@@ -354,12 +354,18 @@ def start_sweep(parts, base, grid, evaluation: Evaluation = Evaluation()) -> Non
     st.session_state.pop(SWEEP_ABSORBED, None)  # so this sweep's end reruns the page as the last one's did
 
 
-def sweep_just_ended(sweep) -> bool:
-    """True once, on the first rerun after ``sweep`` ended with results (the page then reruns whole)."""
-    if sweep.running or not sweep.results or st.session_state.get(SWEEP_ABSORBED):
+def _just_ended(job, absorbed_key: str) -> bool:
+    """True once per job, on the first rerun after it ended (the page then reruns whole); ``absorbed_key`` is
+    cleared when the next job of its kind starts."""
+    if job.running or st.session_state.get(absorbed_key):
         return False
-    st.session_state[SWEEP_ABSORBED] = True
+    st.session_state[absorbed_key] = True
     return True
+
+
+def sweep_just_ended(sweep) -> bool:
+    """True once, on the first rerun after ``sweep`` ended with results."""
+    return bool(sweep.results) and _just_ended(sweep, SWEEP_ABSORBED)
 
 
 def dataset_with_hash(wanted: str) -> Dataset | None:
@@ -386,11 +392,8 @@ def start_repeat(data: Dataset, record, seeds: list[int], group: str) -> RepeatJ
 
 
 def repeat_just_ended(job) -> bool:
-    """True once, on the first rerun after ``job`` (a repeat) ended (the page then reruns whole)."""
-    if job.running or st.session_state.get(REPEAT_ABSORBED):
-        return False
-    st.session_state[REPEAT_ABSORBED] = True
-    return True
+    """True once, on the first rerun after ``job`` (a repeat) ended."""
+    return _just_ended(job, REPEAT_ABSORBED)
 
 
 def run_info(run_id: str) -> RunInfo | None:
